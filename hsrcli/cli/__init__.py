@@ -1,0 +1,49 @@
+"""The ``hsr`` command line: a Typer app that only wires commands.
+
+Each command lives in its own module and imports its heavy dependencies (torch,
+rasterio, spectral) inside the command body, so ``hsr --help`` and
+``hsr --version`` stay instant.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from hsrcli.cli.info import info
+
+app = typer.Typer(
+    name="hsr",
+    help="Hyperspectral image super-resolution: prepare data, train, upscale, measure, plot.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from hsrcli import __version__
+
+        typer.echo(f"hsr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """Hyperspectral image super-resolution toolkit."""
+
+
+app.command("info")(info)
+
+
+def main() -> None:
+    """Console-script entry point (``hsr``)."""
+    app(prog_name="hsr")

@@ -1,0 +1,40 @@
+"""Turn bad input into one line on stderr and exit code 2 (never a traceback)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
+
+F = TypeVar("F", bound=Callable)
+
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``hsr: error: message`` to stderr; return the exit to raise."""
+    print(f"hsr: error: {message}", file=sys.stderr)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def reports_bad_input(func: F) -> F:
+    """Decorator for commands: bad-input exceptions become a one-line error, exit 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from hsrcli.io.errors import HsrInputError
+
+        try:
+            return func(*args, **kwargs)
+        except HsrInputError as exc:
+            raise fail(str(exc)) from None
+        except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            raise fail(f"{where}{exc.strerror or exc}") from None
+        except MemoryError:
+            raise fail("out of memory; use smaller windows/tiles") from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,212 @@
+"""ENVI reader (header + raw data file) built on Spectral Python (SPy).
+
+SPy parses the header and maps the data file; this module only translates header
+fields into :class:`~hsrcli.io.meta.SceneMeta` and checks the things SPy lets
+through (unknown data types, missing or short data files, malformed values).
+
+Supported: BSQ/BIL/BIP, little and big endian (``byte order``), ENVI data types
+1, 2, 3, 4, 5, 12, 13, 14, 15, ``header offset``, ``data ignore value``,
+``reflectance scale factor``, ``bbl``, ``wavelength``, ``fwhm``,
+``wavelength units`` (nm/µm), ``band names``, ``map info`` and
+``coordinate system string``. Other header fields are carried in ``meta.extra``.
+
+Reads go through a fresh ``numpy.memmap`` per window that is dropped afterwards,
+so the resident memory stays at one window whatever the file size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hsrcli.io.errors import HsrInputError
+from hsrcli.io.geo import crs_from_map_info, crs_to_wkt, map_info_to_transform, parse_map_info
+from hsrcli.io.meta import SceneMeta
+from hsrcli.io.scene import Scene, check_file
+from hsrcli.io.wavelengths import to_nm
+
+#: ENVI ``data type`` codes this project reads and writes, with numpy dtypes.
+ENVI_DTYPES: dict[int, np.dtype] = {
+    1: np.dtype("uint8"),
+    2: np.dtype("int16"),
+    3: np.dtype("int32"),
+    4: np.dtype("float32"),
+    5: np.dtype("float64"),
+    12: np.dtype("uint16"),
+    13: np.dtype("uint32"),
+    14: np.dtype("int64"),
+    15: np.dtype("uint64"),
+}
+DTYPE_TO_ENVI = {v: k for k, v in ENVI_DTYPES.items()}
+
+#: Data-file extensions tried next to a header, in order ('' = no extension).
+DATA_EXTS = ("", ".img", ".dat", ".bsq", ".bil", ".bip", ".raw", ".sli")
+
+#: Header keys that describe the file layout or that SceneMeta interprets.
+_STRUCTURAL = {
+    "samples", "lines", "bands", "header offset", "file type", "data type", "interleave",
+    "byte order", "wavelength", "fwhm", "wavelength units", "band names", "bbl",
+    "data ignore value", "reflectance scale factor", "map info", "coordinate system string",
+    "description", "history",
+}
+
+
+def header_and_data_paths(path: Path) -> tuple[Path, Path]:
+    """Locate the header and the data file of an ENVI image given either one.
+
+    Raises :class:`HsrInputError` when the header or the data file is missing.
+    """
+    if path.suffix.lower() == ".hdr":
+        check_file(path, "ENVI header")
+        stem = path.with_suffix("")
+        for ext in DATA_EXTS:
+            for cand in {Path(f"{stem}{ext}"), Path(f"{stem}{ext.upper()}")}:
+                if cand.is_file():
+                    return path, cand
+        tried = ", ".join(e or "(none)" for e in DATA_EXTS)
+        raise HsrInputError(f"{path}: ENVI header without its data file (looked for extensions {tried})")
+    check_file(path, "ENVI data file")
+    for hdr in (Path(f"{path}.hdr"), path.with_suffix(".hdr"), path.with_suffix(".HDR")):
+        if hdr.is_file() and hdr != path:
+            return hdr, path
+    raise HsrInputError(f"{path}: no ENVI header ({path.with_suffix('.hdr').name}) next to the data file")
+
+
+def _int_field(h: dict, key: str, hdr: Path, default: int | None = None) -> int:
+    if key not in h:
+        if default is not None:
+            return default
+        raise HsrInputError(f"{hdr}: corrupt ENVI header: '{key}' is missing")
+    try:
+        return int(str(h[key]).strip())
+    except ValueError:
+        raise HsrInputError(f"{hdr}: corrupt ENVI header: '{key} = {h[key]}' is not an integer") from None
+
+
+def _floats(h: dict, key: str, n: int, hdr: Path) -> np.ndarray | None:
+    if key not in h:
+        return None
+    vals = h[key] if isinstance(h[key], list) else [h[key]]
+    try:
+        arr = np.array([float(v) for v in vals if str(v).strip() != ""], dtype=np.float64)
+    except ValueError:
+        raise HsrInputError(f"{hdr}: corrupt ENVI header: '{key}' holds a value that is not a number") from None
+    if arr.size != n:
+        raise HsrInputError(f"{hdr}: corrupt ENVI header: '{key}' has {arr.size} values for {n} bands")
+    return arr
+
+
+def _header_text(value: str | list[str]) -> str:
+    return ",".join(value) if isinstance(value, list) else str(value)
+
+
+def read_header(hdr: Path) -> dict:
+    """Parse an ENVI header with SPy; corrupt headers raise :class:`HsrInputError`."""
+    from spectral.io import envi
+
+    try:
+        return envi.read_envi_header(str(hdr))
+    except (envi.FileNotAnEnviHeader, envi.EnviHeaderParsingError, UnicodeDecodeError) as exc:
+        raise HsrInputError(f"{hdr}: corrupt ENVI header ({type(exc).__name__})") from None
+
+
+def meta_from_header(h: dict, hdr: Path) -> SceneMeta:
+    """Translate a parsed ENVI header into :class:`SceneMeta` (validating it)."""
+    rows = _int_field(h, "lines", hdr)
+    cols = _int_field(h, "samples", hdr)
+    bands = _int_field(h, "bands", hdr)
+    if min(rows, cols, bands) <= 0:
+        raise HsrInputError(f"{hdr}: corrupt ENVI header: lines/samples/bands must be positive")
+    code = _int_field(h, "data type", hdr)
+    if code not in ENVI_DTYPES:
+        raise HsrInputError(
+            f"{hdr}: unknown or unsupported ENVI data type {code} "
+            f"(supported: {', '.join(map(str, ENVI_DTYPES))})"
+        )
+    interleave = str(h.get("interleave", "bsq")).strip().lower()
+    if interleave not in ("bsq", "bil", "bip"):
+        raise HsrInputError(f"{hdr}: corrupt ENVI header: unknown interleave {interleave!r}")
+    if str(h.get("file type", "ENVI Standard")).strip().lower() == "envi spectral library":
+        raise HsrInputError(f"{hdr}: an ENVI spectral library, not an image")
+    units = h.get("wavelength units")
+    wl = _floats(h, "wavelength", bands, hdr)
+    fwhm = _floats(h, "fwhm", bands, hdr)
+    bbl = _floats(h, "bbl", bands, hdr)
+    nodata = _floats(h, "data ignore value", 1, hdr)
+    rsf = _floats(h, "reflectance scale factor", 1, hdr)
+    names = h.get("band names")
+    if names is not None and (not isinstance(names, list) or len(names) != bands):
+        raise HsrInputError(f"{hdr}: corrupt ENVI header: 'band names' does not have {bands} entries")
+
+    map_info = parse_map_info(h["map info"]) if "map info" in h else None
+    transform = map_info_to_transform(map_info) if map_info else None
+    crs = None
+    if "coordinate system string" in h:
+        crs = crs_to_wkt(_header_text(h["coordinate system string"]))
+    elif map_info:
+        crs = crs_from_map_info(map_info)
+    history = h.get("history", [])
+    return SceneMeta(
+        rows=rows,
+        cols=cols,
+        bands=bands,
+        dtype=ENVI_DTYPES[code],
+        format="envi",
+        interleave=interleave,
+        wavelengths=None if wl is None else to_nm(wl, units),
+        fwhm=None if fwhm is None else to_nm(fwhm, units),
+        wavelength_units=units,
+        band_names=names,
+        bbl=None if bbl is None else bbl.astype(np.int64),
+        crs=crs,
+        transform=transform,
+        nodata=None if nodata is None else float(nodata[0]),
+        scale_factor=None if rsf is None else float(rsf[0]),
+        map_info=map_info,
+        description=h.get("description"),
+        history=history if isinstance(history, list) else [str(history)],
+        extra={k: (f"{{{', '.join(v)}}}" if isinstance(v, list) else str(v))
+               for k, v in h.items() if k.lower() not in _STRUCTURAL},
+    )
+
+
+class EnviScene(Scene):
+    """A lazily read ENVI image (header + data file)."""
+
+    def __init__(self, path: Path) -> None:
+        from spectral.io import envi
+
+        hdr, data = header_and_data_paths(path)
+        h = read_header(hdr)
+        meta = meta_from_header(h, hdr)
+        offset = _int_field(h, "header offset", hdr, default=0)
+        byte_order = _int_field(h, "byte order", hdr, default=0)
+        if byte_order not in (0, 1):
+            raise HsrInputError(f"{hdr}: corrupt ENVI header: 'byte order = {byte_order}' (must be 0 or 1)")
+        need = offset + meta.rows * meta.cols * meta.bands * meta.dtype.itemsize
+        have = data.stat().st_size
+        if have < need:
+            raise HsrInputError(
+                f"{data}: data file is shorter than its header says ({have} bytes, expected {need})"
+            )
+        try:
+            self._spy = envi.open(str(hdr), image=str(data))
+        except Exception as exc:  # SPy raises many types for unreadable files
+            raise HsrInputError(f"{hdr}: cannot open ENVI image ({exc})") from None
+        # SPy keeps a read-only memmap for its own reads; this class maps per window.
+        self._spy._memmap = None
+        self.header_path = hdr
+        self.data_path = data
+        super().__init__(hdr, meta)
+
+    def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None) -> np.ndarray:
+        mm = self._spy.open_memmap(interleave="bip")  # (rows, cols, bands) view
+        try:
+            window = mm[r0:r1, c0:c1] if bands is None else mm[r0:r1, c0:c1][:, :, bands]
+            return np.array(window, dtype=self.meta.dtype)  # native byte order copy
+        finally:
+            del mm
+
+    def close(self) -> None:
+        self._spy = None

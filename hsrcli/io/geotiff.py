@@ -1,0 +1,139 @@
+"""GeoTIFF (and other GDAL raster) reader built on rasterio.
+
+Metadata read:
+
+* CRS, affine transform, nodata, band descriptions (→ band names);
+* wavelengths per band from GDAL's ``wavelength`` / ``wavelength_units`` band items
+  (what GDAL's ENVI driver and this project's writer set), or from the ``IMAGERY``
+  domain's ``CENTRAL_WAVELENGTH_UM`` (GDAL ≥ 3.10); FWHM likewise (``fwhm`` /
+  ``FWHM_UM``);
+* ``bbl`` band items, the dataset tags ``reflectance_scale_factor``,
+  ``description`` and ``history`` written by :mod:`hsrcli.io.writers`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from hsrcli.io.errors import HsrInputError
+from hsrcli.io.meta import SceneMeta
+from hsrcli.io.scene import Scene, check_file
+from hsrcli.io.wavelengths import to_nm
+
+#: GDAL block-cache cap used around our reads and writes (bytes). GDAL's default
+#: (5 % of RAM) lets a streamed GeoTIFF fill gigabytes; a user's own
+#: ``GDAL_CACHEMAX`` environment variable takes precedence.
+GDAL_CACHE_BYTES = 64 * 2**20
+
+
+def gdal_env():
+    """rasterio environment with a bounded GDAL block cache (see GDAL_CACHE_BYTES)."""
+    import os
+
+    import rasterio
+
+    if "GDAL_CACHEMAX" in os.environ:
+        return rasterio.Env()
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES)
+
+
+def _lower(tags: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in tags.items()}
+
+
+def _band_values(ds, key: str, imagery_key: str) -> tuple[np.ndarray | None, str | None]:
+    """Per-band float values of a band item, and the units they are in."""
+    vals: list[float] = []
+    units: str | None = None
+    for i in range(1, ds.count + 1):
+        tags = _lower(ds.tags(i))
+        if key in tags:
+            units = tags.get("wavelength_units", units)
+            raw = tags[key]
+        else:
+            imagery = ds.tags(i, ns="IMAGERY")
+            if imagery_key not in imagery:
+                return None, None
+            units, raw = "um", imagery[imagery_key]
+        try:
+            vals.append(float(raw))
+        except ValueError:
+            raise HsrInputError(f"{ds.name}: band {i} has a {key} that is not a number: {raw!r}") from None
+    if units is None:
+        units = _lower(ds.tags()).get("wavelength_units")
+    return np.asarray(vals), units
+
+
+def meta_from_dataset(ds, fmt: str = "gtiff") -> SceneMeta:
+    """:class:`SceneMeta` of an open rasterio dataset."""
+    if len(set(ds.dtypes)) != 1:
+        raise HsrInputError(f"{ds.name}: bands have different data types {sorted(set(ds.dtypes))}")
+    wl, wl_units = _band_values(ds, "wavelength", "CENTRAL_WAVELENGTH_UM")
+    fwhm, fwhm_units = _band_values(ds, "fwhm", "FWHM_UM")
+    bbl_tags = [_lower(ds.tags(i)).get("bbl") for i in range(1, ds.count + 1)]
+    bbl = None
+    if all(b is not None for b in bbl_tags):
+        bbl = np.array([int(float(b)) for b in bbl_tags])
+    tags = _lower(ds.tags())
+    names = list(ds.descriptions)
+    georeferenced = ds.crs is not None or not ds.transform.is_identity
+    rsf = tags.get("reflectance_scale_factor")
+    history = [h for h in tags.get("history", "").split("\n") if h]
+    return SceneMeta(
+        rows=ds.height,
+        cols=ds.width,
+        bands=ds.count,
+        dtype=np.dtype(ds.dtypes[0]),
+        format=fmt,
+        interleave=(ds.profile.get("interleave") or "").lower() or None,
+        wavelengths=None if wl is None else to_nm(wl, wl_units),
+        fwhm=None if fwhm is None else to_nm(fwhm, fwhm_units or wl_units),
+        wavelength_units=wl_units,
+        band_names=None if all(n is None for n in names) else [n or f"Band {i + 1}" for i, n in enumerate(names)],
+        bbl=bbl,
+        crs=ds.crs.to_wkt() if ds.crs else None,
+        transform=ds.transform if georeferenced else None,
+        nodata=None if ds.nodata is None else float(ds.nodata),
+        scale_factor=None if rsf is None else float(rsf),
+        description=tags.get("description"),
+        history=history,
+    )
+
+
+class GeoTiffScene(Scene):
+    """A lazily read GeoTIFF (or any single-file GDAL raster)."""
+
+    def __init__(self, path: Path, fmt: str = "gtiff") -> None:
+        import rasterio
+        from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+        check_file(path, "raster file")
+        try:
+            with warnings.catch_warnings(), gdal_env():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                self._ds = rasterio.open(path)
+        except RasterioIOError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else "unrecognised format"
+            raise HsrInputError(f"{path}: not a readable raster ({first})") from None
+        try:
+            meta = meta_from_dataset(self._ds, fmt)
+        except Exception:
+            self._ds.close()
+            raise
+        super().__init__(path, meta)
+        self.block_shape = tuple(int(v) for v in self._ds.block_shapes[0])
+
+    def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None) -> np.ndarray:
+        from rasterio.windows import Window
+
+        indexes = list(range(1, self.meta.bands + 1)) if bands is None else [b + 1 for b in bands]
+        with gdal_env():
+            arr = self._ds.read(indexes, window=Window(c0, r0, c1 - c0, r1 - r0))
+        return arr.transpose(1, 2, 0)
+
+    def close(self) -> None:
+        if not self._ds.closed:
+            self._ds.close()

@@ -1,0 +1,174 @@
+"""Format-independent description of a hyperspectral scene.
+
+:class:`SceneMeta` is what every reader reports and every writer consumes. It holds
+the shape, the storage dtype and every piece of metadata the project promises to
+keep: wavelengths and FWHM (always in **nanometres**), band names, the bad-band
+list, the CRS (WKT), the affine geotransform, nodata, the reflectance scale factor,
+ENVI ``map info`` and free-form history lines.
+
+Pixel coordinates follow rasterio: the transform maps (col, row) of a pixel's
+upper-left corner to map coordinates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from affine import Affine
+
+from hsrcli.io.geo import rescale_map_info, transform_for_scale
+
+
+@dataclass
+class SceneMeta:
+    """Shape, dtype and metadata of a scene (no pixel data).
+
+    Attributes:
+        rows, cols, bands: image size in pixels and number of spectral bands.
+        dtype: storage data type of the pixel values (numpy dtype, native order).
+        format: short name of the storage format (``"envi"``, ``"gtiff"``, ...).
+        interleave: ``"bsq"``, ``"bil"``, ``"bip"`` or ``None`` when not applicable.
+        wavelengths: band centres in nm, shape ``(bands,)``, or ``None`` if unknown.
+        fwhm: band widths (full width at half maximum) in nm, or ``None``.
+        wavelength_units: the unit the *source* stored wavelengths in (informative;
+            :attr:`wavelengths` is always nm).
+        band_names: one name per band, or ``None``.
+        bbl: bad-band list, ``1`` = good band, ``0`` = bad band, or ``None``.
+        crs: coordinate reference system as WKT, or ``None``.
+        transform: affine pixel-to-map transform, or ``None`` if not georeferenced.
+        nodata: value marking missing pixels, or ``None``.
+        scale_factor: ENVI ``reflectance scale factor`` (physical = stored / factor),
+            or ``None``.
+        map_info: the ENVI ``map info`` fields as strings (kept verbatim so ENVI
+            projections GDAL cannot express survive), or ``None``.
+        description: free text description, or ``None``.
+        history: processing history, oldest first.
+        extra: other header fields / tags worth carrying along (string values);
+            writers copy them into the output.
+        source_info: how the reader interpreted the source (``.mat`` variable,
+            array layout, wavelength origin...); shown by ``hsr info``, never written.
+    """
+
+    rows: int
+    cols: int
+    bands: int
+    dtype: np.dtype
+    format: str = "unknown"
+    interleave: str | None = None
+    wavelengths: np.ndarray | None = None
+    fwhm: np.ndarray | None = None
+    wavelength_units: str | None = None
+    band_names: list[str] | None = None
+    bbl: np.ndarray | None = None
+    crs: str | None = None
+    transform: Affine | None = None
+    nodata: float | None = None
+    scale_factor: float | None = None
+    map_info: list[str] | None = None
+    description: str | None = None
+    history: list[str] = field(default_factory=list)
+    extra: dict[str, str] = field(default_factory=dict)
+    source_info: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.dtype = np.dtype(self.dtype).newbyteorder("=")
+        for name in ("wavelengths", "fwhm"):
+            value = getattr(self, name)
+            if value is not None:
+                arr = np.asarray(value, dtype=np.float64).reshape(-1)
+                if arr.size != self.bands:
+                    raise ValueError(f"{name} has {arr.size} values for {self.bands} bands")
+                setattr(self, name, arr)
+        if self.bbl is not None:
+            self.bbl = np.asarray(self.bbl, dtype=np.int64).reshape(-1)
+            if self.bbl.size != self.bands:
+                raise ValueError(f"bbl has {self.bbl.size} values for {self.bands} bands")
+        if self.band_names is not None:
+            self.band_names = [str(n) for n in self.band_names]
+            if len(self.band_names) != self.bands:
+                raise ValueError(
+                    f"band names has {len(self.band_names)} values for {self.bands} bands"
+                )
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(rows, cols, bands)``."""
+        return (self.rows, self.cols, self.bands)
+
+    def replace(self, **changes: Any) -> SceneMeta:
+        """A copy with some fields changed (lists and dicts are copied, not shared)."""
+        base = {
+            "history": list(self.history),
+            "extra": dict(self.extra),
+            "source_info": dict(self.source_info),
+            "map_info": None if self.map_info is None else list(self.map_info),
+            "band_names": None if self.band_names is None else list(self.band_names),
+        }
+        base.update(changes)
+        return dataclasses.replace(self, **base)
+
+    def rescaled(self, scale: int | float) -> SceneMeta:
+        """Metadata of this scene super-resolved by ``scale`` (LR → HR pixels).
+
+        Rows and columns are multiplied by ``scale``; the geotransform's pixel size is
+        divided by ``scale`` while the upper-left corner stays put; ENVI ``map info``
+        gets the same treatment (pixel size / s, tie-point pixel rescaled). Spectral
+        metadata is unchanged.
+        """
+        rows = round(self.rows * scale)
+        cols = round(self.cols * scale)
+        if abs(rows - self.rows * scale) > 1e-9 or abs(cols - self.cols * scale) > 1e-9:
+            raise ValueError(f"scale {scale} does not give a whole number of pixels")
+        return self.replace(
+            rows=rows,
+            cols=cols,
+            transform=None if self.transform is None else transform_for_scale(self.transform, scale),
+            map_info=None if self.map_info is None else rescale_map_info(self.map_info, scale),
+        )
+
+    def nodata_mask(self, block: np.ndarray) -> np.ndarray:
+        """Boolean mask, shaped like ``block``, of values that are missing.
+
+        A value is missing when it equals :attr:`nodata` *as stored* (the nodata
+        value is cast to :attr:`dtype` first, so float32 files compare exactly) or
+        when it is NaN.
+        """
+        mask = np.zeros(block.shape, dtype=bool)
+        if np.issubdtype(block.dtype, np.floating):
+            mask |= np.isnan(block)
+        if self.nodata is not None:
+            with np.errstate(invalid="ignore", over="ignore"):
+                stored = np.asarray(self.nodata).astype(self.dtype)
+            mask |= block == stored
+        return mask
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (the keys ``hsr info --json`` prints)."""
+        t = self.transform
+        return {
+            "rows": self.rows,
+            "cols": self.cols,
+            "bands": self.bands,
+            "dtype": self.dtype.name,
+            "format": self.format,
+            "interleave": self.interleave,
+            "wavelengths": None if self.wavelengths is None else [float(w) for w in self.wavelengths],
+            "wavelength_units": "nm" if self.wavelengths is not None else None,
+            "source_wavelength_units": self.wavelength_units,
+            "fwhm": None if self.fwhm is None else [float(w) for w in self.fwhm],
+            "band_names": self.band_names,
+            "bbl": None if self.bbl is None else [int(b) for b in self.bbl],
+            "crs": self.crs,
+            "transform": None if t is None else [t.c, t.a, t.b, t.f, t.d, t.e],
+            "pixel_size": None if t is None else [abs(t.a), abs(t.e)],
+            "nodata": self.nodata,
+            "scale_factor": self.scale_factor,
+            "map_info": self.map_info,
+            "description": self.description,
+            "history": self.history,
+            "extra": self.extra,
+            "source_info": self.source_info,
+        }

@@ -1,0 +1,91 @@
+"""Open any supported raster by its path: the one entry point for readers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hsrcli.io.errors import HsrInputError
+from hsrcli.io.scene import Scene
+
+ENVI_DATA_EXTS = {".img", ".dat", ".bsq", ".bil", ".bip", ".raw"}
+TIFF_EXTS = {".tif", ".tiff"}
+
+
+def detect_format(path: Path) -> str:
+    """Format name of ``path``: envi, gtiff, band-folder, mat, npy or gdal (other rasters)."""
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return "band-folder"
+    if suffix == ".hdr":
+        return "envi"
+    if suffix in TIFF_EXTS:
+        return "gtiff"
+    if suffix == ".mat":
+        return "mat"
+    if suffix == ".npy":
+        return "npy"
+    if suffix in ENVI_DATA_EXTS or (suffix == "" and Path(f"{path}.hdr").is_file()):
+        return "envi"
+    if Path(f"{path}.hdr").is_file() or path.with_suffix(".hdr").is_file():
+        return "envi"
+    return "gdal"
+
+
+def open_scene(
+    path: str | Path,
+    *,
+    var: str | None = None,
+    layout: str = "auto",
+    wavelengths: str | None = None,
+) -> Scene:
+    """Open a hyperspectral scene for lazy, windowed reading.
+
+    Args:
+        path: ENVI header or data file, GeoTIFF, folder of per-band images,
+            ``.mat`` or ``.npy`` file (any other GDAL raster is tried with rasterio).
+        var: variable name inside a ``.mat`` file (default: the largest 3-D array).
+        layout: ``hwc``, ``chw`` or ``auto`` for ``.mat``/``.npy`` arrays.
+        wavelengths: wavelength option (``400:10``, ``400:700:10``, a comma list or a
+            file) overriding what the file says; required for per-band folders
+            without a sidecar unless the CAVE convention applies.
+
+    Raises:
+        HsrInputError: for anything that is not a readable scene (one-line message).
+    """
+    from hsrcli.io.wavelengths import parse_wavelength_spec
+
+    p = Path(path)
+    if not p.exists():
+        raise HsrInputError(f"{p}: no such file or folder")
+    fmt = detect_format(p)
+    if fmt == "envi":
+        from hsrcli.io.envi import EnviScene
+
+        scene: Scene = EnviScene(p)
+    elif fmt in ("gtiff", "gdal"):
+        from hsrcli.io.geotiff import GeoTiffScene
+
+        scene = GeoTiffScene(p, fmt)
+    elif fmt == "band-folder":
+        from hsrcli.io.bandfolder import BandFolderScene
+
+        return BandFolderScene(p, wavelengths)
+    elif fmt == "mat":
+        from hsrcli.io.cube import open_mat
+
+        scene = open_mat(p, var, layout)
+    else:
+        from hsrcli.io.cube import open_npy
+
+        scene = open_npy(p, layout)
+    if var is not None and fmt != "mat":
+        scene.close()
+        raise HsrInputError(f"{p}: --var only applies to .mat files")
+    if wavelengths:
+        try:
+            scene.meta.wavelengths = parse_wavelength_spec(wavelengths, scene.meta.bands)
+            scene.meta.wavelength_units = "nm"
+        except HsrInputError:
+            scene.close()
+            raise
+    return scene

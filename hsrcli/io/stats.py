@@ -1,0 +1,51 @@
+"""Per-band statistics computed by streaming over windows (no whole-scene load)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from hsrcli.io.scene import Scene
+
+
+def band_stats(
+    scene: Scene,
+    max_bytes: int = 64 * 2**20,
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> list[dict[str, float | int | None]]:
+    """Min, max and mean of every band, ignoring nodata and non-finite values.
+
+    Returns one dict per band: ``band`` (0-based), ``wavelength`` (nm or None),
+    ``min``, ``max``, ``mean`` (raw stored units; None when a band has no valid
+    pixel) and ``valid`` (number of pixels counted).
+    """
+    m = scene.meta
+    lo = np.full(m.bands, np.inf)
+    hi = np.full(m.bands, -np.inf)
+    total = np.zeros(m.bands, dtype=np.float64)
+    count = np.zeros(m.bands, dtype=np.int64)
+    windows: Iterable = scene.windows(max_bytes)
+    if progress is not None:
+        windows = progress(list(windows))
+    for window in windows:
+        raw = scene.read(window).reshape(-1, m.bands)
+        valid = ~m.nodata_mask(raw)
+        block = raw.astype(np.float64)
+        valid &= np.isfinite(block)
+        count += valid.sum(axis=0)
+        total += np.where(valid, block, 0.0).sum(axis=0)
+        lo = np.minimum(lo, np.where(valid, block, np.inf).min(axis=0, initial=np.inf))
+        hi = np.maximum(hi, np.where(valid, block, -np.inf).max(axis=0, initial=-np.inf))
+    out = []
+    for b in range(m.bands):
+        ok = count[b] > 0
+        out.append({
+            "band": b,
+            "wavelength": None if m.wavelengths is None else float(m.wavelengths[b]),
+            "min": float(lo[b]) if ok else None,
+            "max": float(hi[b]) if ok else None,
+            "mean": float(total[b] / count[b]) if ok else None,
+            "valid": int(count[b]),
+        })
+    return out

@@ -1,0 +1,45 @@
+"""The installed entry points: ``hsr``/``python -m hsrcli``, fast help and version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT, SAMPLE_HDR
+
+
+def _run(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    return out.stdout
+
+
+def test_help_and_version_do_not_import_torch():
+    probe = (
+        "import sys\n"
+        "from hsrcli.cli import app\n"
+        "for args in (['--help'], ['--version'], ['info', '--help']):\n"
+        "    try:\n"
+        "        app(args, prog_name='hsr')\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code in (0, None), e.code\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'rasterio', 'spectral', 'matplotlib') if m in sys.modules))\n"
+    )
+    out = _run(probe)
+    assert "HEAVY []" in out
+    assert "Usage" in out and "hsr " in out
+
+
+def test_python_dash_m_runs_info_on_the_sample():
+    out = subprocess.run([sys.executable, "-m", "hsrcli", "info", str(SAMPLE_HDR), "--json"],
+                         capture_output=True, text=True, check=True)
+    d = json.loads(out.stdout)
+    assert (d["rows"], d["cols"], d["bands"]) == (90, 90, 224)
+
+
+def test_io_layer_never_imports_torch():
+    out = _run("import sys, hsrcli.io as io\n"
+               "s = io.open_scene(r'%s')\n"
+               "s.read()\n"
+               "print('TORCH', 'torch' in sys.modules)\n" % SAMPLE_HDR)
+    assert "TORCH False" in out

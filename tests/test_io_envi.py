@@ -1,0 +1,112 @@
+"""ENVI reader: every interleave, byte order, data type and header field."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rasterio.windows import Window
+
+from conftest import ENVI_CODES, make_cube, write_raw_envi
+from hsrcli.io import HsrInputError, open_scene
+from hsrcli.io.geo import map_info_to_transform
+
+
+@pytest.mark.parametrize("interleave", ["bsq", "bil", "bip"])
+@pytest.mark.parametrize("byte_order", [0, 1])
+@pytest.mark.parametrize("code", sorted(ENVI_CODES))
+def test_reads_every_layout_and_type(tmp_path, interleave, byte_order, code):
+    cube = make_cube(5, 7, 3, ENVI_CODES[code], seed=code)
+    hdr = write_raw_envi(tmp_path, cube, interleave=interleave, byte_order=byte_order)
+    with open_scene(hdr) as scene:
+        assert scene.meta.shape == (5, 7, 3)
+        assert scene.meta.dtype == np.dtype(ENVI_CODES[code])
+        assert scene.meta.interleave == interleave
+        out = scene.read()
+        assert out.dtype.isnative
+        np.testing.assert_array_equal(out, cube)
+        np.testing.assert_array_equal(scene.read(Window(2, 1, 4, 3), bands=[2, 0]), cube[1:4, 2:6][:, :, [2, 0]])
+
+
+@pytest.mark.parametrize("ext", ["", ".img", ".dat", ".bsq", ".bil", ".bip", ".IMG"])
+def test_finds_data_file_by_extension_and_opens_from_data_file(tmp_path, ext):
+    cube = make_cube(4, 4, 2)
+    hdr = write_raw_envi(tmp_path, cube, data_ext=ext)
+    np.testing.assert_array_equal(open_scene(hdr).read(), cube)
+    data = tmp_path / f"scene{ext}"
+    if ext:  # the data file itself is accepted too
+        np.testing.assert_array_equal(open_scene(data).read(), cube)
+
+
+def test_header_offset_nodata_scale_factor_bbl_names(tmp_path):
+    cube = make_cube(6, 5, 4, "uint16")
+    hdr = write_raw_envi(tmp_path, cube, offset=512, header={
+        "data ignore value": -1, "reflectance scale factor": 10000, "bbl": [1, 0, 1, 1],
+        "band names": ["a", "b", "c", "d"], "description": "hello", "sensor type": "Test",
+        "fwhm": [0.01, 0.01, 0.02, 0.02], "wavelength": [0.4, 0.5, 0.6, 0.7], "wavelength units": "Micrometers",
+    })
+    with open_scene(hdr) as scene:
+        m = scene.meta
+        np.testing.assert_array_equal(scene.read(), cube)
+        assert m.nodata == -1 and m.scale_factor == 10000
+        assert list(m.bbl) == [1, 0, 1, 1] and m.band_names == ["a", "b", "c", "d"]
+        np.testing.assert_allclose(m.wavelengths, [400, 500, 600, 700])
+        np.testing.assert_allclose(m.fwhm, [10, 10, 20, 20])
+        assert m.wavelength_units == "Micrometers" and m.description == "hello"
+        assert m.extra["sensor type"] == "Test"
+
+
+@pytest.mark.parametrize("map_info", [
+    ["UTM", "1", "1", "500010", "4100020", "30", "30", "11", "North", "WGS-84", "units=Meters"],
+    ["UTM", "3.5", "2.5", "500010", "4100020", "30", "30", "33", "South", "WGS-84", "units=Meters"],
+    ["UTM", "1", "1", "500010", "4100020", "30", "20", "11", "North", "WGS-84", "units=Meters", "rotation=30"],
+    ["Geographic Lat/Lon", "1.5", "1.5", "-117.25", "34.5", "0.001", "0.002", "WGS-84", "units=Degrees"],
+])
+def test_map_info_matches_gdal(tmp_path, map_info):
+    hdr = write_raw_envi(tmp_path, make_cube(4, 6, 2), header={"map info": map_info})
+    scene = open_scene(hdr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(tmp_path / "scene.img") as ds:
+            assert scene.meta.transform.almost_equals(ds.transform, precision=1e-9)
+            assert rasterio.crs.CRS.from_wkt(scene.meta.crs) == ds.crs
+
+
+def test_coordinate_system_string_gives_crs(tmp_path):
+    wkt = rasterio.crs.CRS.from_epsg(3035).to_wkt()
+    hdr = write_raw_envi(tmp_path, make_cube(3, 3, 2), header={
+        "map info": ["Arbitrary", "1", "1", "4321000", "3210000", "10", "10", "units=Meters"],
+        "coordinate system string": "{" + wkt + "}"})
+    m = open_scene(hdr).meta
+    assert rasterio.crs.CRS.from_wkt(m.crs).to_epsg() == 3035
+    assert m.transform == Affine(10, 0, 4321000, 0, -10, 3210000)
+
+
+def test_map_info_transform_plain():
+    t = map_info_to_transform(["UTM", "2", "3", "100", "200", "30", "30", "11", "North"])
+    assert t == Affine(30, 0, 70, 0, -30, 260)
+
+
+@pytest.mark.parametrize("units,values,expected", [
+    ("Nanometers", [400, 500], [400, 500]), ("nm", [400, 500], [400, 500]),
+    ("Micrometers", [0.4, 2.5], [400, 2500]), ("um", [0.4, 2.5], [400, 2500]),
+    (None, [0.4, 2.5], [400, 2500]), (None, [400, 2500], [400, 2500]),
+])
+def test_wavelength_units(tmp_path, units, values, expected):
+    header = {"wavelength": values}
+    if units:
+        header["wavelength units"] = units
+    hdr = write_raw_envi(tmp_path, make_cube(2, 2, 2), header=header)
+    np.testing.assert_allclose(open_scene(hdr).meta.wavelengths, expected)
+
+
+def test_bad_header_values_are_input_errors(tmp_path):
+    hdr = write_raw_envi(tmp_path, make_cube(2, 2, 2), header={"wavelength": [400]})
+    with pytest.raises(HsrInputError, match="1 values for 2 bands"):
+        open_scene(hdr)
+    hdr = write_raw_envi(tmp_path, make_cube(2, 2, 2), header={"wavelength units": "Parsecs", "wavelength": [1, 2]})
+    with pytest.raises(HsrInputError, match="wavelength units"):
+        open_scene(hdr)
