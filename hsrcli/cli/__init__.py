@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from hsrcli.cli.info import info
+from hsrcli.cli.metrics import metrics
 
 app = typer.Typer(
     name="hsr",
@@ -42,6 +43,7 @@ def _root(
 
 
 app.command("info")(info)
+app.command("metrics")(metrics)
 
 
 def main() -> None:

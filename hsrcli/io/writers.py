@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
@@ -238,6 +239,7 @@ class GeoTiffWriter(SceneWriter):
 
     def __init__(self, path: Path, meta: SceneMeta, overwrite: bool = False) -> None:
         import rasterio
+        from rasterio.errors import NotGeoreferencedWarning
 
         from hsrcli.io.geotiff import gdal_env
 
@@ -266,7 +268,8 @@ class GeoTiffWriter(SceneWriter):
             profile.pop("transform")
         self.block_shape = (profile["blockysize"], profile["blockxsize"])
         try:
-            with gdal_env():
+            with gdal_env(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 self._ds = rasterio.open(self._tmp, "w", **profile)
             self._write_tags(out_meta)
         except Exception:

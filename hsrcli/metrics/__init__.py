@@ -1,0 +1,12 @@
+"""Quality metrics (PSNR, SSIM, SAM, ERGAS, RMSE, CC) for HSI super-resolution.
+
+:mod:`~hsrcli.metrics.functional` holds the per-image torch functions used by
+training validation; :mod:`~hsrcli.metrics.stream` computes the same numbers over
+whole scenes window by window. Conventions are documented in ``functional``.
+"""
+
+from hsrcli.metrics.functional import compute_metrics, psnr_per_band, sam_map, ssim_map, ssim_per_band
+from hsrcli.metrics.stream import MetricAccumulator, stream_metrics
+
+__all__ = ["MetricAccumulator", "compute_metrics", "psnr_per_band", "sam_map", "ssim_map", "ssim_per_band",
+           "stream_metrics"]

@@ -1,0 +1,180 @@
+"""The metrics of :mod:`hsrcli.metrics.functional`, streamed over whole scenes.
+
+Scenes are read in full-width row strips. Additive statistics (per-band squared
+error, sums for means and correlations, spectral-angle sums) are accumulated over
+disjoint strips; SSIM strips are read with a 5-row halo so that the valid SSIM
+centres of consecutive strips partition the valid SSIM map of the whole image.
+The result therefore equals the in-memory result up to float64 rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from hsrcli.io.errors import HsrInputError
+from hsrcli.io.scene import Scene
+from hsrcli.metrics.functional import SSIM_HALO, SSIM_WINDOW, finalize, sam_map, ssim_map
+
+
+class MetricAccumulator:
+    """Running per-band statistics of an SR/reference pair.
+
+    Feed disjoint pixel blocks to :meth:`add_pixels` and (possibly overlapping)
+    blocks whose *valid SSIM centres* are disjoint to :meth:`add_ssim`; then
+    :meth:`result` gives the same dict as :func:`~hsrcli.metrics.functional.compute_metrics`.
+    Blocks are ``(C, h, w)`` tensors on the data scale.
+    """
+
+    def __init__(self, bands: int, data_range: float, scale: float | None = None) -> None:
+        self.data_range = float(data_range)
+        self.scale = scale
+        z = lambda: torch.zeros(bands, dtype=torch.float64)  # noqa: E731
+        self.sse, self.sx, self.sy, self.sxx, self.syy, self.sxy = z(), z(), z(), z(), z(), z()
+        self.ssim_sum, self.ssim_n = z(), 0
+        self.n = 0
+        self.sam_sum, self.sam_n = 0.0, 0
+
+    def add_pixels(self, sr: torch.Tensor, ref: torch.Tensor) -> None:
+        """Accumulate a block of pixels not seen before."""
+        x, y = sr.to(torch.float64), ref.to(torch.float64)
+        self.sse += (x - y).pow(2).sum(dim=(1, 2))
+        self.sx += x.sum(dim=(1, 2))
+        self.sy += y.sum(dim=(1, 2))
+        self.sxx += x.pow(2).sum(dim=(1, 2))
+        self.syy += y.pow(2).sum(dim=(1, 2))
+        self.sxy += (x * y).sum(dim=(1, 2))
+        self.n += x.shape[1] * x.shape[2]
+        angles = sam_map(x, y)
+        valid = ~torch.isnan(angles)
+        self.sam_sum += float(angles[valid].sum())
+        self.sam_n += int(valid.sum())
+
+    def add_ssim(self, sr: torch.Tensor, ref: torch.Tensor) -> None:
+        """Accumulate the valid SSIM map of a block (no-op when it has no valid centre)."""
+        if sr.shape[1] < SSIM_WINDOW or sr.shape[2] < SSIM_WINDOW:
+            return
+        m = ssim_map(sr, ref, self.data_range)
+        self.ssim_sum += m.sum(dim=(1, 2))
+        self.ssim_n += m.shape[1] * m.shape[2]
+
+    def result(self) -> dict:
+        """Metrics dict (see :func:`hsrcli.metrics.functional.compute_metrics`)."""
+        if self.n == 0:
+            raise ValueError("no pixels were accumulated")
+        n = self.n
+        mu_x, mu_y = self.sx / n, self.sy / n
+        cov = self.sxy / n - mu_x * mu_y
+        var_x = (self.sxx / n - mu_x**2).clamp_min(0)
+        var_y = (self.syy / n - mu_y**2).clamp_min(0)
+        denom = torch.sqrt(var_x * var_y)
+        # Constant bands (zero variance up to rounding) have no correlation.
+        tiny = 1e-12 * (self.syy / n).clamp_min(1e-300)
+        cc = torch.where((var_x > tiny) & (var_y > tiny), cov / denom.clamp_min(1e-300),
+                         torch.full_like(cov, float("nan")))
+        return finalize(
+            mse_b=self.sse / n, mu_b=mu_y, cc_b=cc,
+            ssim_b=self.ssim_sum / self.ssim_n if self.ssim_n else None,
+            sam_sum=self.sam_sum, sam_count=self.sam_n, pixels=n,
+            data_range=self.data_range, scale=self.scale,
+        )
+
+
+def _to_chw(block: np.ndarray, scale_to: float, clip: float | None) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(block.transpose(2, 0, 1))).to(torch.float64)
+    if scale_to != 1.0:
+        t = t * scale_to
+    if clip is not None:
+        t = t.clamp(0.0, clip)
+    return t
+
+
+def scene_max(scene: Scene, bands: Sequence[int] | None, rows: tuple[int, int], cols: tuple[int, int],
+              max_bytes: int) -> float:
+    """Largest finite value of ``scene`` in a region (streamed)."""
+    from rasterio.windows import Window
+
+    from hsrcli.io.windows import iter_windows
+
+    nb = scene.meta.bands if bands is None else len(bands)
+    best = -np.inf
+    for w in iter_windows(rows[1] - rows[0], cols[1] - cols[0], nb, 8, max_bytes):
+        block = scene.read(Window(cols[0] + w.col_off, rows[0] + w.row_off, w.width, w.height), bands)
+        block = block.astype(np.float64)
+        finite = block[np.isfinite(block)]
+        if finite.size:
+            best = max(best, float(finite.max()))
+    return best
+
+
+def stream_metrics(
+    sr: Scene,
+    ref: Scene,
+    *,
+    data_range: float | None = None,
+    scale: float | None = None,
+    border: int = 0,
+    bands: Sequence[int] | None = None,
+    clip: bool = True,
+    max_bytes: int = 64 * 2**20,
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> dict:
+    """Metrics of an SR scene against its reference, streamed over row strips.
+
+    Args:
+        sr, ref: open scenes of identical shape (rows, cols, bands).
+        data_range: value of "white" in the reference's stored units. Default: the
+            reference's ``reflectance scale factor`` if it has one, else the
+            reference's maximum over the evaluated region (one extra pass).
+        scale: SR factor, needed for ERGAS (100 / scale).
+        border: pixels cropped from every side before measuring.
+        bands: 0-based band indices to evaluate (default all).
+        clip: clip SR values to ``[0, data_range]`` first (DualSR convention).
+        max_bytes: memory budget of one strip of one scene.
+        progress: wraps the strip iterator (e.g. a tqdm factory).
+
+    Returns:
+        The metrics dict of :func:`~hsrcli.metrics.functional.compute_metrics` plus
+        ``border``, ``clipped``, ``data_range_source`` and ``band_indices``.
+    """
+    from rasterio.windows import Window
+
+    ms, mr = sr.meta, ref.meta
+    if ms.shape != mr.shape:
+        raise HsrInputError(
+            f"shape mismatch: SR is {ms.rows} x {ms.cols} x {ms.bands}, reference is {mr.rows} x {mr.cols} x {mr.bands}"
+        )
+    if border < 0 or 2 * border >= min(mr.rows, mr.cols):
+        raise HsrInputError(f"--border {border} leaves no pixel of the {mr.rows} x {mr.cols} scene")
+    r0, r1, c0, c1 = border, mr.rows - border, border, mr.cols - border
+    nb = mr.bands if bands is None else len(bands)
+    source = "option"
+    if data_range is None:
+        if mr.scale_factor:
+            data_range, source = float(mr.scale_factor), "reflectance scale factor"
+        else:
+            data_range, source = scene_max(ref, bands, (r0, r1), (c0, c1), max_bytes), "reference maximum"
+    if not data_range or not np.isfinite(data_range) or data_range <= 0:
+        raise HsrInputError(f"data range must be positive, got {data_range}")
+
+    acc = MetricAccumulator(nb, data_range, scale)
+    width = c1 - c0
+    strip = max(1, int(max_bytes // max(1, width * nb * 8)))
+    starts = list(range(r0, r1, strip))
+    iterator: Iterable = progress(starts) if progress else starts
+    clip_to = float(data_range) if clip else None
+    for a in iterator:
+        b = min(a + strip, r1)
+        lo, hi = max(a - SSIM_HALO, r0), min(b + SSIM_HALO, r1)
+        win = Window(c0, lo, width, hi - lo)
+        x = _to_chw(sr.read(win, bands), 1.0, clip_to)
+        y = _to_chw(ref.read(win, bands), 1.0, None)
+        core = slice(a - lo, b - lo)
+        acc.add_pixels(x[:, core], y[:, core])
+        acc.add_ssim(x, y)
+    out = acc.result()
+    out.update(border=border, clipped=clip, data_range_source=source,
+               band_indices=list(range(mr.bands)) if bands is None else [int(b) for b in bands])
+    return out

@@ -1,0 +1,66 @@
+"""``hsr metrics`` on files: table, JSON contract, per-band CSV, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import torch
+
+from conftest import make_cube, wavelengths_nm, write_geotiff, write_raw_envi
+from hsrcli.cli import app
+from hsrcli.metrics import compute_metrics
+
+
+def _pair(tmp_path):
+    g = np.random.default_rng(0)
+    ref = g.random((24, 20, 8)).astype(np.float32)
+    sr = np.clip(ref + 0.03 * g.standard_normal(ref.shape), 0, 1).astype(np.float32)
+    tags = [{"wavelength": str(w)} for w in wavelengths_nm(8)]
+    return write_geotiff(tmp_path / "sr.tif", sr, band_tags=tags), write_geotiff(tmp_path / "ref.tif", ref,
+                                                                                 band_tags=tags), sr, ref
+
+
+def test_json_contract_and_values(runner, tmp_path):
+    srp, refp, sr, ref = _pair(tmp_path)
+    res = runner.invoke(app, ["metrics", str(srp), str(refp), "--scale", "4", "--json", "--data-range", "1", "-q"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    for k in ("psnr", "ssim", "sam", "ergas", "rmse", "cc", "data_range", "bands", "pixels", "psnr_global"):
+        assert k in d
+    m = compute_metrics(torch.from_numpy(sr.transpose(2, 0, 1)), torch.from_numpy(ref.transpose(2, 0, 1)), 1.0, 4)
+    for k in ("psnr", "ssim", "sam", "ergas", "rmse", "cc"):
+        assert abs(d[k] - m[k]) < 1e-6
+    assert d["bands"] == 8 and d["pixels"] == 480
+
+
+def test_table_and_per_band_csv(runner, tmp_path):
+    srp, refp, *_ = _pair(tmp_path)
+    out = tmp_path / "bands.csv"
+    res = runner.invoke(app, ["metrics", str(srp), str(refp), "--per-band", str(out), "--bands", "2-4", "-q"])
+    assert res.exit_code == 0, res.output
+    assert "PSNR (dB, mean of bands)" in res.stdout and "SAM (degrees)" in res.stdout
+    assert "n/a (needs --scale)" in res.stdout
+    rows = list(csv.DictReader(out.open()))
+    assert [r["band"] for r in rows] == ["2", "3", "4"]
+    assert float(rows[0]["wavelength_nm"]) == wavelengths_nm(8)[1]
+    res = runner.invoke(app, ["metrics", str(srp), str(refp), "--per-band", str(out)])
+    assert res.exit_code == 2 and "--overwrite" in res.stderr
+
+
+def test_shape_mismatch_and_bad_options(runner, tmp_path):
+    srp, refp, *_ = _pair(tmp_path)
+    other = write_raw_envi(tmp_path, make_cube(24, 20, 5))
+    cases = [
+        ([str(srp), str(other)], "shape mismatch: SR is 24 x 20 x 8, reference is 24 x 20 x 5"),
+        ([str(srp), str(refp), "--border", "12"], "--border 12 leaves no pixel"),
+        ([str(srp), str(refp), "--bands", "0-3"], "outside 1-8"),
+        ([str(srp), str(refp), "--bands", "x"], "bad band selection"),
+        ([str(srp), str(refp), "--data-range", "0"], "data range must be positive"),
+        ([str(srp), str(tmp_path / "nope.tif")], "no such file"),
+    ]
+    for args, msg in cases:
+        res = runner.invoke(app, ["metrics", *args])
+        assert res.exit_code == 2, (args, res.output)
+        assert msg in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr

@@ -1,0 +1,150 @@
+"""Metrics against independent implementations, a golden file, and their streamed versions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from torchmetrics.functional.image import (
+    error_relative_global_dimensionless_synthesis as tm_ergas,
+)
+from torchmetrics.functional.image import spectral_angle_mapper as tm_sam
+from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
+
+from conftest import SAMPLE_HDR
+from hsrcli.io import open_scene
+from hsrcli.metrics import MetricAccumulator, compute_metrics, stream_metrics
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+from make_golden import KEYS, golden_cubes  # noqa: E402
+
+TOL = 1e-4
+
+
+def _random_pair(seed=0, shape=(7, 33, 29)):
+    g = np.random.default_rng(seed)
+    ref = g.random(shape)
+    sr = np.clip(ref + 0.04 * g.standard_normal(shape), 0, 1)
+    return torch.from_numpy(sr), torch.from_numpy(ref)
+
+
+def _sample_pair():
+    """Real data: the shipped AVIRIS cube on [0, 1] against a blurred copy of itself."""
+    cube = open_scene(SAMPLE_HDR).read().astype(np.float64)[:48, :48, 2:96:2]  # 47 bands, none zeroed
+    ref = np.clip(cube / 8143.0, 0, 1).transpose(2, 0, 1)
+    t = torch.from_numpy(ref)[None]
+    blurred = torch.nn.functional.avg_pool2d(t, 3, stride=1, padding=1, count_include_pad=False)[0]
+    return blurred, torch.from_numpy(ref)
+
+
+PAIRS = {"random": _random_pair, "aviris": _sample_pair}
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+def test_against_scikit_image_and_torchmetrics(pair):
+    sr, ref = PAIRS[pair]()
+    m = compute_metrics(sr, ref, 1.0, scale=4)
+    x, y = sr.numpy(), ref.numpy()
+    sk_psnr = [peak_signal_noise_ratio(y[b], x[b], data_range=1.0) for b in range(len(y))]
+    sk_ssim = [structural_similarity(x[b], y[b], data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False) for b in range(len(y))]
+    assert m["psnr"] == pytest.approx(np.mean(sk_psnr), abs=TOL)
+    np.testing.assert_allclose(m["psnr_per_band"], sk_psnr, atol=TOL)
+    assert m["ssim"] == pytest.approx(np.mean(sk_ssim), abs=TOL)
+    # torchmetrics averages its reflect-padded full map; Wang's convention (ours) keeps the valid part.
+    _, full = tm_ssim(sr[None], ref[None], data_range=1.0, return_full_image=True)
+    assert m["ssim"] == pytest.approx(float(full[..., 5:-5, 5:-5].mean()), abs=TOL)
+    assert m["sam"] == pytest.approx(float(tm_sam(sr[None], ref[None])) * 180 / np.pi, abs=TOL)
+    assert m["ergas"] == pytest.approx(float(tm_ergas(sr[None], ref[None], ratio=4)), abs=TOL)
+    assert m["psnr_global"] == pytest.approx(10 * np.log10(1 / np.mean((x - y) ** 2)), abs=TOL)
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((x - y) ** 2)), abs=TOL)
+    cc = [np.corrcoef(x[b].ravel(), y[b].ravel())[0, 1] for b in range(len(y))]
+    assert m["cc"] == pytest.approx(np.mean(cc), abs=TOL)
+
+
+def test_data_range_scales_consistently():
+    sr, ref = _random_pair(3)
+    a = compute_metrics(sr, ref, 1.0, 2)
+    b = compute_metrics(sr * 4000, ref * 4000, 4000.0, 2)
+    for k in ("psnr", "psnr_global", "ssim", "sam", "ergas", "rmse", "cc"):
+        assert a[k] == pytest.approx(b[k], rel=1e-9), k
+
+
+def test_golden_values():
+    golden = json.loads((Path(__file__).parent / "data" / "golden_metrics.json").read_text())
+    for name, (sr, ref, scale) in golden_cubes().items():
+        m = compute_metrics(torch.from_numpy(sr), torch.from_numpy(ref), 1.0, scale)
+        for k in KEYS:
+            assert m[k] == pytest.approx(golden[name][k], abs=1e-9), (name, k)
+
+
+def test_zero_norm_pixels_are_skipped_by_sam_and_identical_images_cap_psnr():
+    sr, ref = _random_pair(1, (4, 12, 12))
+    ref[:, 2, 3] = 0
+    m = compute_metrics(sr, ref, 1.0)
+    assert m["sam_skipped"] == 1
+    keep = torch.ones(12, 12, dtype=torch.bool)
+    keep[2, 3] = False
+    x, y = sr[:, keep], ref[:, keep]
+    cos = (x * y).sum(0) / (x.norm(dim=0) * y.norm(dim=0))
+    assert m["sam"] == pytest.approx(float(torch.rad2deg(torch.arccos(cos)).mean()), abs=1e-9)
+    same = compute_metrics(ref, ref, 1.0, 2)
+    assert same["psnr"] == 100.0 and same["ssim"] == pytest.approx(1.0) and same["ergas"] == 0.0
+
+
+class ArrayScene:
+    """Minimal in-memory Scene over an (H, W, C) array, for streaming tests."""
+
+    def __init__(self, arr, scale_factor=None):
+        from hsrcli.io import SceneMeta
+
+        self.arr = arr
+        self.meta = SceneMeta(rows=arr.shape[0], cols=arr.shape[1], bands=arr.shape[2], dtype=arr.dtype,
+                              scale_factor=scale_factor)
+
+    def read(self, window=None, bands=None):
+        r, c = int(window.row_off), int(window.col_off)
+        out = self.arr[r:r + int(window.height), c:c + int(window.width)]
+        return out if bands is None else out[:, :, bands]
+
+
+@pytest.mark.parametrize("budget_rows", [1, 3, 7, 16, 1000])
+def test_streamed_equals_in_memory_on_uneven_windows(budget_rows):
+    sr, ref = _random_pair(5, (5, 41, 23))
+    sr_s, ref_s = ArrayScene(sr.numpy().transpose(1, 2, 0)), ArrayScene(ref.numpy().transpose(1, 2, 0))
+    budget = budget_rows * 23 * 5 * 8
+    s = stream_metrics(sr_s, ref_s, data_range=1.0, scale=3, max_bytes=budget, clip=False)
+    m = compute_metrics(sr, ref, 1.0, 3)
+    for k in ("psnr", "psnr_global", "ssim", "sam", "ergas", "rmse", "cc"):
+        assert s[k] == pytest.approx(m[k], abs=1e-6), k
+    np.testing.assert_allclose(s["ssim_per_band"], m["ssim_per_band"], atol=1e-6)
+
+
+def test_accumulator_with_hand_made_uneven_partition():
+    sr, ref = _random_pair(6, (3, 30, 20))
+    acc = MetricAccumulator(3, 1.0, 2)
+    for a, b in [(0, 4), (4, 5), (5, 17), (17, 30)]:
+        lo, hi = max(a - 5, 0), min(b + 5, 30)
+        acc.add_pixels(sr[:, a:b], ref[:, a:b])
+        acc.add_ssim(sr[:, lo:hi], ref[:, lo:hi])
+    s, m = acc.result(), compute_metrics(sr, ref, 1.0, 2)
+    for k in ("psnr", "ssim", "sam", "ergas", "rmse", "cc"):
+        assert s[k] == pytest.approx(m[k], abs=1e-6), k
+
+
+def test_border_bands_and_default_data_range():
+    sr, ref = _random_pair(7, (6, 30, 30))
+    x, y = sr.numpy().transpose(1, 2, 0) * 10000, ref.numpy().transpose(1, 2, 0) * 10000
+    s = stream_metrics(ArrayScene(x), ArrayScene(y, scale_factor=10000), border=4, bands=[1, 3], max_bytes=500)
+    m = compute_metrics(sr[[1, 3], 4:26, 4:26], ref[[1, 3], 4:26, 4:26], 1.0)
+    assert s["data_range"] == 10000 and s["data_range_source"] == "reflectance scale factor"
+    for k in ("psnr", "ssim", "sam", "rmse", "cc"):
+        assert s[k] == pytest.approx(m[k], abs=1e-6), k
+    s2 = stream_metrics(ArrayScene(x), ArrayScene(y), border=4, bands=[1, 3])
+    assert s2["data_range_source"] == "reference maximum"
+    assert s2["data_range"] == pytest.approx(y[4:26, 4:26][:, :, [1, 3]].max())
