@@ -148,3 +148,15 @@ def test_border_bands_and_default_data_range():
     s2 = stream_metrics(ArrayScene(x), ArrayScene(y), border=4, bands=[1, 3])
     assert s2["data_range_source"] == "reference maximum"
     assert s2["data_range"] == pytest.approx(y[4:26, 4:26][:, :, [1, 3]].max())
+
+
+def test_bad_bands_of_the_reference_are_left_out_by_default():
+    from hsrcli.io import SceneMeta  # noqa: F401
+
+    sr, ref = _random_pair(8, (5, 20, 20))
+    x, y = ArrayScene(sr.numpy().transpose(1, 2, 0)), ArrayScene(ref.numpy().transpose(1, 2, 0))
+    y.meta.bbl = np.array([1, 0, 1, 1, 0])
+    s = stream_metrics(x, y, data_range=1.0)
+    assert s["band_indices"] == [0, 2, 3]
+    assert s["psnr"] == pytest.approx(compute_metrics(sr[[0, 2, 3]], ref[[0, 2, 3]], 1.0)["psnr"], abs=1e-9)
+    assert stream_metrics(x, y, data_range=1.0, bands=[1])["bands"] == 1

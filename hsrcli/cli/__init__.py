@@ -13,6 +13,7 @@ import typer
 
 from hsrcli.cli.info import info
 from hsrcli.cli.metrics import metrics
+from hsrcli.cli.plots import compare, plot_spectra
 
 app = typer.Typer(
     name="hsr",
@@ -44,6 +45,8 @@ def _root(
 
 app.command("info")(info)
 app.command("metrics")(metrics)
+app.command("plot-spectra")(plot_spectra)
+app.command("compare")(compare)
 
 
 def main() -> None:

@@ -34,24 +34,18 @@ def _table(d: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_csv(path: Path, d: dict, wavelengths) -> None:
+def _write_csv(path: Path, d: dict, wavelengths, overwrite: bool) -> None:
     import csv
-    import os
-    import tempfile
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["band", "wavelength_nm", "psnr", "ssim", "cc", "rmse"])
-            ssim = d["ssim_per_band"] or [None] * d["bands"]
-            for k, b in enumerate(d["band_indices"]):
-                wl = "" if wavelengths is None else f"{wavelengths[b]:.4f}"
-                w.writerow([b + 1, wl, d["psnr_per_band"][k], ssim[k], d["cc_per_band"][k], d["rmse_per_band"][k]])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from hsrcli.io.atomic import atomic_path
+
+    with atomic_path(path, overwrite) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["band", "wavelength_nm", "psnr", "ssim", "cc", "rmse"])
+        ssim = d["ssim_per_band"] or [None] * d["bands"]
+        for k, b in enumerate(d["band_indices"]):
+            wl = "" if wavelengths is None else f"{wavelengths[b]:.4f}"
+            w.writerow([b + 1, wl, d["psnr_per_band"][k], ssim[k], d["cc_per_band"][k], d["rmse_per_band"][k]])
 
 
 @reports_bad_input
@@ -67,7 +61,8 @@ def metrics(
                      "(default: its reflectance scale factor, else its maximum)."),
     ] = None,
     border: Annotated[int, typer.Option("--border", help="Pixels cropped from each side first.")] = 0,
-    bands: Annotated[Optional[str], typer.Option("--bands", help="Bands to use: 1-30,40 or 450-700nm.")] = None,
+    bands: Annotated[Optional[str], typer.Option("--bands", help="Bands to use: 1-30,40 or 450-700nm "
+                                                 "(default: bands the reference's bbl marks good).")] = None,
     clip: Annotated[bool, typer.Option("--clip/--no-clip", help="Clip SR to [0, data range] first.")] = True,
     var: Var = None,
     layout: Layout = "auto",
@@ -84,14 +79,12 @@ def metrics(
     from tqdm import tqdm
 
     from hsrcli.io import HsrInputError, open_scene
+    from hsrcli.io.atomic import check_targets
     from hsrcli.io.bands import parse_band_selection
     from hsrcli.metrics import stream_metrics
 
     if per_band is not None:
-        if per_band.exists() and not overwrite:
-            raise HsrInputError(f"{per_band}: output exists (use --overwrite to replace it)")
-        if not per_band.parent.is_dir():
-            raise HsrInputError(f"{per_band.parent}: output folder does not exist")
+        check_targets([per_band], overwrite)  # fail before the (long) computation
     if scale is not None and scale <= 0:
         raise HsrInputError(f"--scale must be positive, got {scale:g}")
     with open_scene(sr, var=var, layout=layout) as s, open_scene(ref, var=var, layout=layout) as r:
@@ -105,7 +98,7 @@ def metrics(
         wavelengths = r.meta.wavelengths
     d["sr"], d["ref"] = str(sr), str(ref)
     if per_band is not None:
-        _write_csv(per_band, d, wavelengths)
+        _write_csv(per_band, d, wavelengths, overwrite)
     if as_json:
         typer.echo(json.dumps(d, indent=2))
     else:

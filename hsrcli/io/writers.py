@@ -33,7 +33,9 @@ from types import TracebackType
 import numpy as np
 from rasterio.windows import Window
 
-from hsrcli.io.errors import HsrInputError, OutputExistsError
+from hsrcli.io.atomic import check_targets as _check_target
+from hsrcli.io.atomic import temp_name as _temp_name
+from hsrcli.io.errors import HsrInputError
 from hsrcli.io.geo import format_number as _num
 from hsrcli.io.meta import SceneMeta
 
@@ -54,23 +56,6 @@ def envi_paths(path: Path) -> tuple[Path, Path]:
     if path.suffix.lower() == ".hdr":
         return path, path.with_suffix(".img")
     return (path.with_suffix(".hdr") if path.suffix else Path(f"{path}.hdr")), path
-
-
-def _check_target(targets: list[Path], overwrite: bool) -> None:
-    parent = targets[0].parent
-    if not parent.is_dir():
-        raise HsrInputError(f"{parent}: output folder does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise HsrInputError(f"{parent}: output folder is not writable")
-    for t in targets:
-        if t.is_dir():
-            raise HsrInputError(f"{t}: is a folder, expected an output file name")
-        if t.exists() and not overwrite:
-            raise OutputExistsError(f"{t}: output exists (use --overwrite to replace it)")
-
-
-def _temp_name(path: Path, tag: str) -> Path:
-    return path.parent / f".{path.stem}.{tag}.partial{path.suffix}"
 
 
 class SceneWriter(ABC):

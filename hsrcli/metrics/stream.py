@@ -130,7 +130,8 @@ def stream_metrics(
             reference's maximum over the evaluated region (one extra pass).
         scale: SR factor, needed for ERGAS (100 / scale).
         border: pixels cropped from every side before measuring.
-        bands: 0-based band indices to evaluate (default all).
+        bands: 0-based band indices to evaluate. Default: the bands the reference's
+            ``bbl`` marks good, or all bands when it has no ``bbl``.
         clip: clip SR values to ``[0, data_range]`` first (DualSR convention).
         max_bytes: memory budget of one strip of one scene.
         progress: wraps the strip iterator (e.g. a tqdm factory).
@@ -149,6 +150,10 @@ def stream_metrics(
     if border < 0 or 2 * border >= min(mr.rows, mr.cols):
         raise HsrInputError(f"--border {border} leaves no pixel of the {mr.rows} x {mr.cols} scene")
     r0, r1, c0, c1 = border, mr.rows - border, border, mr.cols - border
+    if bands is None and mr.bbl is not None and not mr.bbl.all():
+        bands = [int(b) for b in np.flatnonzero(mr.bbl)]
+        if not bands:
+            raise HsrInputError("the reference's bbl marks every band bad; choose bands explicitly")
     nb = mr.bands if bands is None else len(bands)
     source = "option"
     if data_range is None:

@@ -1,0 +1,1 @@
+"""Figures: spectral curves, false-colour previews and SR comparison panels (matplotlib, no GUI)."""
