@@ -13,6 +13,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torchmetrics.functional.image import (
     error_relative_global_dimensionless_synthesis as tm_ergas,
 )
+from torchmetrics.functional import mean_squared_error as tm_mse
+from torchmetrics.functional import pearson_corrcoef as tm_pearson
 from torchmetrics.functional.image import spectral_angle_mapper as tm_sam
 from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
 
@@ -62,9 +64,10 @@ def test_against_scikit_image_and_torchmetrics(pair):
     assert m["sam"] == pytest.approx(float(tm_sam(sr[None], ref[None])) * 180 / np.pi, abs=TOL)
     assert m["ergas"] == pytest.approx(float(tm_ergas(sr[None], ref[None], ratio=4)), abs=TOL)
     assert m["psnr_global"] == pytest.approx(10 * np.log10(1 / np.mean((x - y) ** 2)), abs=TOL)
-    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((x - y) ** 2)), abs=TOL)
-    cc = [np.corrcoef(x[b].ravel(), y[b].ravel())[0, 1] for b in range(len(y))]
-    assert m["cc"] == pytest.approx(np.mean(cc), abs=TOL)
+    assert m["rmse"] == pytest.approx(float(tm_mse(sr, ref, squared=False)), abs=TOL)
+    cc = tm_pearson(sr.reshape(len(sr), -1).T, ref.reshape(len(ref), -1).T)  # one column per band
+    assert m["cc"] == pytest.approx(float(cc.mean()), abs=TOL)
+    np.testing.assert_allclose(m["cc_per_band"], cc.numpy(), atol=TOL)
 
 
 def test_data_range_scales_consistently():
