@@ -65,7 +65,7 @@ def test_against_scikit_image_and_torchmetrics(pair):
     assert m["ergas"] == pytest.approx(float(tm_ergas(sr[None], ref[None], ratio=4)), abs=TOL)
     assert m["psnr_global"] == pytest.approx(10 * np.log10(1 / np.mean((x - y) ** 2)), abs=TOL)
     assert m["rmse"] == pytest.approx(float(tm_mse(sr, ref, squared=False)), abs=TOL)
-    cc = tm_pearson(sr.reshape(len(sr), -1).T, ref.reshape(len(ref), -1).T)  # one column per band
+    cc = tm_pearson(sr.reshape(len(sr), -1).T.contiguous(), ref.reshape(len(ref), -1).T.contiguous())  # col = band
     assert m["cc"] == pytest.approx(float(cc.mean()), abs=TOL)
     np.testing.assert_allclose(m["cc_per_band"], cc.numpy(), atol=TOL)
 
