@@ -41,7 +41,7 @@ def _sample_pair():
     ref = np.clip(cube / 8143.0, 0, 1).transpose(2, 0, 1)
     t = torch.from_numpy(ref)[None]
     blurred = torch.nn.functional.avg_pool2d(t, 3, stride=1, padding=1, count_include_pad=False)[0]
-    return blurred, torch.from_numpy(ref)
+    return blurred.contiguous(), torch.from_numpy(np.ascontiguousarray(ref))
 
 
 PAIRS = {"random": _random_pair, "aviris": _sample_pair}
