@@ -54,3 +54,34 @@ def test_shared_sample_matches_shipped_envi(shared_data):
     ship = open_scene(SAMPLE_HDR)
     np.testing.assert_array_equal(src.read(), ship.read())
     np.testing.assert_array_equal(src.meta.wavelengths, ship.meta.wavelengths)
+
+
+def test_prepare_cave_scene_split(runner, shared_data, tmp_path):
+    """The acceptance command of issue #4 on the 12 CAVE scenes."""
+    scenes = sorted((shared_data / "cave").glob("*_ms"))
+    out = tmp_path / "ds"
+    res = runner.invoke(app, ["prepare", *map(str, scenes), "-o", str(out), "-s", "4", "--test-scenes", "3",
+                              "--seed", "0", "-q"])
+    assert res.exit_code == 0, res.output
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["counts"]["test"] == 3 and m["counts"]["train"] > 1000
+    assert len(m["sources"]) == 12 and all(len(s["sha256"]) == 64 and s["files"] == 31 for s in m["sources"])
+    assert [s["name"] for s in m["split"]["scenes"] if s["role"] == "test"] == \
+        ["fake_and_real_food_ms", "flowers_ms", "glass_tiles_ms"]
+    assert m["bands"]["wavelengths_nm"][0] == 400 and m["normalization"]["kind"] == "max"
+
+
+def test_prepare_jasper_ridge_region_split_is_reproducible(runner, shared_data, tmp_path):
+    import hashlib
+
+    digests = []
+    for k in range(2):
+        out = tmp_path / f"ds{k}"
+        res = runner.invoke(app, ["prepare", str(shared_data / "airborne" / "jasperRidge2_R198.mat"), "-o", str(out),
+                                  "-s", "4", "--test-region", "0,0,40,40", "--val-fraction", "0.1", "--patch", "32",
+                                  "--stride", "8", "--guard", "4", "-q"])
+        assert res.exit_code == 0, res.output
+        digests.append([hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*.npy"))])
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["sources"][0]["shape"] == [100, 100, 198] and m["counts"]["train"] > 0
+    assert digests[0] == digests[1]

@@ -14,6 +14,7 @@ import typer
 from hsrcli.cli.info import info
 from hsrcli.cli.metrics import metrics
 from hsrcli.cli.plots import compare, plot_spectra
+from hsrcli.cli.prepare import prepare
 
 app = typer.Typer(
     name="hsr",
@@ -44,6 +45,7 @@ def _root(
 
 
 app.command("info")(info)
+app.command("prepare")(prepare)
 app.command("metrics")(metrics)
 app.command("plot-spectra")(plot_spectra)
 app.command("compare")(compare)

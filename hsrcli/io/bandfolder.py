@@ -82,6 +82,7 @@ class BandFolderScene(Scene):
         if not folder.is_dir():
             raise HsrInputError(f"{folder}: no such folder")
         prefix, files = list_band_files(folder)
+        self._files = files
         self._ds = []
         try:
             with warnings.catch_warnings():
@@ -136,6 +137,9 @@ class BandFolderScene(Scene):
         for k, b in enumerate(idx):
             out[:, :, k] = self._read_band(b, r0, r1, c0, c1)
         return out
+
+    def files(self) -> list[Path]:
+        return list(self._files)
 
     def close(self) -> None:
         for d in getattr(self, "_ds", []):

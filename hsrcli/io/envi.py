@@ -208,5 +208,8 @@ class EnviScene(Scene):
         finally:
             del mm
 
+    def files(self) -> list[Path]:
+        return [self.header_path, self.data_path]
+
     def close(self) -> None:
         self._spy = None

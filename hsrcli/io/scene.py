@@ -79,6 +79,10 @@ class Scene(ABC):
         m = self.meta
         return iter_windows(m.rows, m.cols, m.bands, m.dtype.itemsize, max_bytes, self.block_shape)
 
+    def files(self) -> list[Path]:
+        """The files that hold this scene (for provenance hashes)."""
+        return [self.path]
+
     # -- lifetime -----------------------------------------------------------------
     def close(self) -> None:
         """Release file handles (idempotent)."""

@@ -1,0 +1,1 @@
+"""Training data: degradation, MATLAB-compatible bicubic, splits, patches, normalisation, datasets."""

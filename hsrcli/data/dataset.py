@@ -1,0 +1,87 @@
+"""PyTorch datasets over a folder made by ``hsr prepare`` (memory-mapped, larger than RAM is fine)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from hsrcli.data.augment import N_TRANSFORMS, dihedral
+from hsrcli.io.errors import HsrInputError
+
+
+def load_manifest(root: str | Path) -> dict:
+    """The manifest of a prepared data set (clear error when it is not one)."""
+    path = Path(root) / "manifest.json"
+    if not path.is_file():
+        raise HsrInputError(f"{root}: not a data set made by 'hsr prepare' (no manifest.json)")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise HsrInputError(f"{path}: corrupt manifest ({exc.msg})") from None
+    if not str(manifest.get("format", "")).startswith("hsrcli-dataset/"):
+        raise HsrInputError(f"{path}: unknown data set format {manifest.get('format')!r}")
+    return manifest
+
+
+class PatchDataset(Dataset):
+    """Training pairs ``(lr (B, p, p), hr (B, p·s, p·s))`` float32, normalised.
+
+    With ``augment`` (default: as the manifest says) each item gets one of the 8
+    dihedral transforms, the same for LR and HR, drawn from torch's RNG (seed it
+    per worker for reproducible runs). Arrays are memory-mapped lazily, so the
+    dataset pickles cheaply to DataLoader workers.
+    """
+
+    def __init__(self, root: str | Path, augment: bool | None = None) -> None:
+        self.root = Path(root)
+        self.manifest = load_manifest(self.root)
+        self.augment = self.manifest["augmentation"]["enabled"] if augment is None else augment
+        self._hr = self._lr = None
+        self.count = int(self.manifest["counts"]["train"])
+
+    def _arrays(self):
+        if self._hr is None:
+            a = self.manifest["arrays"]
+            self._hr = np.load(self.root / a["train_hr"], mmap_mode="r")
+            self._lr = np.load(self.root / a["train_lr"], mmap_mode="r")
+        return self._lr, self._hr
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lr_a, hr_a = self._arrays()
+        lr, hr = torch.from_numpy(np.array(lr_a[i])), torch.from_numpy(np.array(hr_a[i]))
+        if self.augment:
+            k = int(torch.randint(N_TRANSFORMS, (1,)))
+            lr, hr = dihedral(lr, k), dihedral(hr, k)
+        return lr, hr
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_hr"] = state["_lr"] = None
+        return state
+
+
+class ImageDataset(Dataset):
+    """Whole validation or test images: ``(name, lr (B, h, w), hr (B, h·s, w·s))``."""
+
+    def __init__(self, root: str | Path, split: str = "test") -> None:
+        if split not in ("val", "test"):
+            raise ValueError("split must be 'val' or 'test'")
+        self.root = Path(root)
+        self.manifest = load_manifest(self.root)
+        self.items = self.manifest["images"][split]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[str, torch.Tensor, torch.Tensor]:
+        it = self.items[i]
+        lr = torch.from_numpy(np.load(self.root / it["lr"]))
+        hr = torch.from_numpy(np.load(self.root / it["hr"]))
+        return it["name"], lr, hr

@@ -1,0 +1,111 @@
+"""MATLAB-compatible bicubic ``imresize`` (a small port; ECOSYSTEM.md §C8 says to write our own).
+
+Every published HSI super-resolution table made its LR images with MATLAB's
+``imresize(x, 1/s, 'bicubic')``: Keys' cubic kernel with a = −0.5 and, when
+shrinking, *antialiasing* — the kernel is stretched by 1/scale (and its height
+scaled by ``scale``) so it also low-pass filters. Borders are handled by mirror
+("symmetric") indexing, and each dimension is resized separately, the dimension
+with the smaller scale first.
+
+``torch.nn.functional.interpolate(mode="bicubic", antialias=True)`` is close but
+not identical (it uses a = −0.75 and clamps at the borders); see
+:func:`hsrcli.data.degrade.downsample` for the switch and the tests for how far
+apart they are.
+
+The weighted sums run tap by tap in a fixed order, so results are bit-for-bit
+reproducible on a given machine.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def cubic(x: torch.Tensor) -> torch.Tensor:
+    """Keys' cubic convolution kernel with a = −0.5 (MATLAB's ``cubic``)."""
+    ax = x.abs()
+    ax2, ax3 = ax * ax, ax * ax * ax
+    near = (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1)
+    far = (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * ((ax > 1) & (ax <= 2))
+    return near + far
+
+
+def contributions(in_len: int, out_len: int, scale: float, antialias: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights and 0-based source indices, each ``(out_len, taps)``, as MATLAB computes them."""
+    width = 4.0
+    if scale < 1 and antialias:
+        def kernel(d: torch.Tensor) -> torch.Tensor:
+            return scale * cubic(scale * d)
+        width = width / scale
+    else:
+        kernel = cubic
+    x = torch.arange(1, out_len + 1, dtype=torch.float64)
+    u = x / scale + 0.5 * (1.0 - 1.0 / scale)  # 1-based input coordinate of each output centre
+    left = torch.floor(u - width / 2.0)
+    taps = int(math.ceil(width)) + 2
+    idx = left.unsqueeze(1) + torch.arange(taps, dtype=torch.float64).unsqueeze(0)  # 1-based
+    weights = kernel(u.unsqueeze(1) - idx)
+    weights = weights / weights.sum(dim=1, keepdim=True)
+    # Mirror out-of-range indices: ... 2 1 | 1 2 ... n | n n-1 ...
+    period = 2 * in_len
+    m = torch.remainder(idx - 1, period)
+    src = torch.where(m < in_len, m, period - 1 - m).to(torch.long)
+    keep = weights.abs().sum(dim=0) > 0  # drop all-zero tap columns (as MATLAB does)
+    return weights[:, keep], src[:, keep]
+
+
+def _resize_dim(x: torch.Tensor, dim: int, out_len: int, scale: float, antialias: bool) -> torch.Tensor:
+    in_len = x.shape[dim]
+    w, src = contributions(in_len, out_len, scale, antialias)
+    w = w.to(device=x.device, dtype=x.dtype)
+    src = src.to(x.device)
+    xt = x.movedim(dim, -1)
+    out = None
+    for t in range(w.shape[1]):  # fixed order: reproducible sums
+        term = xt.index_select(-1, src[:, t]) * w[:, t]
+        out = term if out is None else out + term
+    return out.movedim(-1, dim)
+
+
+def output_size(in_size: tuple[int, int], scale: float) -> tuple[int, int]:
+    """MATLAB's output size for a scale factor: ``ceil(scale · size)``."""
+    return (int(math.ceil(in_size[0] * scale - 1e-9)), int(math.ceil(in_size[1] * scale - 1e-9)))
+
+
+def imresize(
+    x: torch.Tensor,
+    scale: float | None = None,
+    size: tuple[int, int] | None = None,
+    antialias: bool = True,
+) -> torch.Tensor:
+    """Resize the last two dimensions of ``x`` (…, H, W) like MATLAB ``imresize(..., 'bicubic')``.
+
+    Give either ``scale`` (the factor MATLAB is given; output size ``ceil(scale·H)``)
+    or ``size`` (``(H', W')``; the factor per dimension is then ``H'/H``, ``W'/W``).
+    Floating dtypes are kept (compute in float64 for reference accuracy). Integer
+    inputs behave as in MATLAB: each one-dimensional pass is computed in float64,
+    rounded half away from zero and saturated to the integer type, and the result
+    has the input's dtype (this reproduces MATLAB's uint8 outputs exactly).
+    """
+    if (scale is None) == (size is None):
+        raise ValueError("give exactly one of scale or size")
+    int_dtype = None if x.is_floating_point() else x.dtype
+    if int_dtype is not None:
+        x = x.to(torch.float64)
+    h, w = x.shape[-2:]
+    if size is None:
+        size = output_size((h, w), scale)
+        scales = (float(scale), float(scale))
+    else:
+        scales = (size[0] / h, size[1] / w)
+    order = sorted(range(2), key=lambda k: scales[k])  # smaller scale first (MATLAB)
+    out = x
+    for k in order:
+        if (size[k], scales[k]) != (x.shape[-2 + k], 1.0):
+            out = _resize_dim(out, out.ndim - 2 + k, size[k], scales[k], antialias)
+            if int_dtype is not None:
+                info = torch.iinfo(int_dtype)
+                out = (torch.sign(out) * torch.floor(out.abs() + 0.5)).clamp(info.min, info.max)
+    return out if int_dtype is None else out.to(int_dtype)

@@ -1,0 +1,48 @@
+"""A rectangular part of a scene, seen as a scene of its own (lazy; no copy)."""
+
+from __future__ import annotations
+
+from affine import Affine
+
+from hsrcli.io.errors import HsrInputError
+from hsrcli.io.scene import Scene
+
+
+class CroppedScene(Scene):
+    """Rows ``r0:r1`` and columns ``c0:c1`` (half-open) of ``base``.
+
+    The metadata is the base's with the new size, the geotransform moved to the
+    crop's upper-left corner and ENVI ``map info`` re-derived from it.
+    """
+
+    def __init__(self, base: Scene, r0: int, c0: int, r1: int, c1: int) -> None:
+        m = base.meta
+        if not (0 <= r0 < r1 <= m.rows and 0 <= c0 < c1 <= m.cols):
+            raise HsrInputError(f"crop {r0},{c0},{r1},{c1} is outside the {m.rows} x {m.cols} scene {base.path}")
+        transform = None if m.transform is None else m.transform * Affine.translation(c0, r0)
+        meta = m.replace(rows=r1 - r0, cols=c1 - c0, transform=transform,
+                         map_info=None if (r0, c0) != (0, 0) else m.map_info)
+        self.base, self.offset = base, (r0, c0)
+        self.block_shape = base.block_shape
+        super().__init__(base.path, meta)
+
+    def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None):
+        from rasterio.windows import Window
+
+        dr, dc = self.offset
+        return self.base.read(Window(c0 + dc, r0 + dr, c1 - c0, r1 - r0), bands)
+
+    def files(self):
+        return self.base.files()
+
+    def close(self) -> None:
+        self.base.close()
+
+
+def parse_crop_box(spec: str) -> tuple[int, int, int, int]:
+    """``ROW0,COL0,ROW1,COL1`` (half-open, 0-based)."""
+    try:
+        r0, c0, r1, c1 = (int(v) for v in spec.split(","))
+    except ValueError:
+        raise HsrInputError(f"bad --crop {spec!r} (use ROW0,COL0,ROW1,COL1, half-open)") from None
+    return r0, c0, r1, c1
