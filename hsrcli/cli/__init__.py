@@ -13,8 +13,10 @@ import typer
 
 from hsrcli.cli.info import info
 from hsrcli.cli.metrics import metrics
+from hsrcli.cli.models import analyze_rank, models
 from hsrcli.cli.plots import compare, plot_spectra
 from hsrcli.cli.prepare import prepare
+from hsrcli.cli.train import evaluate, plot_training, train
 
 app = typer.Typer(
     name="hsr",
@@ -46,9 +48,14 @@ def _root(
 
 app.command("info")(info)
 app.command("prepare")(prepare)
+app.command("train")(train)
+app.command("evaluate")(evaluate)
+app.command("plot-training")(plot_training)
 app.command("metrics")(metrics)
 app.command("plot-spectra")(plot_spectra)
 app.command("compare")(compare)
+app.command("models")(models)
+app.command("analyze-rank")(analyze_rank)
 
 
 def main() -> None:

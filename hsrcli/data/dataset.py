@@ -67,6 +67,27 @@ class PatchDataset(Dataset):
         return state
 
 
+class BandCropDataset(Dataset):
+    """Random windows of ``bands`` contiguous bands of another pair dataset (band-agnostic training).
+
+    The window start is drawn from torch's RNG per item (reproducible under a seeded run).
+    """
+
+    def __init__(self, base: Dataset, bands: int) -> None:
+        self.base, self.bands = base, bands
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lr, hr = self.base[i]
+        b = lr.shape[0]
+        if b < self.bands:
+            raise ValueError(f"item has {b} bands, fewer than the crop of {self.bands}")
+        s = int(torch.randint(b - self.bands + 1, (1,)))
+        return lr[s:s + self.bands], hr[s:s + self.bands]
+
+
 class ImageDataset(Dataset):
     """Whole validation or test images: ``(name, lr (B, h, w), hr (B, h·s, w·s))``."""
 

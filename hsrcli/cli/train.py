@@ -1,0 +1,169 @@
+"""``hsr train``, ``hsr evaluate`` and ``hsr plot-training``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hsrcli.cli.errors import reports_bad_input
+from hsrcli.cli.options import Quiet
+
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+
+
+def _model_args(items: list[str] | None) -> dict:
+    """``KEY=VALUE`` pairs; values parsed as JSON when possible (numbers, true/false, null)."""
+    from hsrcli.io import HsrInputError
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise HsrInputError(f"bad --model-arg {item!r} (use KEY=VALUE, e.g. channels=48)")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+@reports_bad_input
+def train(
+    datasets: Annotated[list[Path], typer.Argument(help="Data set folder(s) made by 'hsr prepare' (several only for "
+                                                   "band-agnostic models; validation uses the first).",
+                                              show_default=False)],
+    model: Annotated[str, typer.Option("--model", "-m", help="lkca, lkca-lr, lkca-g or coarsr.",
+                                       show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder (last.pt, best.pt, log.csv, "
+                                         "config.json).", show_default=False)],
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs to train in total.")] = 100,
+    iters_per_epoch: Annotated[Optional[int], typer.Option("--iters-per-epoch", help="Batches per epoch "
+                                                           "(default: one pass over the patches).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Patches per batch (per process).")] = 16,
+    lr: Annotated[float, typer.Option("--lr", help="Adam learning rate.")] = 1e-4,
+    schedule: Annotated[str, typer.Option("--schedule", help="step, cosine, coarsr-code or constant.")] = "step",
+    lr_step: Annotated[int, typer.Option("--lr-step", help="Epochs between LR decays (step).")] = 30,
+    lr_gamma: Annotated[float, typer.Option("--lr-gamma", help="LR factor at each decay (step).")] = 0.5,
+    loss: Annotated[str, typer.Option("--loss", help="l1, or hloss (L1 + 0.3 SAM + 0.1 gradient).")] = "l1",
+    clip_grad: Annotated[Optional[float], typer.Option("--clip-grad", help="Max gradient norm.")] = None,
+    teacher: Annotated[Optional[Path], typer.Option("--teacher", help="lkca checkpoint to distil into an "
+                                                    "lkca-lr student (LKCA-KD).")] = None,
+    init_from_teacher: Annotated[bool, typer.Option("--init-from-teacher", help="Start the student from the "
+                                                    "teacher (backbone + SVD of its upsampler).")] = False,
+    kd_decay: Annotated[str, typer.Option("--kd-decay", help="Teacher weight decay: linear, cosine, exp.")] = "linear",
+    kd_weight: Annotated[float, typer.Option("--kd-weight", help="Initial teacher weight w0.")] = 1.0,
+    coarsr_step: Annotated[str, typer.Option("--coarsr-step", help="CoarSR: one optimiser step per batch, "
+                                             "or per band (published code).")] = "batch",
+    model_arg: Annotated[Optional[list[str]], typer.Option("--model-arg", help="Model option KEY=VALUE "
+                                                           "(see 'hsr models'); repeatable.")] = None,
+    band_crop: Annotated[Optional[int], typer.Option("--band-crop", help="Band-agnostic models: train on random "
+                                                     "windows of this many bands (default: the group size when "
+                                                     "several data sets are given).")] = None,
+    device: Device = "auto",
+    amp: Annotated[str, typer.Option("--amp", help="Mixed precision on CUDA: bf16, fp16 or off.")] = "bf16",
+    seed: Annotated[int, typer.Option("--seed", help="Seed (sampling, augmentation, initialisation).")] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="DataLoader worker processes.")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from RUN_DIR/last.pt.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Start afresh in a run folder that has "
+                                            "checkpoints.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Train a model on a prepared data set: validation every epoch, best/last checkpoints, resumable.
+
+    Distributed: torchrun --nproc_per_node N -m hsrcli train ...
+    """
+    import os
+
+    from tqdm import tqdm
+
+    from hsrcli.io import HsrInputError
+    from hsrcli.train.loop import TrainConfig
+    from hsrcli.train.loop import train as run
+
+    if loss not in ("l1", "hloss"):
+        raise HsrInputError(f"--loss must be l1 or hloss, not {loss!r}")
+    if (output / "last.pt").exists() and not (resume or overwrite):
+        raise HsrInputError(f"{output}: holds a run already (use --resume to continue or --overwrite to restart)")
+    if resume and not (output / "last.pt").exists():
+        raise HsrInputError(f"{output}: no last.pt to resume from")
+    if output.exists() and not output.is_dir():
+        raise HsrInputError(f"{output}: exists and is not a folder")
+    cfg = TrainConfig(
+        dataset=str(datasets[0]), extra_datasets=[str(d) for d in datasets[1:]], band_crop=band_crop,
+        model=model, out=str(output), model_kwargs=_model_args(model_arg), epochs=epochs,
+        iters_per_epoch=iters_per_epoch, batch_size=batch_size, lr=lr, schedule=schedule, lr_step=lr_step,
+        lr_gamma=lr_gamma, lambda_spec=0.3 if loss == "hloss" else 0.0, lambda_grad=0.1 if loss == "hloss" else 0.0,
+        clip_grad=clip_grad, teacher=str(teacher) if teacher else None, init_from_teacher=init_from_teacher,
+        kd_decay=kd_decay, kd_w0=kd_weight, coarsr_step=coarsr_step, device=device, amp=amp, seed=seed,
+        workers=workers,
+    )
+    show = not quiet and int(os.environ.get("RANK", "0")) == 0
+
+    def bar(loader, epoch):
+        return tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="it", disable=not show, leave=False)
+
+    summary = run(cfg, resume=resume, progress=bar)
+    if show:
+        val = summary.get("val") or {}
+        psnr = val.get("psnr")
+        typer.echo(f"epoch {summary.get('epoch')}: loss {summary.get('train_loss', float('nan')):.5f}"
+                   + (f", val PSNR {psnr:.3f} dB" if psnr is not None else "")
+                   + (f", best {summary['best_psnr']:.3f} dB" if summary.get("best_psnr") is not None else "")
+                   + f"; checkpoints in {output}", err=True)
+
+
+@reports_bad_input
+def evaluate(
+    dataset: Annotated[Path, typer.Argument(help="Data set folder made by 'hsr prepare'.", show_default=False)],
+    model: Annotated[list[str], typer.Option("--model", "-m", help="Checkpoint, bundled name or bicubic; "
+                                             "repeatable.", show_default=False)],
+    split: Annotated[str, typer.Option("--split", help="test or val.")] = "test",
+    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the table as CSV.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of Markdown.")] = False,
+    device: Device = "auto",
+    quiet: Quiet = False,
+) -> None:
+    """Every model on the test split: PSNR, SSIM, SAM, ERGAS, RMSE, CC and seconds per image (Markdown)."""
+    import csv
+
+    from tqdm import tqdm
+
+    from hsrcli.io import HsrInputError
+    from hsrcli.io.atomic import atomic_path
+    from hsrcli.runtime import resolve_device
+    from hsrcli.train.evaluate import evaluate as run
+    from hsrcli.train.evaluate import markdown_table
+
+    if split not in ("test", "val"):
+        raise HsrInputError(f"--split must be test or val, not {split!r}")
+
+    def bar(items, label):
+        return tqdm(items, desc=label, unit="image", disable=quiet, leave=False)
+
+    rows = run(str(dataset), model, split, resolve_device(device), bar)
+    if csv_out is not None:
+        with atomic_path(csv_out, overwrite=True) as tmp, open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    typer.echo(json.dumps(rows, indent=2) if as_json else markdown_table(rows))
+
+
+@reports_bad_input
+def plot_training(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder of 'hsr train'.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Figure (.png/.pdf/.svg).")] = Path("curves.png"),
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing figure.")] = False,
+) -> None:
+    """Loss and validation curves of a training run."""
+    from hsrcli.io import HsrInputError
+    from hsrcli.io.atomic import atomic_path
+    from hsrcli.plot.training import plot_training as draw
+
+    if output.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise HsrInputError(f"{output}: figure type must be .png, .pdf or .svg")
+    with atomic_path(output, overwrite) as tmp:
+        draw(run_dir, tmp)

@@ -1,0 +1,1 @@
+"""Inference: model resolution, tiled streaming super-resolution of whole scenes."""

@@ -1,0 +1,50 @@
+"""Turn a ``-m`` value (checkpoint path, bundled name, or ``bicubic``) into a ready model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from hsrcli.io.errors import HsrInputError
+
+
+@dataclass
+class ResolvedModel:
+    """A model ready for inference and what it was made from."""
+
+    model: nn.Module
+    name: str  # registry name
+    label: str  # what the user asked for (path or bundled name)
+    scale: int
+    bands: int | None  # None: band-agnostic
+    normalization: dict | None
+    checkpoint: dict | None
+
+
+def resolve_model(spec: str, bands: int, scale: int, device: torch.device | str = "cpu",
+                  source: str = "the input") -> ResolvedModel:
+    """Load ``spec`` for data with ``bands`` bands at ``scale``; mismatches raise :class:`HsrInputError`."""
+    from hsrcli.models import build, spec as model_spec
+    from hsrcli.train.checkpoint import check_compatible, model_from_checkpoint, read_checkpoint
+    from hsrcli.weights import WEIGHTS_DIR, bundled
+
+    if spec == "bicubic":
+        return ResolvedModel(build("bicubic", bands, scale).to(device), "bicubic", "bicubic", scale, None, None, None)
+    path = Path(spec)
+    if not path.is_file():
+        names = {c["name"]: c for c in bundled()}
+        if spec in names:
+            path = WEIGHTS_DIR / f"{spec}.pt"
+        else:
+            known = ", ".join(["bicubic", *names]) if names else "bicubic"
+            raise HsrInputError(f"unknown model {spec!r}: not a checkpoint file, and not a bundled model ({known})")
+    ckpt = read_checkpoint(path, map_location="cpu")
+    check_compatible(ckpt, bands, scale, source)
+    model = model_from_checkpoint(ckpt).to(device).eval()
+    m = ckpt["model"]
+    agnostic = model_spec(m["name"]).band_agnostic
+    return ResolvedModel(model, m["name"], spec, m["scale"], None if agnostic else m["bands"],
+                         ckpt["meta"].get("normalization"), ckpt)

@@ -1,0 +1,208 @@
+"""CoarSR, the band-by-band network of DualSR (Li, Yuan, Jia, Wang, IEEE TIP 2022), ALGORITHMS.md §2.1.
+
+Band i of an L-band LR cube is super-resolved from three groups of bands chosen
+by the Neighbouring Band Partition (NBP, with the published code's exact edge
+rules), through a head of three weight-normalised 3×3 convs, M ASFM modules
+(per-stream residual groups, learnable inter-group fusion, a 3-D
+spatial-spectral unit, re-injection of the head features), a merge, the FCF
+recurrence that carries a state from band i−1 to band i, and an upsampler for
+×2/×3/×4/×8 plus a bicubic residual. The weights are shared by all bands, so one
+model serves any L ≥ 5.
+
+Published-code quirks kept (and switchable): BatchNorm inside the ResBlocks
+(``bn=True``, 48 BN layers), M = 2 modules.
+
+Inference batches what the recurrence allows: the per-band encoder and the tail
+run on ``band_chunk`` bands at once; only the cheap FCF step is sequential.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+from hsrcli.models.registry import register
+from hsrcli.models.resample import bicubic_resize
+
+SCALES = (2, 3, 4, 8)
+
+
+def neighbour_bands(i: int, bands: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """NBP groups G2 and G3 (left, centre, right) of band ``i`` with the published edge rules."""
+    L = bands
+    if L < 5:
+        raise ValueError(f"CoarSR needs at least 5 bands, got {L}")
+    if not 0 <= i < L:
+        raise ValueError(f"band {i} outside 0..{L - 1}")
+    if i == 0:
+        return (1, 0, 2), (3, 0, 4)
+    if i == 1:
+        return (0, 1, 2), (3, 1, 4)
+    if i == L - 2:
+        return (L - 3, L - 2, L - 1), (L - 5, L - 2, L - 4)
+    if i == L - 1:
+        return (L - 2, L - 1, L - 3), (L - 4, L - 1, L - 5)
+    return (i - 1, i, i + 1), (i - 2, i, i + 2)
+
+
+def wn_conv(cin: int, cout: int, k: int, **kw) -> nn.Module:
+    """Weight-normalised Conv2d with 'same' padding (as the published code)."""
+    return weight_norm(nn.Conv2d(cin, cout, k, padding=k // 2, **kw))
+
+
+class ResBlock(nn.Module):
+    """conv3×3 → (BN) → ReLU → conv3×3 → (BN), plus the input."""
+
+    def __init__(self, feats: int, bn: bool) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [wn_conv(feats, feats, 3)]
+        if bn:
+            layers.append(nn.BatchNorm2d(feats))
+        layers += [nn.ReLU(inplace=True), wn_conv(feats, feats, 3)]
+        if bn:
+            layers.append(nn.BatchNorm2d(feats))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + x
+
+
+class ResidualGroup(nn.Module):
+    """``n`` ResBlocks with an outer skip."""
+
+    def __init__(self, feats: int, n: int, bn: bool) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*(ResBlock(feats, bn) for _ in range(n)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + x
+
+
+class SpatialSpectralUnit(nn.Module):
+    """U(V) = V + Conv3d₁ₓ₃ₓ₃(ReLU(Conv3d₁ₓ₃ₓ₃(V) + Conv3d₃ₓ₁ₓ₁(V))) on a depth-3 volume."""
+
+    def __init__(self, feats: int) -> None:
+        super().__init__()
+        self.spatial = weight_norm(nn.Conv3d(feats, feats, (1, 3, 3), padding=(0, 1, 1)))
+        self.spectral = weight_norm(nn.Conv3d(feats, feats, (3, 1, 1), padding=(1, 0, 0)))
+        self.out = weight_norm(nn.Conv3d(feats, feats, (1, 3, 3), padding=(0, 1, 1)))
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        return v + self.out(torch.relu(self.spatial(v) + self.spectral(v)))
+
+
+class ASFM(nn.Module):
+    """Adjacent Spectral Fusion Mechanism on three feature streams."""
+
+    def __init__(self, feats: int, blocks: int, bn: bool) -> None:
+        super().__init__()
+        self.intra = nn.ModuleList(ResidualGroup(feats, blocks, bn) for _ in range(3))
+        self.gamma = nn.Parameter(torch.ones(3, 3))
+        self.fuse = nn.ModuleList(wn_conv(3 * feats, feats, 1) for _ in range(3))
+        self.post = nn.ModuleList(ResidualGroup(feats, blocks, bn) for _ in range(3))
+        self.gamma_inter = nn.Parameter(torch.ones(3))
+        self.unit = SpatialSpectralUnit(feats)
+
+    def forward(self, streams: list[torch.Tensor]) -> list[torch.Tensor]:
+        inner = [rg(a) for rg, a in zip(self.intra, streams)]  # RG(A) + A (skip inside the group)
+        out = []
+        for j in range(3):
+            fused = self.fuse[j](torch.cat([self.gamma[j, k] * inner[k] for k in range(3)], dim=1))
+            out.append(self.post[j](fused) + streams[j])  # RG'(F) + F + A
+        v = torch.stack([self.gamma_inter[j] * out[j] for j in range(3)], dim=2)  # (N, C, 3, h, w)
+        return list(self.unit(v).unbind(dim=2))
+
+
+def _upsampler(feats: int, scale: int) -> nn.Sequential:
+    if scale == 3:
+        return nn.Sequential(wn_conv(feats, feats * 9, 3), nn.PixelShuffle(3))
+    layers: list[nn.Module] = []
+    for _ in range(scale.bit_length() - 1):
+        layers += [wn_conv(feats, feats * 4, 3), nn.PixelShuffle(2)]
+    return nn.Sequential(*layers)
+
+
+class CoarSR(nn.Module):
+    """CoarSR: ``(N, L, h, w) → (N, L, s·h, s·w)``, band by band with a recurrent state."""
+
+    def __init__(self, scale: int, feats: int = 64, blocks: int = 2, modules: int = 2, bn: bool = True,
+                 band_chunk: int = 4) -> None:
+        super().__init__()
+        if scale not in SCALES:
+            raise ValueError(f"CoarSR supports scales {SCALES}, not {scale}")
+        self.scale, self.band_chunk = scale, band_chunk
+        # head 3x3 + per ASFM (2 + 2 ResBlock convs, 3-D unit 2) + merge 3x3 + tail (<= 2) + bicubic (2)
+        self.receptive_radius = 1 + 10 * modules + 1 + 2 + 2
+        self.head = nn.ModuleList([wn_conv(1, feats, 3), wn_conv(3, feats, 3), wn_conv(3, feats, 3)])
+        self.asfm = nn.ModuleList(ASFM(feats, blocks, bn) for _ in range(modules))
+        self.merge = nn.Sequential(wn_conv(3 * feats, feats, 1), wn_conv(feats, feats, 3))
+        self.rho = nn.Parameter(torch.ones(2))
+        self.fcf = wn_conv(2 * feats, feats, 1)
+        self.tail = nn.Sequential(_upsampler(feats, scale), wn_conv(feats, 1, 3))
+
+    # -- pieces -----------------------------------------------------------------------------------
+    def encode(self, g1: torch.Tensor, g2: torch.Tensor, g3: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Head + ASFMs + merge for a batch of bands: returns (Z, F0¹), each ``(n, C, h, w)``."""
+        f0 = [self.head[0](g1), self.head[1](g2), self.head[2](g3)]
+        streams = f0
+        for module in self.asfm:
+            streams = [s + f for s, f in zip(module(streams), f0)]
+        z = self.merge(torch.cat(streams, dim=1)) + f0[0]
+        return z, f0[0]
+
+    def step(self, z: torch.Tensor, state: torch.Tensor | None) -> torch.Tensor:
+        """FCF: the new state H_i from Z_i and H_{i−1}."""
+        if state is None:
+            return z
+        return self.fcf(torch.cat([self.rho[0] * z, self.rho[1] * state], dim=1))
+
+    @staticmethod
+    def band_inputs(x: torch.Tensor, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """G1, G2, G3 of bands ``idx`` stacked band-major: ``(len(idx)·N, 1|3, h, w)``."""
+        L = x.shape[1]
+        g2 = [neighbour_bands(i, L)[0] for i in idx]
+        g3 = [neighbour_bands(i, L)[1] for i in idx]
+        n, _, h, w = x.shape
+
+        def take(groups: list[tuple[int, ...]]) -> torch.Tensor:
+            return torch.stack([x[:, list(g)] for g in groups]).reshape(len(idx) * n, len(groups[0]), h, w)
+
+        return take([(i,) for i in idx]), take(g2), take(g3)
+
+    def forward_band(self, x: torch.Tensor, i: int, state: torch.Tensor | None = None):
+        """Band ``i`` alone: returns ``(ŷ_i (N, 1, s·h, s·w), H_i)`` (for per-band training)."""
+        g1, g2, g3 = self.band_inputs(x, [i])
+        z, f01 = self.encode(g1, g2, g3)
+        h = self.step(z, state)
+        y = self.tail(h + f01) + bicubic_resize(x[:, i:i + 1], self.scale)
+        return y, h
+
+    def forward(self, x: torch.Tensor, band: int | None = None, state: torch.Tensor | None = None):
+        """The whole cube, or with ``band`` the pair of :meth:`forward_band` (for training through DDP)."""
+        if band is not None:
+            return self.forward_band(x, band, state)
+        n, L, h, w = x.shape
+        s = self.scale
+        out = x.new_empty(n, L, h * s, w * s)
+        state = None
+        for start in range(0, L, self.band_chunk):
+            idx = list(range(start, min(L, start + self.band_chunk)))
+            z, f01 = self.encode(*self.band_inputs(x, idx))
+            z, f01 = z.view(len(idx), n, *z.shape[1:]), f01.view(len(idx), n, *f01.shape[1:])
+            feats = []
+            for k in range(len(idx)):  # the only sequential part
+                state = self.step(z[k], state)
+                feats.append(state + f01[k])
+            del z
+            tail = self.tail(torch.cat(feats)).view(len(idx), n, h * s, w * s)
+            out[:, start:start + len(idx)] = tail.transpose(0, 1) + bicubic_resize(x[:, idx], s)
+        return out
+
+
+@register("coarsr", "CoarSR (DualSR stage 1): band-by-band network with neighbour bands and recurrence",
+          SCALES, True, min_bands=5)
+def build_coarsr(bands: int, scale: int, feats: int = 64, blocks: int = 2, modules: int = 2, bn: bool = True,
+                 band_chunk: int = 4) -> CoarSR:
+    """Registry builder of CoarSR (published defaults: 64 features, 2 ResBlocks, M = 2, BN on)."""
+    return CoarSR(scale, feats, blocks, modules, bn, band_chunk)

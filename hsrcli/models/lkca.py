@@ -1,0 +1,216 @@
+"""LKCA-Net and LKCA-LR (Shi, Zhou, Sun, Han: "Rethinking the Upsampling Layer in HSI SR").
+
+What is the paper's ([SOURCE], abstract and summaries): a lightweight SHSR CNN
+whose blocks use *large-kernel channel attention* to calibrate multi-scale
+channel features; a *learnable upsampling layer* that holds most parameters and
+is low-rank; LKCA-LR replaces it by a group-convolution low-rank approximation;
+LKCA-KD distils the full model into LKCA-LR (see ``hsrcli.train``).
+
+What is ours (ALGORITHMS.md §1.2, the paper's body text being unavailable):
+every layer below — bicubic global residual, 3×3 shallow conv, N LKCA blocks
+(pre-norm, 1×1, three decomposed large kernels (3,5,2)/(5,7,3)/(7,9,4) on channel
+thirds, channel attention (SE, r = 4, or ECA), 1×1, residual, optional FFN),
+a 3×3 conv and long skip, then the one-shot upsampler. Defaults: C = 64, N = 6.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hsrcli.models.registry import register
+from hsrcli.models.resample import bicubic_resize
+from hsrcli.models.upsampler import FullUpsampler, LowRankUpsampler
+
+#: (k1, k2, dilation) of the three decomposed large kernels (receptive fields ≈ 7, 19, 35).
+LK_BRANCHES = ((3, 5, 2), (5, 7, 3), (7, 9, 4))
+#: Compact branches (receptive fields ≈ 11, 13, 17) used by ``lkca-g`` to keep tiles exact and cheap.
+COMPACT_BRANCHES = ((3, 5, 2), (5, 5, 2), (5, 7, 2))
+
+
+def branch_radius(branches) -> int:
+    """Largest spatial reach (pixels from the centre) of a set of (k1, k2, dilation) branches."""
+    return max(k1 // 2 + d * (k2 // 2) for k1, k2, d in branches)
+SCALES = (2, 3, 4, 8)
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over the channel dimension of an ``(N, C, H, W)`` tensor."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class DecomposedLargeKernel(nn.Module):
+    """Depthwise k1×k1 → depthwise dilated k2×k2 → pointwise 1×1 (VAN/LKA decomposition)."""
+
+    def __init__(self, channels: int, k1: int, k2: int, dilation: int) -> None:
+        super().__init__()
+        self.dw = nn.Conv2d(channels, channels, k1, padding=k1 // 2, groups=channels)
+        self.dwd = nn.Conv2d(channels, channels, k2, padding=dilation * (k2 // 2), dilation=dilation,
+                             groups=channels)
+        self.pw = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pw(self.dwd(self.dw(x)))
+
+
+class ChannelAttention(nn.Module):
+    """Squeeze-and-excitation (``kind="ca"``, reduction r) or ECA (``kind="eca"``, 1-D conv k = 3).
+
+    ``pool="global"`` squeezes with the global average (classic SE: the attention
+    depends on the whole image, so the receptive field is unbounded); an odd integer
+    ``pool`` uses a local k×k average instead, which keeps the receptive field finite
+    (exact tiled inference).
+    """
+
+    def __init__(self, channels: int, reduction: int = 4, kind: str = "ca", pool: str | int = "global") -> None:
+        super().__init__()
+        self.kind, self.pool = kind, pool
+        if pool != "global" and (not isinstance(pool, int) or pool < 1 or pool % 2 == 0):
+            raise ValueError(f"pool must be 'global' or an odd window size, got {pool!r}")
+        if kind == "ca":
+            self.fc = nn.Sequential(nn.Conv2d(channels, max(1, channels // reduction), 1), nn.ReLU(inplace=True),
+                                    nn.Conv2d(max(1, channels // reduction), channels, 1))
+        elif kind == "eca":
+            self.conv = nn.Conv1d(1, 1, 3, padding=1, bias=False)
+        else:
+            raise ValueError(f"unknown attention {kind!r} (use ca or eca)")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool == "global":
+            pooled = x.mean(dim=(2, 3), keepdim=True)
+        else:
+            pooled = F.avg_pool2d(x, self.pool, stride=1, padding=self.pool // 2, count_include_pad=False)
+        if self.kind == "ca":
+            w = self.fc(pooled)
+        else:
+            n, c, h, w_ = pooled.shape
+            flat = pooled.permute(0, 2, 3, 1).reshape(n * h * w_, 1, c)
+            w = self.conv(flat).reshape(n, h, w_, c).permute(0, 3, 1, 2)
+        return x * torch.sigmoid(w)
+
+
+class LKCABlock(nn.Module):
+    """Norm → 1×1 → multi-scale large kernels on channel thirds → channel attention → 1×1, + input; FFN."""
+
+    def __init__(self, channels: int, reduction: int = 4, attention: str = "ca", ffn: bool = True,
+                 norm: bool = True, branches=LK_BRANCHES, pool: str | int = "global") -> None:
+        super().__init__()
+        n = len(branches)
+        if channels < n:
+            raise ValueError(f"channels must be at least {n}")
+        # Channel "thirds": equal when C is a multiple of 3, else the first part takes the remainder.
+        self.parts = [channels - (n - 1) * (channels // n)] + [channels // n] * (n - 1)
+        self.norm = ChannelLayerNorm(channels) if norm else nn.Identity()
+        self.proj_in = nn.Conv2d(channels, channels, 1)
+        self.act = nn.GELU()
+        self.branches = nn.ModuleList(DecomposedLargeKernel(p, *k) for p, k in zip(self.parts, branches))
+        self.attn = ChannelAttention(channels, reduction, attention, pool)
+        self.radius = None if pool == "global" else branch_radius(branches) + pool // 2 + (1 if ffn else 0)
+        self.proj_out = nn.Conv2d(channels, channels, 1)
+        self.ffn = None
+        if ffn:
+            self.ffn = nn.Sequential(
+                ChannelLayerNorm(channels) if norm else nn.Identity(),
+                nn.Conv2d(channels, 2 * channels, 1),
+                nn.Conv2d(2 * channels, 2 * channels, 3, padding=1, groups=2 * channels),
+                nn.GELU(),
+                nn.Conv2d(2 * channels, channels, 1),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act(self.proj_in(self.norm(x)))
+        parts = torch.split(y, self.parts, dim=1)
+        y = torch.cat([b(p) for b, p in zip(self.branches, parts)], dim=1)
+        x = x + self.proj_out(self.attn(y))
+        if self.ffn is not None:
+            x = x + self.ffn(x)
+        return x
+
+
+class LKCANet(nn.Module):
+    """LKCA-Net (``upsampler="full"``) or LKCA-LR (``upsampler="lowrank"``).
+
+    Input ``(N, B, h, w)`` LR; output ``(N, B, s·h, s·w)`` = bicubic(LR) + upsampler(features).
+    """
+
+    def __init__(self, bands: int, scale: int, channels: int = 64, blocks: int = 6, upsampler: str = "full",
+                 up_kernel: int = 3, lr_groups: int | None = None, lr_rank: int = 16, reduction: int = 4,
+                 attention: str = "ca", ffn: bool = True, norm: bool = True, branches=LK_BRANCHES,
+                 pool: str | int = "global") -> None:
+        super().__init__()
+        self.bands, self.scale = bands, scale
+        self.head = nn.Conv2d(bands, channels, 3, padding=1)
+        self.body = nn.Sequential(*(LKCABlock(channels, reduction, attention, ffn, norm, tuple(map(tuple, branches)),
+                                              pool) for _ in range(blocks)))
+        radii = [b.radius for b in self.body]
+        #: LR pixels from which an output pixel can draw information (None: whole image, global pooling).
+        self.receptive_radius = None if None in radii else sum(radii) + 2 + up_kernel // 2 + 2  # + bicubic
+        self.body_tail = nn.Conv2d(channels, channels, 3, padding=1)
+        if upsampler == "full":
+            self.upsampler: nn.Module = FullUpsampler(channels, bands, scale, up_kernel)
+        elif upsampler == "lowrank":
+            self.upsampler = LowRankUpsampler(channels, bands, scale, up_kernel, lr_groups, lr_rank)
+        else:
+            raise ValueError(f"unknown upsampler {upsampler!r} (use full or lowrank)")
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Backbone features ``(N, C, h, w)`` before the upsampler."""
+        f0 = self.head(x)
+        return self.body_tail(self.body(f0)) + f0
+
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(output, upsampler residual, bicubic base)`` — the residual is what KD aligns."""
+        base = bicubic_resize(x, self.scale)
+        residual = self.upsampler(self.features(x))
+        return base + residual, residual, base
+
+    def forward(self, x: torch.Tensor, return_parts: bool = False):
+        """SR cube; with ``return_parts`` the tuple of :meth:`forward_parts` (for KD through DDP)."""
+        parts = self.forward_parts(x)
+        return parts if return_parts else parts[0]
+
+
+def upsampler_param_share(model: LKCANet) -> tuple[int, int]:
+    """(upsampler parameters, all parameters)."""
+    up = sum(p.numel() for p in model.upsampler.parameters())
+    return up, sum(p.numel() for p in model.parameters())
+
+
+@register("lkca", "LKCA-Net: large-kernel channel attention, one-shot full-rank upsampler", SCALES, False)
+def build_lkca(bands: int, scale: int, channels: int = 64, blocks: int = 6, up_kernel: int = 3,
+               reduction: int = 4, attention: str = "ca", ffn: bool = True, norm: bool = True,
+               pool: str | int = "global") -> LKCANet:
+    """Registry builder of LKCA-Net (defaults of ALGORITHMS.md §1.2: C = 64, N = 6, k = 3)."""
+    return LKCANet(bands, scale, channels, blocks, "full", up_kernel, None, 16, reduction, attention, ffn, norm,
+                   pool=pool)
+
+
+@register("lkca-lr", "LKCA-LR: LKCA-Net with the block low-rank group-conv upsampler", SCALES, False)
+def build_lkca_lr(bands: int, scale: int, channels: int = 64, blocks: int = 6, up_kernel: int = 3,
+                  lr_groups: int | None = None, lr_rank: int = 16, reduction: int = 4, attention: str = "ca",
+                  ffn: bool = True, norm: bool = True, pool: str | int = "global") -> LKCANet:
+    """Registry builder of LKCA-LR (default groups = s², rank 16 per group)."""
+    return LKCANet(bands, scale, channels, blocks, "lowrank", up_kernel, lr_groups, lr_rank, reduction, attention,
+                   ffn, norm, pool=pool)
+
+
+@torch.no_grad()
+def lkca_lr_from_lkca(teacher: LKCANet, lr_groups: int | None = None, lr_rank: int = 16) -> LKCANet:
+    """An LKCA-LR with the teacher's backbone and the SVD projection of its upsampler (§1.4)."""
+    from copy import deepcopy
+
+    from hsrcli.models.upsampler import lowrank_from_full
+
+    if not isinstance(teacher.upsampler, FullUpsampler):
+        raise ValueError("the teacher must have a full upsampler (model 'lkca')")
+    student = deepcopy(teacher)
+    student.upsampler = lowrank_from_full(teacher.upsampler, lr_groups, lr_rank)
+    return student
+

@@ -1,0 +1,1 @@
+"""Training: checkpoints (shared with inference), losses, distillation and the training loop."""

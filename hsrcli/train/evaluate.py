@@ -1,0 +1,58 @@
+"""``hsr evaluate``: several models on the test split of a prepared data set → one table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from hsrcli.data.dataset import ImageDataset
+from hsrcli.infer.resolve import resolve_model
+from hsrcli.metrics import compute_metrics
+
+COLUMNS = ("psnr", "ssim", "sam", "ergas", "rmse", "cc")
+
+
+@torch.no_grad()
+def evaluate(dataset: str, models: list[str], split: str = "test", device: torch.device | str = "cpu",
+             progress: Callable | None = None) -> list[dict]:
+    """Mean metrics over the images of ``split`` for every model (SR clipped to [0, 1], data range 1)."""
+    images = ImageDataset(dataset, split)
+    scale = int(images.manifest["scale"])
+    bands = int(images.manifest["bands"]["count"])
+    rows = []
+    for spec in models:
+        r = resolve_model(spec, bands, scale, device, source="the data set")
+        per_image, seconds = [], 0.0
+        items = progress(images, spec) if progress else images
+        for name, lr, hr in items:
+            x = lr.unsqueeze(0).to(device)
+            if torch.device(device).type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            sr = r.model(x).float()
+            if torch.device(device).type == "cuda":
+                torch.cuda.synchronize()
+            seconds += time.perf_counter() - t0
+            per_image.append(compute_metrics(sr[0].clamp(0, 1).cpu(), hr, 1.0, scale))
+        n = max(1, len(per_image))
+        row = {"model": spec, "arch": r.name, "images": len(per_image), "seconds_per_image": seconds / n}
+        for k in COLUMNS:
+            vals = [m[k] for m in per_image if m[k] is not None]
+            row[k] = sum(vals) / len(vals) if vals else None
+        rows.append(row)
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The rows as a Markdown table."""
+    head = "| model | PSNR (dB) | SSIM | SAM (°) | ERGAS | RMSE | CC | s / image |"
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f = {k: ("-" if r[k] is None else v.format(r[k])) for k, v in
+             {"psnr": "{:.3f}", "ssim": "{:.4f}", "sam": "{:.3f}", "ergas": "{:.3f}", "rmse": "{:.5f}",
+              "cc": "{:.4f}"}.items()}
+        lines.append(f"| {r['model']} | {f['psnr']} | {f['ssim']} | {f['sam']} | {f['ergas']} | {f['rmse']} | "
+                     f"{f['cc']} | {r['seconds_per_image']:.3f} |")
+    return "\n".join(lines)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Retrain every bundled model from ../shared/data (CPU or GPU; the commands are the record).
+# Usage: bash scripts/train_bundled.sh [WORK_DIR]   (default: ../runs)
+# Each stage appends its wall time to WORK_DIR/timings.txt; then scripts/make_model_card.py
+# copies the best checkpoint into hsrcli/weights/ with a model card.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+W=${1:-$ROOT/../runs}
+S=$ROOT/../shared/data
+HSR=${HSR:-hsr}
+mkdir -p "$W"
+cd "$W"
+stage() {  # stage NAME COMMAND...
+  local name=$1; shift
+  if [ -f "$name.done" ]; then echo "skip $name"; return; fi
+  local t0=$(date +%s)
+  "$@"
+  echo "$name $(( $(date +%s) - t0 )) s" >> timings.txt
+  touch "$name.done"
+}
+for s in 2 4; do
+  # CAVE: 3 held-out test scenes chosen with seed 0 (the evaluation split); 48-pixel HR patches.
+  stage "cave_x$s" $HSR prepare "$S"/cave/*_ms -o "cave_x$s" -s $s --test-scenes 3 --seed 0 --patch 48 --stride 24 -q
+  stage "jasper_x$s" $HSR prepare "$S/airborne/jasperRidge2_R198.mat" -o "jasper_x$s" -s $s --test-fraction 0.2 \
+    --val-fraction 0.1 --patch 48 --stride 6 --guard 4 -q
+  stage "samson_x$s" $HSR prepare "$S/airborne/Samson.mat" -o "samson_x$s" -s $s --test-fraction 0.2 \
+    --val-fraction 0.1 --patch 48 --stride 6 --guard 4 -q
+done
+# Band-agnostic LKCA on CAVE + airborne scenes (random 8-band windows), x4 and x2.
+for s in 4 2; do
+  stage "lkca-g_x$s" $HSR train "cave_x$s" "jasper_x$s" "samson_x$s" -m lkca-g -o "lkca-g_x$s" --epochs 30 \
+    --iters-per-epoch 500 --batch-size 32 --lr 5e-4 --schedule cosine --seed 0 -q
+done
+# 31-band CAVE models at x4: LKCA-Net (teacher), LKCA-LR distilled from it, CoarSR (narrow for CPU).
+stage "lkca_x4" $HSR train cave_x4 -m lkca -o lkca_x4 --epochs 30 --iters-per-epoch 300 --batch-size 16 \
+  --lr 5e-4 --schedule cosine --seed 0 -q
+stage "lkca-lr-kd_x4" $HSR train cave_x4 -m lkca-lr -o lkca-lr-kd_x4 --teacher lkca_x4/best.pt --init-from-teacher \
+  --model-arg lr_rank=4 --epochs 30 --iters-per-epoch 300 --batch-size 16 --lr 5e-4 --schedule cosine --seed 0 -q
+for s in 4 2; do
+  stage "coarsr_x$s" $HSR train "cave_x$s" -m coarsr -o "coarsr_x$s" --model-arg feats=16 --epochs 12 \
+    --iters-per-epoch 100 --batch-size 16 --lr 5e-4 --schedule cosine --seed 0 -q
+done
+echo "all stages done in $W"

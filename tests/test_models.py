@@ -1,0 +1,176 @@
+"""Model core: shapes, LKCA-LR by SVD, parameter formula, CoarSR partition, FineSR, lkca-g blending."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hsrcli.models import build, names, spec
+from hsrcli.models.coarsr import neighbour_bands
+from hsrcli.models.finesr import finesr, finesr_weight
+from hsrcli.models.lkca import lkca_lr_from_lkca
+from hsrcli.models.lkca_g import blend_weights, group_starts
+from hsrcli.models.resample import bicubic_resize
+from hsrcli.models.upsampler import lowrank_param_count
+
+SCALES = (2, 3, 4, 8)
+
+
+def _shape_cases():
+    for name in ("bicubic", "lkca", "lkca-lr", "lkca-g", "coarsr"):
+        bands = (5, 31, 102, 224) + ((7, 300) if name in ("coarsr", "lkca-g") else ())
+        for b in bands:
+            for s in SCALES:
+                yield name, b, s
+
+
+@pytest.mark.parametrize("name,bands,scale", list(_shape_cases()))
+def test_shapes(name, bands, scale):
+    torch.manual_seed(0)
+    kwargs = {"feats": 16} if name == "coarsr" and bands >= 224 else {}  # keep the 300-band case quick
+    model = build(name, bands, scale, **kwargs).eval()
+    x = torch.rand(2, bands, 4, 5)
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == (2, bands, 4 * scale, 5 * scale)
+    assert torch.isfinite(y).all()
+
+
+def test_registry_errors_and_metadata():
+    assert set(names()) == {"bicubic", "lkca", "lkca-lr", "lkca-g", "coarsr"}
+    assert spec("lkca-g").band_agnostic and not spec("lkca").band_agnostic
+    with pytest.raises(KeyError, match="unknown model 'nope'"):
+        build("nope", 31, 4)
+    with pytest.raises(ValueError, match="supports scales"):
+        build("lkca", 31, 5)
+    with pytest.raises(ValueError, match="at least 5 bands"):
+        build("coarsr", 4, 4)
+    with pytest.raises(TypeError, match="no option"):
+        build("lkca", 31, 4, depth=3)
+
+
+@pytest.mark.parametrize("bands,scale", [(31, 4), (8, 2), (5, 3)])
+def test_lkca_lr_by_svd_at_full_rank_reproduces_lkca(bands, scale):
+    torch.manual_seed(1)
+    teacher = build("lkca", bands, scale, channels=12, blocks=2).double().eval()
+    full_rank = min(bands, 12 * 9)  # each phase group is B x (C k^2)
+    student = lkca_lr_from_lkca(teacher, lr_rank=full_rank).double().eval()
+    x = torch.rand(1, bands, 6, 7, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.allclose(student(x), teacher(x), atol=1e-5)
+        low = lkca_lr_from_lkca(teacher, lr_rank=2).double().eval()
+        assert not torch.allclose(low(x), teacher(x), atol=1e-5)  # truncation does change the output
+
+
+@pytest.mark.parametrize("groups,rank", [(16, 4), (4, 16), (1, 24)])
+def test_lowrank_upsampler_parameter_formula(groups, rank):
+    model = build("lkca-lr", 128, 4, lr_groups=groups, lr_rank=rank)
+    up = model.upsampler
+    weights = up.basis.weight.numel() + up.expand.weight.numel()
+    assert weights == lowrank_param_count(64, 128, 4, 3, groups, rank) == groups * rank * (64 * 9 + 128 * 16 // groups)
+    assert up.expand.bias.numel() == 128 * 16
+
+
+def test_lkca_upsampler_dominates_and_matches_spec_table():
+    m = build("lkca", 128, 4)
+    up = sum(p.numel() for p in m.upsampler.parameters())
+    assert up == 64 * 128 * 16 * 9 + 128 * 16  # 1.18 M (ALGORITHMS.md §1.2 table)
+    assert up / sum(p.numel() for p in m.parameters()) > 0.75
+
+
+def test_coarsr_parameter_counts_match_published_model():
+    published = {2: 2.240e6, 3: 2.425e6, 4: 2.388e6, 8: 2.536e6}
+    for s, n in published.items():
+        count = sum(p.numel() for p in build("coarsr", 31, s).parameters())
+        assert abs(count - n) < 1e3, (s, count)
+
+
+def test_coarsr_band_partition_matches_spec_table():
+    L = 31
+    assert neighbour_bands(0, L) == ((1, 0, 2), (3, 0, 4))
+    assert neighbour_bands(1, L) == ((0, 1, 2), (3, 1, 4))
+    assert neighbour_bands(10, L) == ((9, 10, 11), (8, 10, 12))
+    assert neighbour_bands(L - 2, L) == ((L - 3, L - 2, L - 1), (L - 5, L - 2, L - 4))
+    assert neighbour_bands(L - 1, L) == ((L - 2, L - 1, L - 3), (L - 4, L - 1, L - 5))
+    with pytest.raises(ValueError):
+        neighbour_bands(0, 4)
+
+
+def test_coarsr_batched_bands_equal_band_by_band():
+    torch.manual_seed(2)
+    model = build("coarsr", 9, 2, feats=8).double().eval()
+    x = torch.rand(2, 9, 5, 6, dtype=torch.float64)
+    with torch.no_grad():
+        model.band_chunk = 1
+        a = model(x)
+        model.band_chunk = 4
+        b = model(x)
+        state, bands = None, []
+        for i in range(9):
+            y, state = model.forward_band(x, i, state)
+            bands.append(y)
+    assert torch.allclose(a, b, atol=1e-10)
+    assert torch.allclose(a, torch.cat(bands, dim=1), atol=1e-10)
+
+
+def test_finesr_identity_when_v_is_downscaled_u_and_weight_range():
+    g = torch.Generator().manual_seed(3)
+    u = torch.rand(2, 6, 16, 12, generator=g, dtype=torch.float64)
+    v = bicubic_resize(u, 0.5)
+    assert torch.allclose(finesr(u, v), u, atol=1e-12)
+    lam = finesr_weight(u, v)
+    assert ((lam >= 0) & (lam <= 1)).all() and lam.max() < 1e-3
+    far = torch.rand(2, 6, 8, 6, generator=g, dtype=torch.float64)
+    lam2 = finesr_weight(u, far)
+    assert ((lam2 >= 0) & (lam2 <= 1)).all() and torch.allclose(lam2, torch.ones(2, dtype=torch.float64))
+    refined = finesr(u, far)
+    # one back-projection moves the downscaled result towards V
+    assert (bicubic_resize(refined, 0.5) - far).abs().mean() < (bicubic_resize(u, 0.5) - far).abs().mean()
+    with pytest.raises(ValueError, match="twice"):
+        finesr(u, far[..., :5])
+
+
+def test_lkca_g_same_weights_for_224_and_31_bands_and_blending():
+    torch.manual_seed(4)
+    model = build("lkca-g", 224, 4).eval()
+    with torch.no_grad():
+        for b in (224, 31, 5):
+            assert model(torch.rand(1, b, 4, 4)).shape == (1, b, 16, 16)
+        # with a zero upsampler the net is pure bicubic: blending must reproduce it exactly
+        model.net.upsampler.conv.weight.zero_()
+        model.net.upsampler.conv.bias.zero_()
+        x = torch.rand(1, 37, 5, 4)
+        assert torch.allclose(model(x), bicubic_resize(x, 4), atol=1e-5)
+        const = torch.full((1, 37, 5, 4), 0.3)
+        assert torch.allclose(model(const), torch.full((1, 37, 20, 16), 0.3), atol=1e-6)
+
+
+@pytest.mark.parametrize("bands", [5, 8, 9, 31, 224, 300])
+def test_group_blend_weights_sum_to_one(bands):
+    starts = group_starts(bands, 8, 2)
+    assert starts[0] == 0 and starts[-1] + 8 == max(bands, 8)
+    w = blend_weights(bands, 8, starts)
+    total = torch.zeros(max(bands, 8), dtype=torch.float64)
+    for k, s in enumerate(starts):
+        total[s:s + 8] += w[k]
+    assert torch.allclose(total, torch.ones_like(total))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_reduced_precision_forward_on_cpu(dtype):
+    model = build("lkca", 8, 2, channels=12, blocks=1).eval()
+    x = torch.rand(1, 8, 6, 6)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        y = model(x) if dtype == torch.bfloat16 else model.to(dtype)(x.to(dtype))
+    assert torch.isfinite(y.float()).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_models_on_cuda_with_bf16():
+    for name in ("lkca", "lkca-lr", "lkca-g", "coarsr"):
+        model = build(name, 31, 4).cuda().eval().to(memory_format=torch.channels_last)
+        x = torch.rand(1, 31, 16, 16, device="cuda")
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            y = model(x)
+        assert y.shape == (1, 31, 64, 64) and torch.isfinite(y.float()).all()

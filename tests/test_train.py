@@ -1,0 +1,173 @@
+"""``hsr train``: end-to-end on a tiny data set, exact resume, atomic checkpoints, KD, DDP, evaluate."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT
+from hsrcli.cli import app
+from hsrcli.train.checkpoint import read_checkpoint
+from hsrcli.train.schedule import kd_weight
+
+TINY = ["--model-arg", "channels=6", "--model-arg", "blocks=1"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """A tiny prepared data set: 48 x 48 x 6 scene, x2, 16-pixel patches."""
+    import numpy as np
+
+    from conftest import write_raw_envi
+    from typer.testing import CliRunner
+
+    tmp = tmp_path_factory.mktemp("ds")
+    g = np.random.default_rng(0)
+    base = g.random((48, 48, 1)) * np.linspace(0.3, 1, 6)[None, None]
+    cube = (base + 0.05 * g.random((48, 48, 6))).astype(np.float32)
+    hdr = write_raw_envi(tmp, cube, header={"wavelength": [450, 500, 550, 600, 650, 700]})
+    out = tmp / "ds"
+    res = CliRunner().invoke(app, ["prepare", str(hdr), "-o", str(out), "-s", "2", "--patch", "16", "--stride", "4",
+                                   "--test-fraction", "0.25", "--val-fraction", "0.25", "--guard", "2", "-q"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def _train(runner, dataset, out, *extra, model="lkca", epochs=2):
+    args = ["train", str(dataset), "-m", model, "-o", str(out), "--epochs", str(epochs), "--batch-size", "4",
+            "--iters-per-epoch", "3", "--device", "cpu", "-q", *extra]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def _log(out):
+    return list(csv.DictReader((out / "log.csv").open()))
+
+
+def test_train_two_epochs_then_resume_epoch_three(runner, dataset, tmp_path):
+    run = tmp_path / "run"
+    _train(runner, dataset, run, *TINY)
+    assert [r["epoch"] for r in _log(run)] == ["1", "2"]
+    for name in ("last.pt", "best.pt", "config.json"):
+        assert (run / name).exists()
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    assert ckpt["model"]["name"] == "lkca" and ckpt["model"]["bands"] == 6 and ckpt["model"]["scale"] == 2
+    assert ckpt["meta"]["normalization"]["kind"] == "max" and ckpt["meta"]["wavelengths_nm"][0] == 450
+    assert float(_log(run)[-1]["val_psnr"]) > 10
+    res = runner.invoke(app, ["train", str(dataset), "-m", "lkca", "-o", str(run), "--epochs", "2", "-q"])
+    assert res.exit_code == 2 and "--resume" in res.stderr  # refuses to clobber a run
+    _train(runner, dataset, run, *TINY, "--resume", epochs=3)
+    assert [r["epoch"] for r in _log(run)] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("model,extra", [("lkca", TINY), ("coarsr", ["--model-arg", "feats=4"]),
+                                         ("lkca-g", TINY)])
+def test_killed_and_resumed_run_equals_uninterrupted(runner, dataset, tmp_path, model, extra):
+    straight, resumed = tmp_path / "a", tmp_path / "b"
+    _train(runner, dataset, straight, *extra, model=model, epochs=3)
+    _train(runner, dataset, resumed, *extra, model=model, epochs=2)  # "killed" after epoch 2
+    _train(runner, dataset, resumed, *extra, "--resume", model=model, epochs=3)
+    a = read_checkpoint(straight / "last.pt")["state_dict"]
+    b = read_checkpoint(resumed / "last.pt")["state_dict"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_checkpoint_write_is_atomic(dataset, tmp_path, monkeypatch):
+    from hsrcli.train import checkpoint as ck
+
+    path = tmp_path / "last.pt"
+    ck.save_checkpoint({"format": ck.FORMAT, "x": torch.ones(3)}, path)
+    before = path.read_bytes()
+
+    def broken_save(obj, f, *a, **k):
+        with open(f, "wb") as fh:
+            fh.write(b"half a checkpoint")
+        raise KeyboardInterrupt("killed while saving")
+
+    monkeypatch.setattr(ck.torch, "save", broken_save)
+    with pytest.raises(KeyboardInterrupt):
+        ck.save_checkpoint({"format": ck.FORMAT, "x": torch.zeros(3)}, path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_kd_weight_schedules():
+    assert kd_weight(0, 10) == 1.0 and kd_weight(5, 10) == 0.5 and kd_weight(10, 10) == 0.0
+    assert kd_weight(5, 10, "cosine") == pytest.approx(0.5) and kd_weight(0, 10, "cosine") == 1.0
+    assert kd_weight(3, 10, "exp", gamma=0.5) == 0.125
+    with pytest.raises(ValueError):
+        kd_weight(1, 10, "stairs")
+
+
+def test_distillation_logs_the_weight_and_adds_the_kd_term(runner, dataset, tmp_path):
+    teacher = tmp_path / "teacher"
+    _train(runner, dataset, teacher, *TINY, epochs=1)
+    losses = {}
+    for w0 in ("1.0", "0.0"):
+        run = tmp_path / f"student{w0}"
+        _train(runner, dataset, run, *TINY, "--model-arg", "lr_rank=2", "--teacher", str(teacher / "best.pt"),
+               "--kd-weight", w0, "--init-from-teacher", model="lkca-lr", epochs=2)
+        log = _log(run)
+        assert [float(r["kd_weight"]) for r in log] == ([1.0, 0.5] if w0 == "1.0" else [0.0, 0.0])
+        losses[w0] = float(log[0]["train_loss"])
+    assert losses["1.0"] > losses["0.0"]  # same data and seed: the difference is the KD term
+    res = runner.invoke(app, ["train", str(dataset), "-m", "lkca", "-o", str(tmp_path / "x"), "--teacher",
+                              str(teacher / "best.pt"), "-q"])
+    assert res.exit_code == 2 and "lkca-lr" in res.stderr
+
+
+def test_evaluate_and_plot_training(runner, dataset, tmp_path):
+    run = tmp_path / "run"
+    _train(runner, dataset, run, *TINY, epochs=2)
+    res = runner.invoke(app, ["evaluate", str(dataset), "-m", "bicubic", "-m", str(run / "best.pt"), "--device",
+                              "cpu", "-q", "--csv", str(tmp_path / "t.csv")])
+    assert res.exit_code == 0, res.output
+    assert "| bicubic |" in res.stdout and "best.pt" in res.stdout and "PSNR" in res.stdout
+    assert len(list(csv.DictReader((tmp_path / "t.csv").open()))) == 2
+    out = tmp_path / "curves.png"
+    res = runner.invoke(app, ["plot-training", str(run), "-o", str(out)])
+    assert res.exit_code == 0 and out.read_bytes().startswith(b"\x89PNG")
+    res = runner.invoke(app, ["evaluate", str(dataset), "-m", "nope.pt"])
+    assert res.exit_code == 2 and "unknown model 'nope.pt'" in res.stderr
+
+
+def test_ddp_two_gloo_processes(dataset, tmp_path):
+    run = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "hsrcli",
+           "train", str(dataset), "-m", "lkca", "-o", str(run), "--epochs", "1", "--batch-size", "2",
+           "--iters-per-epoch", "2", "--device", "cpu", "-q", *TINY]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "config.json", "last.pt", "log.csv"]
+    assert [r["epoch"] for r in _log(run)] == ["1"]
+
+
+def test_band_agnostic_training_on_data_sets_with_different_band_counts(runner, dataset, tmp_path):
+    import numpy as np
+
+    from conftest import write_raw_envi
+
+    g = np.random.default_rng(1)
+    cube = (g.random((48, 48, 1)) * np.linspace(0.2, 1, 11)[None, None] + 0.05 * g.random((48, 48, 11)))
+    hdr = write_raw_envi(tmp_path, cube.astype(np.float32))
+    other = tmp_path / "ds11"
+    res = runner.invoke(app, ["prepare", str(hdr), "-o", str(other), "-s", "2", "--patch", "16", "--stride", "4",
+                              "--test-fraction", "0.25", "--guard", "2", "-q"])
+    assert res.exit_code == 0, res.output
+    run = tmp_path / "g"
+    res = runner.invoke(app, ["train", str(dataset), str(other), "-m", "lkca-g", "-o", str(run), "--epochs", "1",
+                              "--batch-size", "4", "--iters-per-epoch", "2", "--device", "cpu", "-q",
+                              "--model-arg", "channels=6", "--model-arg", "blocks=1", "--band-crop", "5"])
+    assert res.exit_code == 0, res.output
+    ckpt = read_checkpoint(run / "best.pt")
+    assert ckpt["meta"]["normalization"]["per_scene"] is True and ckpt["meta"]["wavelengths_nm"] is None
+    res = runner.invoke(app, ["train", str(dataset), str(other), "-m", "lkca", "-o", str(tmp_path / "h"), "-q"])
+    assert res.exit_code == 2 and "band-agnostic" in res.stderr
