@@ -17,6 +17,7 @@ from hsrcli.cli.models import analyze_rank, models
 from hsrcli.cli.plots import compare, plot_spectra
 from hsrcli.cli.prepare import prepare
 from hsrcli.cli.train import evaluate, plot_training, train
+from hsrcli.cli.upscale import upscale
 
 app = typer.Typer(
     name="hsr",
@@ -47,6 +48,7 @@ def _root(
 
 
 app.command("info")(info)
+app.command("upscale")(upscale)
 app.command("prepare")(prepare)
 app.command("train")(train)
 app.command("evaluate")(evaluate)

@@ -32,8 +32,13 @@ def cubic(x: torch.Tensor) -> torch.Tensor:
     return near + far
 
 
-def contributions(in_len: int, out_len: int, scale: float, antialias: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weights and 0-based source indices, each ``(out_len, taps)``, as MATLAB computes them."""
+def contributions(in_len: int, out_len: int, scale: float, antialias: bool = True,
+                  mirrored: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights and 0-based source indices, each ``(out_len, taps)``, as MATLAB computes them.
+
+    With ``mirrored=False`` the indices are left unmirrored (they may fall outside
+    ``[0, in_len)``), which the convolution path uses.
+    """
     width = 4.0
     if scale < 1 and antialias:
         def kernel(d: torch.Tensor) -> torch.Tensor:
@@ -48,17 +53,62 @@ def contributions(in_len: int, out_len: int, scale: float, antialias: bool = Tru
     idx = left.unsqueeze(1) + torch.arange(taps, dtype=torch.float64).unsqueeze(0)  # 1-based
     weights = kernel(u.unsqueeze(1) - idx)
     weights = weights / weights.sum(dim=1, keepdim=True)
-    # Mirror out-of-range indices: ... 2 1 | 1 2 ... n | n n-1 ...
-    period = 2 * in_len
-    m = torch.remainder(idx - 1, period)
-    src = torch.where(m < in_len, m, period - 1 - m).to(torch.long)
     keep = weights.abs().sum(dim=0) > 0  # drop all-zero tap columns (as MATLAB does)
-    return weights[:, keep], src[:, keep]
+    if not mirrored:
+        return weights[:, keep], (idx - 1).to(torch.long)[:, keep]
+    return weights[:, keep], mirror(idx - 1, in_len)[:, keep]
+
+
+def mirror(index: torch.Tensor, length: int) -> torch.Tensor:
+    """Symmetric (MATLAB) mirroring of 0-based indices: … 1 0 | 0 1 … n−1 | n−1 n−2 …"""
+    period = 2 * length
+    m = torch.remainder(index, period)
+    return torch.where(m < length, m, period - 1 - m).to(torch.long)
+
+
+def _periodic(w: torch.Tensor, idx: torch.Tensor, period: int) -> int | None:
+    """The input stride if weights repeat every ``period`` outputs and the taps advance evenly, else None."""
+    n = w.shape[0]
+    if period < 1 or n % period or n < 2 * period:
+        return None
+    if not torch.equal(w, w[:period].repeat(n // period, 1)):
+        return None
+    steps = idx[period:] - idx[:-period]
+    if not bool((steps == steps[0, 0]).all()):
+        return None
+    return int(steps[0, 0])
+
+
+def _resize_dim_conv(x: torch.Tensor, dim: int, w: torch.Tensor, idx: torch.Tensor, period: int, stride: int,
+                     in_len: int) -> torch.Tensor:
+    """Periodic resize as a strided 1-D convolution with one kernel per output phase (fast, deterministic).
+
+    ``idx`` holds the unmirrored source index of every (output, tap); taps need not be contiguous.
+    """
+    first = idx[:period]
+    base = int(first.min())
+    k_len = int(first.max()) - base + 1
+    kernel = torch.zeros(period, 1, k_len, dtype=torch.float64)
+    for p in range(period):
+        kernel[p, 0, (first[p] - base).tolist()] = w[p]
+    q = w.shape[0] // period
+    idx = mirror(torch.arange(base, base + (q - 1) * stride + k_len), in_len).to(x.device)
+    xt = x.movedim(dim, -1).index_select(-1, idx)
+    lead = xt.shape[:-1]
+    flat = xt.reshape(-1, 1, xt.shape[-1])
+    y = torch.nn.functional.conv1d(flat, kernel.to(device=x.device, dtype=x.dtype), stride=stride)
+    y = y.transpose(1, 2).reshape(*lead, q * period)
+    return y.movedim(-1, dim)
 
 
 def _resize_dim(x: torch.Tensor, dim: int, out_len: int, scale: float, antialias: bool) -> torch.Tensor:
     in_len = x.shape[dim]
-    w, src = contributions(in_len, out_len, scale, antialias)
+    w, idx = contributions(in_len, out_len, scale, antialias, mirrored=False)
+    for period in sorted({1, int(round(scale))} if scale >= 1 else {1}):
+        stride = _periodic(w, idx, period)
+        if stride is not None:
+            return _resize_dim_conv(x, dim, w, idx, period, stride, in_len)
+    src = mirror(idx, in_len)
     w = w.to(device=x.device, dtype=x.dtype)
     src = src.to(x.device)
     xt = x.movedim(dim, -1)

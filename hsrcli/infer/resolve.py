@@ -32,7 +32,11 @@ def resolve_model(spec: str, bands: int, scale: int, device: torch.device | str 
     from hsrcli.weights import WEIGHTS_DIR, bundled
 
     if spec == "bicubic":
-        return ResolvedModel(build("bicubic", bands, scale).to(device), "bicubic", "bicubic", scale, None, None, None)
+        try:
+            model = build("bicubic", bands, scale)
+        except ValueError as exc:
+            raise HsrInputError(str(exc)) from None
+        return ResolvedModel(model.to(device), "bicubic", "bicubic", scale, None, None, None)
     path = Path(spec)
     if not path.is_file():
         names = {c["name"]: c for c in bundled()}

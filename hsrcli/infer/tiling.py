@@ -1,0 +1,100 @@
+"""Tile grid and feather weights for whole-scene inference (hand-written: ECOSYSTEM.md §C8).
+
+Coordinates are LR pixels of the scene *padded* by ``margin`` on every side
+(reflection of the scene across its borders), so border pixels get the same
+context as interior ones.
+
+* Tiles are all ``tile × tile`` (the last one in a row/column is moved back to end
+  at the padded border), with ``overlap`` LR pixels shared by neighbours.
+* Each tile's output is weighted: zero on the ``margin`` pixels next to an inner
+  tile edge (outputs there saw the zero padding of the network), then a linear
+  ramp over the rest of the overlap, one elsewhere. With ``margin`` ≥ the model's
+  receptive radius, every output pixel that gets weight is exactly the whole-image
+  output, so tiled and untiled results agree; weights are normalised by their sum,
+  so a model that maps a constant image to a constant one gives a seamless
+  constant for any overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of same-size tiles covering ``[0, length)`` with ``overlap`` between neighbours."""
+    if tile >= length:
+        return [0]
+    step = tile - overlap
+    if step < 1:
+        raise ValueError(f"overlap {overlap} must be smaller than the tile {tile}")
+    starts = list(range(0, length - tile + 1, step))
+    if starts[-1] + tile < length:
+        starts.append(length - tile)
+    return starts
+
+
+def axis_weights(start: int, size: int, length: int, margin: int, overlap: int, scale: int) -> np.ndarray:
+    """HR weights (size·scale,) of one tile along one axis of a padded length ``length``."""
+    n = size * scale
+    w = np.ones(n, dtype=np.float64)
+    m = margin * scale
+    ramp = max(0, overlap - 2 * margin) * scale
+    if start > 0:  # inner edge on the low side
+        w[:m] = 0.0
+        if ramp:
+            w[m:m + ramp] = (np.arange(ramp) + 0.5) / ramp
+    if start + size < length:  # inner edge on the high side
+        w[n - m:] = 0.0
+        if ramp:
+            w[n - m - ramp:n - m] = np.minimum(w[n - m - ramp:n - m], (np.arange(ramp, 0, -1) - 0.5) / ramp)
+    return w
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: LR window in padded coordinates and its HR weights."""
+
+    row: int  # padded LR row of the top edge
+    col: int
+    size_r: int
+    size_c: int
+
+
+@dataclass
+class TileGrid:
+    """All tiles of a scene of ``rows × cols`` LR pixels."""
+
+    rows: int
+    cols: int
+    tile: int
+    overlap: int
+    margin: int
+    scale: int
+
+    def __post_init__(self) -> None:
+        if self.tile < 1 or self.overlap < 0 or self.margin < 0:
+            raise ValueError("tile must be >= 1 and overlap, margin >= 0")
+        if 2 * self.margin > self.overlap:
+            raise ValueError("the discarded margins cannot exceed the overlap")
+        self.prow, self.pcol = self.rows + 2 * self.margin, self.cols + 2 * self.margin
+        self.tr, self.tc = min(self.tile, self.prow), min(self.tile, self.pcol)
+        if self.overlap >= self.tile and (self.tile < self.prow or self.tile < self.pcol):
+            raise ValueError(f"--overlap {self.overlap} must be smaller than --tile {self.tile}")
+        self.row_starts = tile_starts(self.prow, self.tr, self.overlap)
+        self.col_starts = tile_starts(self.pcol, self.tc, self.overlap)
+
+    def __iter__(self):
+        for r in self.row_starts:
+            for c in self.col_starts:
+                yield Tile(r, c, self.tr, self.tc)
+
+    def __len__(self) -> int:
+        return len(self.row_starts) * len(self.col_starts)
+
+    def weights(self, t: Tile) -> np.ndarray:
+        """HR weight map ``(size_r·s, size_c·s)`` float32 of a tile."""
+        wr = axis_weights(t.row, t.size_r, self.prow, self.margin, self.overlap, self.scale)
+        wc = axis_weights(t.col, t.size_c, self.pcol, self.margin, self.overlap, self.scale)
+        return np.outer(wr, wc).astype(np.float32)

@@ -1,0 +1,197 @@
+"""``hsr upscale``: outputs readable everywhere, georeferencing, exact tiling, nodata, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from affine import Affine
+
+from conftest import PIXEL, SAMPLE_HDR, UL, UTM_EPSG, make_cube, wavelengths_nm, write_geotiff, write_raw_envi
+from hsrcli.cli import app
+from hsrcli.infer.tiling import TileGrid
+from hsrcli.io import open_scene
+from hsrcli.models import build
+from hsrcli.train.checkpoint import make_checkpoint, save_checkpoint
+
+
+def _up(runner, *args):
+    res = runner.invoke(app, ["upscale", *map(str, args), "-q", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def _ckpt(path, name, bands, scale, **kw):
+    torch.manual_seed(0)
+    model = build(name, bands, scale, **kw)
+    meta = {"normalization": {"kind": "max", "divisor": [1.0], "per_scene": name in ("lkca-g", "coarsr")}}
+    return save_checkpoint(make_checkpoint(model, name, bands, scale, kw, meta), path)
+
+
+def test_sample_x4_opens_in_spectral_gdal_and_hsr_info(runner, tmp_path):
+    out = tmp_path / "aviris_x4.hdr"
+    _up(runner, SAMPLE_HDR, "-s", "4", "-m", "bicubic", "-o", out)
+    d = json.loads(runner.invoke(app, ["info", str(out), "--json"]).stdout)
+    src = open_scene(SAMPLE_HDR).meta
+    assert (d["rows"], d["cols"], d["bands"]) == (360, 360, 224)
+    np.testing.assert_array_equal(d["wavelengths"], src.wavelengths)
+    from spectral.io import envi
+
+    img = envi.open(str(out))
+    assert img.shape == (360, 360, 224) and np.allclose(img.bands.centers, src.wavelengths)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(tmp_path / "aviris_x4.img") as ds:
+            assert (ds.height, ds.width, ds.count) == (360, 360, 224)
+            assert float(ds.tags(1)["wavelength"]) == pytest.approx(src.wavelengths[0])
+    hist = open_scene(out).meta.history
+    assert hist and "hsr upscale x4 with bicubic" in hist[-1]
+
+
+def test_default_output_name_and_model(runner, tmp_path):
+    src = write_raw_envi(tmp_path, make_cube(12, 10, 6, "float32"), name="scene")
+    res = runner.invoke(app, ["upscale", str(src), "-s", "2", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "scene_x2.hdr").exists() and (tmp_path / "scene_x2.img").exists()
+    assert "using model" in res.stderr
+
+
+@pytest.mark.parametrize("fmt,suffix", [("gtiff", ".tif"), ("envi", ".hdr")])
+def test_georeferencing_utm_30m_becomes_7_5m(runner, tmp_path, fmt, suffix):
+    cube = make_cube(20, 24, 5, "float32")
+    src = write_geotiff(tmp_path / "utm.tif", cube, band_tags=[{"wavelength": str(w)} for w in wavelengths_nm(5)])
+    out = tmp_path / f"out{suffix}"
+    _up(runner, src, "-s", "4", "-m", "bicubic", "-o", out, "--format", fmt)
+    m = open_scene(out).meta
+    assert m.transform == Affine(PIXEL / 4, 0, UL[0], 0, -PIXEL / 4, UL[1])
+    assert rasterio.crs.CRS.from_wkt(m.crs).to_epsg() == UTM_EPSG
+    if fmt == "envi":
+        assert [float(v) for v in m.map_info[1:7]] == [1, 1, UL[0], UL[1], 7.5, 7.5]
+        with rasterio.open(tmp_path / "out.img") as ds:
+            assert ds.transform == m.transform and ds.crs.to_epsg() == UTM_EPSG
+
+
+def test_envi_map_info_tie_point_rescaled(runner, tmp_path):
+    mi = ["UTM", "3", "2", "500000", "4000000", "30", "30", "11", "North", "WGS-84", "units=Meters"]
+    src = write_raw_envi(tmp_path, make_cube(10, 10, 5, "float32"), header={"map info": mi})
+    out = tmp_path / "o.hdr"
+    _up(runner, src, "-s", "4", "-m", "bicubic", "-o", out)
+    m = open_scene(out).meta
+    assert [float(v) for v in m.map_info[1:7]] == [9, 5, 500000, 4000000, 7.5, 7.5]
+    assert m.transform.c == open_scene(src).meta.transform.c
+
+
+def _scene_for_tiling(tmp_path, rows=70, cols=60, bands=5):
+    g = np.random.default_rng(0)
+    cube = (g.random((rows, cols, 1)) * np.linspace(0.3, 1, bands) + 0.1 * g.random((rows, cols, bands)))
+    return write_raw_envi(tmp_path, cube.astype(np.float32), name="tiles")
+
+
+def test_lkca_g_tiled_equals_untiled_when_overlap_covers_receptive_field(runner, tmp_path):
+    src = _scene_for_tiling(tmp_path)
+    ckpt = _ckpt(tmp_path / "g.pt", "lkca-g", 5, 2, channels=6, blocks=1)
+    radius = build("lkca-g", 5, 2, channels=6, blocks=1).receptive_radius
+    whole, tiled = tmp_path / "whole.hdr", tmp_path / "tiled.hdr"
+    _up(runner, src, "-s", "2", "-m", ckpt, "-o", whole, "--tile", "512")
+    _up(runner, src, "-s", "2", "-m", ckpt, "-o", tiled, "--tile", str(2 * radius + 16), "--batch", "3")
+    a, b = open_scene(whole).read(), open_scene(tiled).read()
+    assert a.shape == (140, 120, 5)
+    np.testing.assert_allclose(b, a, atol=1e-5)
+    grid = TileGrid(70, 60, 2 * radius + 16, 2 * radius, radius, 2)
+    assert len(grid) > 4  # it really was tiled
+
+
+@pytest.mark.parametrize("overlap", [0, 1, 4, 9])
+def test_constant_input_gives_constant_output_for_any_overlap(runner, tmp_path, overlap):
+    src = write_raw_envi(tmp_path, np.full((45, 37, 6), 0.25, np.float32), name="const")
+    out = tmp_path / "c.hdr"
+    _up(runner, src, "-s", "3", "-m", "bicubic", "-o", out, "--tile", "16", "--overlap", str(overlap))
+    np.testing.assert_allclose(open_scene(out).read(), 0.25, atol=1e-6)
+    # the same with a learned band-agnostic model whose upsampler is zero (= bicubic residual)
+    model = build("lkca-g", 6, 3, channels=6, blocks=1)
+    with torch.no_grad():
+        model.net.upsampler.conv.weight.zero_()
+        model.net.upsampler.conv.bias.zero_()
+    ck = save_checkpoint(make_checkpoint(model, "lkca-g", 6, 3, {"channels": 6, "blocks": 1},
+                                         {"normalization": {"kind": "max", "per_scene": True}}), tmp_path / "z.pt")
+    out2 = tmp_path / "c2.hdr"
+    _up(runner, src, "-s", "3", "-m", ck, "-o", out2, "--tile", "40", "--overlap", str(overlap))
+    np.testing.assert_allclose(open_scene(out2).read(), 0.25, atol=1e-5)
+
+
+def test_nodata_block_stays_nodata_at_the_right_place(runner, tmp_path):
+    cube = make_cube(16, 20, 4, "int16")
+    cube[5:8, 10:13, :] = -9999
+    src = write_geotiff(tmp_path / "nd.tif", cube, nodata=-9999)
+    out = tmp_path / "nd_x2.tif"
+    ckpt = _ckpt(tmp_path / "g.pt", "lkca-g", 4, 2, channels=6, blocks=1)
+    _up(runner, src, "-s", "2", "-m", ckpt, "-o", out, "--dtype", "input")
+    m = open_scene(out).meta
+    y = open_scene(out).read()
+    assert m.nodata == -9999 and y.dtype == np.int16
+    hole = np.zeros((32, 40), bool)
+    hole[10:16, 20:26] = True
+    assert (y[hole] == -9999).all() and not (y[~hole] == -9999).any()
+
+
+def test_refine_with_finesr_x2(runner, tmp_path):
+    src = _scene_for_tiling(tmp_path, 24, 20, 6)
+    ckpt = _ckpt(tmp_path / "c.pt", "coarsr", 6, 2, feats=4)
+    out = tmp_path / "r.hdr"
+    _up(runner, src, "-s", "2", "-m", ckpt, "--refine", "-o", out)
+    assert open_scene(out).meta.shape == (48, 40, 6)
+    assert "FineSR" in open_scene(out).meta.history[-1]
+
+
+@pytest.mark.parametrize("case,msg", [
+    ("unknown model", "unknown model 'nope'"),
+    ("bands", "expects 7 bands but"),
+    ("scale", "trained for x2, not x4"),
+    ("exists", "output exists"),
+    ("folder", "output folder does not exist"),
+    ("unwritable", "output folder is not writable"),
+    ("model scale", "supports scales 2, 3, 4, 8, not 5"),
+])
+def test_bad_input_exit_2_and_no_partial_file(runner, tmp_path, case, msg):
+    src = write_raw_envi(tmp_path, make_cube(12, 12, 5, "float32"), name="in")
+    out = tmp_path / "out.hdr"
+    args = [src, "-s", "2", "-o", out]
+    if case == "unknown model":
+        args += ["-m", "nope"]
+    elif case == "bands":
+        args += ["-m", _ckpt(tmp_path / "l.pt", "lkca", 7, 2, channels=6, blocks=1)]
+    elif case == "scale":
+        args = [src, "-s", "4", "-o", out, "-m", _ckpt(tmp_path / "l.pt", "lkca", 5, 2, channels=6, blocks=1)]
+    elif case == "exists":
+        out.write_text("keep me")
+        args += ["-m", "bicubic"]
+    elif case == "folder":
+        args = [src, "-s", "2", "-o", tmp_path / "missing" / "o.hdr", "-m", "bicubic"]
+    elif case == "unwritable":
+        if os.geteuid() == 0:
+            pytest.skip("root can write anywhere")
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        args = [src, "-s", "2", "-o", ro / "o.hdr", "-m", "bicubic"]
+    elif case == "model scale":
+        args = [src, "-s", "5", "-o", out, "-m", "bicubic"]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    res = runner.invoke(app, ["upscale", *map(str, args), "--device", "cpu"])
+    assert res.exit_code == 2, res.output
+    assert msg in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    if case == "exists":
+        assert out.read_text() == "keep me"
+
+
+def test_tile_grid_weights_sum_to_one_inside():
+    g = TileGrid(50, 41, 16, 6, 2, 2)
+    total = np.zeros(((50 + 4) * 2, (41 + 4) * 2))
+    for t in g:
+        total[t.row * 2:(t.row + t.size_r) * 2, t.col * 2:(t.col + t.size_c) * 2] += g.weights(t)
+    assert (total[4:-4, 4:-4] > 0).all()
