@@ -52,7 +52,8 @@ def upscale(
                                                    "(several); default <stem>_x<s> next to the input.")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="envi or gtiff (default: as the input; "
                                                "other inputs: envi).")] = None,
-    tile: Annotated[int, typer.Option("--tile", help="Tile size in LR pixels.")] = 256,
+    tile: Annotated[Optional[int], typer.Option("--tile", help="Tile size in LR pixels (default: as large as "
+                                                "fits ~96 MB of output per tile, at most 512).")] = None,
     overlap: Annotated[Optional[int], typer.Option("--overlap", help="Overlap of tiles in LR pixels "
                                                    "(default: 2 x the model's receptive radius).")] = None,
     batch: Annotated[int, typer.Option("--batch", help="Tiles per forward pass.")] = 1,
@@ -83,7 +84,7 @@ def upscale(
     from hsrcli.io.writers import envi_paths
     from hsrcli.runtime import amp_dtype, resolve_device
 
-    if tile < 8 or batch < 1 or bp_iters < 1:
+    if (tile is not None and tile < 8) or batch < 1 or bp_iters < 1:
         raise HsrInputError("--tile must be >= 8, --batch and --bp-iters >= 1")
     if len(inputs) > 1 and output is not None and not output.is_dir():
         raise HsrInputError("with several inputs, -o must be an existing folder")

@@ -56,8 +56,10 @@ class DiskAccumulator:
 
     def add(self, r0: int, c0: int, values: np.ndarray, weight: np.ndarray) -> None:
         h, w = weight.shape
+        weighted = np.multiply(values, weight[:, :, None], dtype=np.float32)
         s, wt = self._maps()
-        s[r0:r0 + h, c0:c0 + w] += values * weight[:, :, None]
+        s[r0:r0 + h, c0:c0 + w] += weighted
+        del weighted
         wt[r0:r0 + h, c0:c0 + w] += weight
         s.flush()
         wt.flush()

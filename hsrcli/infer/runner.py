@@ -28,9 +28,9 @@ from hsrcli.io.scene import Scene
 from hsrcli.io.windows import iter_windows
 from hsrcli.io.writers import open_writer
 
-DEFAULT_TILE = 256
+TILE_HR_VALUES = 24 * 2**20  # default tile: at most this many output values (bands x HR pixels) per tile
 UNBOUNDED_OVERLAP = 32  # models whose receptive field is the whole image (global attention)
-RAM_ACCUMULATOR_BYTES = 256 * 2**20
+RAM_ACCUMULATOR_BYTES = 128 * 2**20
 OUTPUT_DTYPES = ("float32", "float64", "input", "uint8", "uint16", "int16", "int32")
 
 
@@ -38,7 +38,7 @@ OUTPUT_DTYPES = ("float32", "float64", "input", "uint8", "uint16", "int16", "int
 class UpscaleOptions:
     """Knobs of :func:`upscale_scene` (sizes in LR pixels)."""
 
-    tile: int = DEFAULT_TILE
+    tile: int | None = None
     overlap: int | None = None
     batch: int = 1
     device: torch.device = torch.device("cpu")
@@ -57,6 +57,13 @@ def plan_overlap(radius: int | None, overlap: int | None) -> tuple[int, int]:
         raise HsrInputError("--overlap must be >= 0")
     margin = overlap // 2 if radius is None else min(radius, overlap // 2)
     return overlap, margin
+
+
+def auto_tile(bands: int, scale: int, overlap: int) -> int:
+    """Default tile (LR px): the largest multiple of 8 whose output fits :data:`TILE_HR_VALUES`,
+    at least ``overlap + 32`` and at most 512."""
+    side = int((TILE_HR_VALUES / max(1, bands)) ** 0.5 / scale) // 8 * 8
+    return max(overlap + 32, min(512, side))
 
 
 def output_dtype(spec: str, meta: SceneMeta) -> np.dtype:
@@ -135,12 +142,14 @@ def upscale_scene(
     s = resolved.scale
     out_dtype = output_dtype(opts.dtype, m)
     model = resolved.model.to(opts.device).eval()
+    if getattr(model, "group_batch", 0) is None:
+        model.group_batch = 8  # lkca-g: bound activation memory (results are identical)
     radius = getattr(model, "receptive_radius", None)
     if refine is not None:
         r2 = getattr(refine.model, "receptive_radius", None)
         radius = None if radius is None or r2 is None else max(radius, r2) + 3
     overlap, margin = plan_overlap(radius, opts.overlap)
-    tile = max(opts.tile, overlap + 16)
+    tile = auto_tile(m.bands, s, overlap) if opts.tile is None else max(opts.tile, overlap + 16)
     grid = TileGrid(m.rows, m.cols, tile, overlap, margin, s)
     hr = m.rescaled(s)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -181,7 +190,7 @@ def upscale_scene(
             if refine is not None:
                 v = x if s == 2 else _forward(refine.model.to(opts.device).eval(), x, opts)
                 y = finesr(y.double(), v.double(), opts.bp_iters).float()
-            y = (y * div_t).cpu().numpy()
+            y = y.mul_(div_t).cpu().numpy()
             for t, yt in zip(group, y):
                 _accumulate(acc, grid, t, yt, margin, s, hr.rows, hr.cols)
         for w in bar(list(iter_windows(hr.rows, hr.cols, m.bands, 4, opts.max_window_bytes)),
