@@ -85,3 +85,55 @@ def test_prepare_jasper_ridge_region_split_is_reproducible(runner, shared_data, 
     m = json.loads((out / "manifest.json").read_text())
     assert m["sources"][0]["shape"] == [100, 100, 198] and m["counts"]["train"] > 0
     assert digests[0] == digests[1]
+
+
+@pytest.fixture(scope="module")
+def cave_x4(tmp_path_factory):
+    """The acceptance data set: hsr prepare cave/*_ms -s 4 --test-scenes 3 --seed 0."""
+    from typer.testing import CliRunner
+
+    from conftest import SHARED_DATA
+
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    out = tmp_path_factory.mktemp("cave") / "ds"
+    scenes = sorted((SHARED_DATA / "cave").glob("*_ms"))
+    res = CliRunner().invoke(app, ["prepare", *map(str, scenes), "-o", str(out), "-s", "4", "--test-scenes", "3",
+                                   "--seed", "0", "-q"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def _evaluate(runner, ds, *models):
+    args = ["evaluate", str(ds), "--json", "-q", "--device", "cpu"]
+    for m in models:
+        args += ["-m", m]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    return {r["model"]: r for r in json.loads(res.stdout)}
+
+
+def _bundled(name):
+    from hsrcli.weights import bundled
+
+    if name not in {c["name"] for c in bundled()}:
+        pytest.skip(f"bundled model {name} not shipped")
+
+
+def test_bundled_lkca_g_x4_beats_bicubic_on_cave_test_scenes(runner, cave_x4):
+    _bundled("lkca-g_x4")
+    r = _evaluate(runner, cave_x4, "bicubic", "lkca-g_x4")
+    assert r["lkca-g_x4"]["psnr"] >= r["bicubic"]["psnr"] + 1.5
+    assert r["lkca-g_x4"]["sam"] < r["bicubic"]["sam"]
+
+
+def test_bundled_lkca_lr_kd_is_close_to_lkca_with_a_smaller_upsampler(runner, cave_x4):
+    _bundled("lkca_x4")
+    _bundled("lkca-lr-kd_x4")
+    r = _evaluate(runner, cave_x4, "lkca_x4", "lkca-lr-kd_x4")
+    assert r["lkca-lr-kd_x4"]["psnr"] >= r["lkca_x4"]["psnr"] - 0.2
+    from hsrcli.infer.resolve import resolve_model
+
+    full = resolve_model("lkca_x4", 31, 4).model.upsampler
+    low = resolve_model("lkca-lr-kd_x4", 31, 4).model.upsampler
+    assert sum(p.numel() for p in full.parameters()) >= 4 * sum(p.numel() for p in low.parameters())

@@ -195,3 +195,31 @@ def test_tile_grid_weights_sum_to_one_inside():
     for t in g:
         total[t.row * 2:(t.row + t.size_r) * 2, t.col * 2:(t.col + t.size_c) * 2] += g.weights(t)
     assert (total[4:-4, 4:-4] > 0).all()
+
+
+def test_disk_and_ram_accumulators_agree(tmp_path):
+    from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
+
+    g = np.random.default_rng(0)
+    ram, disk = RamAccumulator(20, 17, 3), DiskAccumulator(20, 17, 3, tmp_path)
+    for r0, c0, h, w in [(0, 0, 10, 9), (5, 4, 12, 13), (8, 0, 12, 17)]:
+        vals, wt = g.random((h, w, 3)).astype(np.float32), g.random((h, w)).astype(np.float32)
+        ram.add(r0, c0, vals, wt)
+        disk.add(r0, c0, vals, wt)
+    for a, b in zip(ram.result(3, 18, 2, 15), disk.result(3, 18, 2, 15)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    disk.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_large_output_uses_disk_accumulator_and_matches(runner, tmp_path, monkeypatch):
+    import hsrcli.infer.runner as runner_mod
+
+    src = _scene_for_tiling(tmp_path, 40, 36, 5)
+    a, b = tmp_path / "ram.hdr", tmp_path / "disk.hdr"
+    _up(runner, src, "-s", "2", "-m", "bicubic", "-o", a, "--tile", "16")
+    monkeypatch.setattr(runner_mod, "RAM_ACCUMULATOR_BYTES", 0)
+    monkeypatch.setattr(runner_mod.UpscaleOptions, "ram_budget", 0)
+    _up(runner, src, "-s", "2", "-m", "bicubic", "-o", b, "--tile", "16")
+    np.testing.assert_allclose(open_scene(b).read(), open_scene(a).read(), rtol=1e-6)
+    assert not [p for p in tmp_path.iterdir() if "accumulator" in p.name]

@@ -29,16 +29,24 @@ def choose_format(path: Path, requested: str | None, scene_format: str) -> str:
 
 
 def default_model(bands: int, scale: int) -> str:
-    """The best bundled model for the data: band-specific if one fits, else lkca-g, else bicubic."""
+    """The best bundled model that fits the data, else ``bicubic``.
+
+    Fitting: the scale matches, and the model is band-agnostic or was trained for this
+    band count. Best: the highest test PSNR recorded in the model cards; without one,
+    band-specific before band-agnostic, then the card's ``rank``.
+    """
     from hsrcli.weights import bundled
 
-    cards = [c for c in bundled() if c.get("scale") == scale]
-    specific = [c for c in cards if c.get("bands") == bands and not c.get("band_agnostic")]
-    agnostic = [c for c in cards if c.get("band_agnostic")]
-    for group in (specific, agnostic):
-        if group:
-            return sorted(group, key=lambda c: c.get("rank", 0))[0]["name"]
-    return "bicubic"
+    fits = [c for c in bundled() if c.get("scale") == scale
+            and (c.get("band_agnostic") or c.get("bands") == bands)]
+    if not fits:
+        return "bicubic"
+
+    def key(c: dict):
+        psnr = (c.get("test") or {}).get("psnr")
+        return (-(psnr if psnr is not None else float("-inf")), bool(c.get("band_agnostic")), c.get("rank", 0))
+
+    return sorted(fits, key=key)[0]["name"]
 
 
 @reports_bad_input

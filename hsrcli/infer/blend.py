@@ -2,14 +2,15 @@
 
 * :class:`RamAccumulator` — numpy arrays, for outputs within a memory budget;
 * :class:`DiskAccumulator` — float32 sum and weight rasters in hidden temporary
-  files next to the output (opensr-utils' design), mapped window by window so the
-  resident memory stays at one window whatever the scene size.
+  files next to the output (opensr-utils' design), read and written row segment by
+  row segment so the resident memory stays at one window whatever the scene size.
 
 Both store ``sum`` as (rows, cols, bands) and ``weight`` as (rows, cols) in HR pixels.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -29,48 +30,64 @@ class RamAccumulator:
         self.sum[r0:r0 + h, c0:c0 + w] += values * weight[:, :, None]
         self.weight[r0:r0 + h, c0:c0 + w] += weight
 
-    def result(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
-        """(sum, weight) of HR rows r0:r1."""
-        return self.sum[r0:r1], self.weight[r0:r1]
+    def result(self, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
+        """(sum, weight) of HR rows r0:r1, columns c0:c1."""
+        return self.sum[r0:r1, c0:c1], self.weight[r0:r1, c0:c1]
 
     def close(self) -> None:
         self.sum = self.weight = None
 
 
 class DiskAccumulator:
-    """Sum/weight rasters in sparse temporary files, updated through short-lived memmaps."""
+    """Sum/weight rasters in sparse temporary files, updated with positioned reads and writes.
+
+    Only the rows of the window being updated are read (``os.pread``) and written back
+    (``os.pwrite``): no file mapping, so the page cache never counts towards this
+    process's memory, whatever the scene size.
+    """
 
     def __init__(self, rows: int, cols: int, bands: int, folder: Path) -> None:
         tag = uuid.uuid4().hex[:8]
         self.shape = (rows, cols, bands)
         self.sum_path = folder / f".hsr-accumulator-{tag}.sum.partial"
         self.weight_path = folder / f".hsr-accumulator-{tag}.weight.partial"
+        self._fds = []
         for p, n in ((self.sum_path, rows * cols * bands), (self.weight_path, rows * cols)):
-            with open(p, "wb") as f:
-                f.truncate(n * 4)  # sparse: reads as zeros
+            fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.ftruncate(fd, n * 4)  # sparse: reads as zeros
+            self._fds.append(fd)
 
-    def _maps(self, mode: str = "r+"):
-        r, c, b = self.shape
-        return (np.memmap(self.sum_path, np.float32, mode, shape=(r, c, b)),
-                np.memmap(self.weight_path, np.float32, mode, shape=(r, c)))
+    def _io(self, which: int, r0: int, r1: int, c0: int, c1: int, data: np.ndarray | None = None) -> np.ndarray:
+        """Read (data None) or write rows r0:r1, cols c0:c1 of raster ``which`` (0 = sum, 1 = weight)."""
+        rows, cols, bands = self.shape
+        per = bands if which == 0 else 1
+        fd = self._fds[which]
+        nbytes = (c1 - c0) * per * 4
+        if data is None:
+            out = np.empty((r1 - r0, c1 - c0, per), dtype=np.float32)
+        for k, r in enumerate(range(r0, r1)):
+            offset = ((r * cols) + c0) * per * 4
+            if data is None:
+                out[k] = np.frombuffer(os.pread(fd, nbytes, offset), dtype=np.float32).reshape(c1 - c0, per)
+            else:
+                os.pwrite(fd, np.ascontiguousarray(data[k], dtype=np.float32).tobytes(), offset)
+        return out if data is None else data
 
     def add(self, r0: int, c0: int, values: np.ndarray, weight: np.ndarray) -> None:
         h, w = weight.shape
-        weighted = np.multiply(values, weight[:, :, None], dtype=np.float32)
-        s, wt = self._maps()
-        s[r0:r0 + h, c0:c0 + w] += weighted
-        del weighted
-        wt[r0:r0 + h, c0:c0 + w] += weight
-        s.flush()
-        wt.flush()
-        del s, wt
+        total = self._io(0, r0, r0 + h, c0, c0 + w)
+        total += values * weight[:, :, None]
+        self._io(0, r0, r0 + h, c0, c0 + w, total)
+        wt = self._io(1, r0, r0 + h, c0, c0 + w)
+        wt[:, :, 0] += weight
+        self._io(1, r0, r0 + h, c0, c0 + w, wt)
 
-    def result(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
-        s, wt = self._maps("r")
-        out = np.array(s[r0:r1]), np.array(wt[r0:r1])
-        del s, wt
-        return out
+    def result(self, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._io(0, r0, r1, c0, c1), self._io(1, r0, r1, c0, c1)[:, :, 0]
 
     def close(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
         self.sum_path.unlink(missing_ok=True)
         self.weight_path.unlink(missing_ok=True)

@@ -193,13 +193,14 @@ def upscale_scene(
             y = y.mul_(div_t).cpu().numpy()
             for t, yt in zip(group, y):
                 _accumulate(acc, grid, t, yt, margin, s, hr.rows, hr.cols)
-        for w in bar(list(iter_windows(hr.rows, hr.cols, m.bands, 4, opts.max_window_bytes)),
-                     desc="write", unit="win"):
+        strips = iter_windows(hr.rows, hr.cols, m.bands, 4, opts.max_window_bytes, writer.block_shape)
+        for w in bar(list(strips), desc="write", unit="win"):
             r0, r1 = int(w.row_off), int(w.row_off + w.height)
-            total, weight = acc.result(r0, r1)
+            c0, c1 = int(w.col_off), int(w.col_off + w.width)
+            total, weight = acc.result(r0, r1, c0, c1)
             block = total / np.maximum(weight, 1e-20)[:, :, None]
-            block = _finish(block, scene, r0, r1, s, out_dtype, nodata_out)
-            writer.write(Window(0, r0, hr.cols, r1 - r0), block)
+            block = _finish(block, scene, r0, r1, c0, c1, s, out_dtype, nodata_out)
+            writer.write(Window(c0, r0, c1 - c0, r1 - r0), block)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -226,15 +227,16 @@ def _accumulate(acc, grid: TileGrid, t: Tile, y: np.ndarray, margin: int, s: int
     acc.add(a0, b0, vals, weights[a0 - r0:a1 - r0, b0 - c0:b1 - c0])
 
 
-def _finish(block: np.ndarray, scene: Scene, r0: int, r1: int, s: int, dtype: np.dtype,
+def _finish(block: np.ndarray, scene: Scene, r0: int, r1: int, c0: int, c1: int, s: int, dtype: np.dtype,
             nodata: float | None) -> np.ndarray:
     """Nodata where the LR pixel was missing (any band → that band), then cast (round + clip for ints)."""
     m = scene.meta
     lr0, lr1 = r0 // s, (r1 + s - 1) // s
-    raw = scene.read(Window(0, lr0, m.cols, lr1 - lr0))
+    lc0, lc1 = c0 // s, (c1 + s - 1) // s
+    raw = scene.read(Window(lc0, lr0, lc1 - lc0, lr1 - lr0))
     bad = m.nodata_mask(raw) | ~np.isfinite(raw.astype(np.float64))
     if bad.any():
-        bad_hr = np.repeat(np.repeat(bad, s, axis=0), s, axis=1)[r0 - lr0 * s:r1 - lr0 * s]
+        bad_hr = np.repeat(np.repeat(bad, s, axis=0), s, axis=1)[r0 - lr0 * s:r1 - lr0 * s, c0 - lc0 * s:c1 - lc0 * s]
         fill = nodata if nodata is not None else (np.nan if np.issubdtype(dtype, np.floating) else 0)
         block = np.where(bad_hr, np.float32(fill), block)
     if np.issubdtype(dtype, np.integer):

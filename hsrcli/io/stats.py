@@ -11,14 +11,15 @@ from hsrcli.io.scene import Scene
 
 def band_stats(
     scene: Scene,
-    max_bytes: int = 64 * 2**20,
+    max_bytes: int = 16 * 2**20,
     progress: Callable[[Iterable], Iterable] | None = None,
 ) -> list[dict[str, float | int | None]]:
     """Min, max and mean of every band, ignoring nodata and non-finite values.
 
     Returns one dict per band: ``band`` (0-based), ``wavelength`` (nm or None),
     ``min``, ``max``, ``mean`` (raw stored units; None when a band has no valid
-    pixel) and ``valid`` (number of pixels counted).
+    pixel) and ``valid`` (number of pixels counted). Windows hold at most
+    ``max_bytes`` of stored data (their float64 working copies are 2–8× that).
     """
     m = scene.meta
     lo = np.full(m.bands, np.inf)
