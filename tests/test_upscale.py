@@ -223,3 +223,21 @@ def test_large_output_uses_disk_accumulator_and_matches(runner, tmp_path, monkey
     _up(runner, src, "-s", "2", "-m", "bicubic", "-o", b, "--tile", "16")
     np.testing.assert_allclose(open_scene(b).read(), open_scene(a).read(), rtol=1e-6)
     assert not [p for p in tmp_path.iterdir() if "accumulator" in p.name]
+
+
+def test_default_model_prefers_the_best_fitting_bundled_model(monkeypatch):
+    import hsrcli.weights as weights
+    from hsrcli.cli.upscale import default_model
+
+    cards = [
+        {"name": "spec31", "scale": 4, "bands": 31, "band_agnostic": False, "test": {"psnr": 34.0}},
+        {"name": "agn", "scale": 4, "bands": None, "band_agnostic": True, "test": {"psnr": 35.0}},
+        {"name": "spec31_x2", "scale": 2, "bands": 31, "band_agnostic": False},
+    ]
+    monkeypatch.setattr(weights, "bundled", lambda: cards)
+    assert default_model(31, 4) == "agn"  # better measured PSNR wins
+    assert default_model(224, 4) == "agn"  # band-specific weights do not fit 224 bands
+    assert default_model(31, 2) == "spec31_x2"
+    assert default_model(31, 3) == "bicubic"  # nothing bundled for x3
+    cards[1]["test"] = {"psnr": 30.0}
+    assert default_model(31, 4) == "spec31"

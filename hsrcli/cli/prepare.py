@@ -79,9 +79,12 @@ def prepare(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing data set.")] = False,
     quiet: Quiet = False,
 ) -> None:
-    """Split scenes (test/validation regions never touch training patches), cut patches,
-    degrade HR to LR, normalise, and write memory-mapped arrays plus manifest.json.
-    Same inputs and seed give byte-identical arrays."""
+    """Build an LR/HR training data set: split, patches, degradation, normalisation, manifest.
+
+    Test and validation regions (plus a guard band) never touch training patches; arrays
+    are memory-mapped; manifest.json records sources (SHA-256), regions and parameters.
+    Same inputs and seed give byte-identical arrays.
+    """
     import json
 
     from tqdm import tqdm
