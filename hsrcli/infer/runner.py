@@ -145,8 +145,9 @@ def upscale_scene(
     if getattr(model, "group_batch", 0) is None:
         model.group_batch = 8  # lkca-g: bound activation memory (results are identical)
     radius = getattr(model, "receptive_radius", None)
+    refine_model = None if refine is None else refine.model.to(opts.device).eval()
     if refine is not None:
-        r2 = getattr(refine.model, "receptive_radius", None)
+        r2 = getattr(refine_model, "receptive_radius", None)
         radius = None if radius is None or r2 is None else max(radius, r2) + 3
     overlap, margin = plan_overlap(radius, opts.overlap)
     tile = auto_tile(m.bands, s, overlap) if opts.tile is None else max(opts.tile, overlap + 16)
@@ -188,7 +189,7 @@ def upscale_scene(
             x = torch.from_numpy(np.stack(blocks)).to(opts.device) / div_t
             y = _forward(model, x, opts)
             if refine is not None:
-                v = x if s == 2 else _forward(refine.model.to(opts.device).eval(), x, opts)
+                v = x if s == 2 else _forward(refine_model, x, opts)
                 y = finesr(y.double(), v.double(), opts.bp_iters).float()
             y = y.mul_(div_t).cpu().numpy()
             for t, yt in zip(group, y):
