@@ -72,7 +72,7 @@ def upscale(
     refine: Annotated[bool, typer.Option("--refine", help="DualSR FineSR back-projection with a x s/2 "
                                          "model.")] = False,
     refine_model: Annotated[Optional[str], typer.Option("--refine-model", help="The x s/2 model for --refine "
-                                                        "(default: bundled coarsr).")] = None,
+                                                        "(default: the best fitting bundled x s/2 model; DualSR uses coarsr_x2).")] = None,
     bp_iters: Annotated[int, typer.Option("--bp-iters", help="FineSR iterations.")] = 1,
     var: Var = None,
     layout: Layout = "auto",
