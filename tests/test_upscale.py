@@ -241,3 +241,16 @@ def test_default_model_prefers_the_best_fitting_bundled_model(monkeypatch):
     assert default_model(31, 3) == "bicubic"  # nothing bundled for x3
     cards[1]["test"] = {"psnr": 30.0}
     assert default_model(31, 4) == "spec31"
+
+
+def test_several_inputs_each_get_their_own_output(runner, tmp_path):
+    a = write_raw_envi(tmp_path, make_cube(8, 8, 5, "float32"), name="a")
+    b = write_geotiff(tmp_path / "b.tif", make_cube(6, 7, 5, "float32"))
+    out = tmp_path / "out"
+    out.mkdir()
+    res = runner.invoke(app, ["upscale", str(a), str(b), "-s", "2", "-m", "bicubic", "-o", str(out), "--device",
+                              "cpu"])
+    assert res.exit_code == 0, res.output
+    assert open_scene(out / "a_x2.hdr").meta.shape == (16, 16, 5)
+    assert open_scene(out / "b_x2.tif").meta.shape == (12, 14, 5)
+    assert res.stderr.count("Mpx·bands/s") == 2  # throughput printed for each
