@@ -162,8 +162,7 @@ def upscale_scene(
             info = np.iinfo(out_dtype)
             if not info.min <= m.nodata <= info.max:
                 raise HsrInputError(f"nodata {m.nodata:g} does not fit the output type {out_dtype.name}")
-    elif np.issubdtype(m.dtype, np.floating) and np.issubdtype(out_dtype, np.integer):
-        nodata_out = None  # NaN input in an integer output becomes 0 (documented)
+    # without a nodata value, NaN input pixels stay NaN in float outputs and become 0 in integer ones
     out_meta = hr.replace(dtype=out_dtype, nodata=nodata_out,
                           history=[*hr.history, f"{stamp} hsr upscale x{s} with {what} (hsrcli {__version__})"])
     writer = open_writer(out, out_meta, fmt, overwrite=overwrite)  # refuses before any compute

@@ -130,9 +130,8 @@ def map_info_from_geo(transform: Affine, crs_wkt: str | None) -> list[str]:
     px = math.hypot(t.a, t.b)
     py = math.hypot(t.d, t.e)
     rotation = math.degrees(math.atan2(t.b, t.a))
-    tail: list[str]
     name = "Arbitrary"
-    tail = []
+    tail: list[str] = []
     if crs_wkt:
         from rasterio.crs import CRS
 

@@ -82,10 +82,8 @@ class MetricAccumulator:
         )
 
 
-def _to_chw(block: np.ndarray, scale_to: float, clip: float | None) -> torch.Tensor:
+def _to_chw(block: np.ndarray, clip: float | None) -> torch.Tensor:
     t = torch.from_numpy(np.ascontiguousarray(block.transpose(2, 0, 1))).to(torch.float64)
-    if scale_to != 1.0:
-        t = t * scale_to
     if clip is not None:
         t = t.clamp(0.0, clip)
     return t
@@ -174,8 +172,8 @@ def stream_metrics(
         b = min(a + strip, r1)
         lo, hi = max(a - SSIM_HALO, r0), min(b + SSIM_HALO, r1)
         win = Window(c0, lo, width, hi - lo)
-        x = _to_chw(sr.read(win, bands), 1.0, clip_to)
-        y = _to_chw(ref.read(win, bands), 1.0, None)
+        x = _to_chw(sr.read(win, bands), clip_to)
+        y = _to_chw(ref.read(win, bands), None)
         core = slice(a - lo, b - lo)
         acc.add_pixels(x[:, core], y[:, core])
         acc.add_ssim(x, y)

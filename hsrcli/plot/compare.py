@@ -68,22 +68,20 @@ def plot_compare(
     r, c, s = crop
     win = Window(c, r, s, s)
     bands = rgb_bands(ref.meta, rgb)
-    ref_crop = ref.read(win).astype(np.float64)
-    limits = stretch_limits(ref_crop[:, :, bands])
+    crops = [ref.read(win).astype(np.float64)] + [x.read(win).astype(np.float64) for x in results]
+    limits = stretch_limits(crops[0][:, :, bands])
     metrics = [stream_metrics(x, ref, data_range=data_range, progress=progress) for x in results]
-    y = torch.from_numpy(ref_crop.transpose(2, 0, 1))
-    sams = [sam_map(torch.from_numpy(x.read(win).astype(np.float64).transpose(2, 0, 1)), y).numpy()
-            for x in results]
+    y = torch.from_numpy(crops[0].transpose(2, 0, 1))
+    sams = [sam_map(torch.from_numpy(c.transpose(2, 0, 1)), y).numpy() for c in crops[1:]]
     finite = np.concatenate([m[np.isfinite(m)].ravel() for m in sams]) if sams else np.array([1.0])
     vmax = float(np.percentile(finite, 99)) if finite.size else 1.0
 
     n = len(results) + 1
     fig = Figure(figsize=(3.1 * n + 0.8, 10.2), layout="constrained")
     grid = fig.add_gridspec(3, n, height_ratios=[1, 1, 0.9])
-    for k, (scene, label) in enumerate(zip([ref, *results], labels)):
+    for k, (crop, label) in enumerate(zip(crops, labels)):
         ax = fig.add_subplot(grid[0, k])
-        img = ref_crop if k == 0 else scene.read(win, bands).astype(np.float64)
-        ax.imshow(stretch(img[:, :, bands] if k == 0 else img, limits), interpolation="nearest")
+        ax.imshow(stretch(crop[:, :, bands], limits), interpolation="nearest")
         sub = "" if k == 0 else f"\n{metrics[k - 1]['psnr']:.2f} dB, SAM {_deg(metrics[k - 1]['sam'])}"
         ax.set_title(f"{label}{sub}", fontsize=9)
         ax.set_xticks([])
