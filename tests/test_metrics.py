@@ -74,8 +74,9 @@ def test_data_range_scales_consistently():
     sr, ref = _random_pair(3)
     a = compute_metrics(sr, ref, 1.0, 2)
     b = compute_metrics(sr * 4000, ref * 4000, 4000.0, 2)
-    for k in ("psnr", "psnr_global", "ssim", "sam", "ergas", "rmse", "cc"):
+    for k in ("psnr", "psnr_global", "sam", "ergas", "rmse", "cc"):
         assert a[k] == pytest.approx(b[k], rel=1e-9), k
+    assert a["ssim"] == pytest.approx(b["ssim"], rel=1e-7)  # SSIM filters in float32 (centred data)
 
 
 def test_golden_values():

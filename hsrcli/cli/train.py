@@ -119,6 +119,7 @@ def train(
 def evaluate(
     dataset: Annotated[Path, typer.Argument(help="Data set folder made by 'hsr prepare'.", show_default=False)],
     model: Annotated[list[str], typer.Option("--model", "-m", help="Checkpoint, bundled name or bicubic; "
+                                             "A+B: A refined by FineSR with the x s/2 model B (A+lr at x2); "
                                              "repeatable.", show_default=False)],
     split: Annotated[str, typer.Option("--split", help="test or val.")] = "test",
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the table as CSV.")] = None,

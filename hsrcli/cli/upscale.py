@@ -73,7 +73,9 @@ def upscale(
                                          "model.")] = False,
     refine_model: Annotated[Optional[str], typer.Option("--refine-model", help="The x s/2 model for --refine "
                                                         "(default: the best fitting bundled x s/2 model; DualSR uses coarsr_x2).")] = None,
-    bp_iters: Annotated[int, typer.Option("--bp-iters", help="FineSR iterations.")] = 1,
+    refine_check: Annotated[bool, typer.Option("--refine-check/--no-refine-check", help="Apply --refine only "
+                                               "if it does not lower PSNR on the scene's own LR degraded "
+                                               "once more (self-check).")] = True,
     var: Var = None,
     layout: Layout = "auto",
     wavelengths: Wavelengths = None,
@@ -85,6 +87,7 @@ def upscale(
     wavelengths, band names and nodata. Prints throughput at the end."""
     from tqdm import tqdm
 
+    from hsrcli.infer.refine import Refinement
     from hsrcli.infer.resolve import resolve_model
     from hsrcli.infer.runner import UpscaleOptions, upscale_scene
     from hsrcli.io import HsrInputError, open_scene
@@ -92,13 +95,13 @@ def upscale(
     from hsrcli.io.writers import envi_paths
     from hsrcli.runtime import amp_dtype, resolve_device
 
-    if (tile is not None and tile < 8) or batch < 1 or bp_iters < 1:
-        raise HsrInputError("--tile must be >= 8, --batch and --bp-iters >= 1")
+    if (tile is not None and tile < 8) or batch < 1:
+        raise HsrInputError("--tile must be >= 8 and --batch >= 1")
     if len(inputs) > 1 and output is not None and not output.is_dir():
         raise HsrInputError("with several inputs, -o must be an existing folder")
     dev = resolve_device(device)
     opts = UpscaleOptions(tile=tile, overlap=overlap, batch=batch, device=dev, amp=amp_dtype(amp, dev),
-                          dtype=dtype, bp_iters=bp_iters)
+                          dtype=dtype)
     plans = []
     for path in inputs:  # check every input and output before computing anything
         with open_scene(path, var=var, layout=layout, wavelengths=wavelengths) as scene:
@@ -119,11 +122,11 @@ def upscale(
         if refine:
             if scale not in (2, 4, 8):
                 raise HsrInputError("--refine (FineSR) needs scale 2, 4 or 8")
+            partner = None  # x2: the x1 "result" is the LR input itself
             if scale > 2:
                 ref_name = refine_model or default_model(meta.bands, scale // 2)
-                ref = resolve_model(ref_name, meta.bands, scale // 2, dev, source=str(path))
-            else:
-                ref = resolved  # x1 "result" is the LR input itself
+                partner = resolve_model(ref_name, meta.bands, scale // 2, dev, source=str(path))
+            ref = Refinement(partner, check=refine_check)
         if not quiet and model is None:
             typer.echo(f"{path}: using model {name}", err=True)
 
@@ -133,6 +136,8 @@ def upscale(
         with open_scene(path, var=var, layout=layout, wavelengths=wavelengths) as scene:
             stats = upscale_scene(scene, out, f, resolved, opts, overwrite=overwrite, refine=ref, progress=bar)
         results.append(stats)
+        if "refine" in stats and not stats["refine"]["applied"]:
+            typer.echo(f"hsr: warning: {path}: --refine {stats['refine']['reason']}", err=True)
         if not quiet:
             typer.echo(f"wrote {stats['output']}: {stats['rows']} x {stats['cols']} x {stats['bands']} in "
                        f"{stats['seconds']:.1f} s ({stats['mpx_bands_per_s']:.2f} Mpx·bands/s, "

@@ -20,6 +20,7 @@ import torch
 from rasterio.windows import Window
 
 from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
+from hsrcli.infer.refine import MIN_CHECK_LR, AngleTally, Refinement, check_side, self_check
 from hsrcli.infer.resolve import ResolvedModel
 from hsrcli.infer.tiling import Tile, TileGrid
 from hsrcli.io.errors import HsrInputError
@@ -27,6 +28,7 @@ from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 from hsrcli.io.windows import iter_windows
 from hsrcli.io.writers import open_writer
+from hsrcli.models.finesr import finesr_terms
 
 TILE_HR_VALUES = 24 * 2**20  # default tile: at most this many output values (bands x HR pixels) per tile
 UNBOUNDED_OVERLAP = 32  # models whose receptive field is the whole image (global attention)
@@ -44,7 +46,6 @@ class UpscaleOptions:
     device: torch.device = torch.device("cpu")
     amp: torch.dtype | None = None
     dtype: str = "float32"
-    bp_iters: int = 1
     ram_budget: int = RAM_ACCUMULATOR_BYTES
     max_window_bytes: int = 64 * 2**20
 
@@ -87,35 +88,125 @@ def read_padded(scene: Scene, r0: int, c0: int, h: int, w: int, margin: int) -> 
     return block
 
 
-def _normaliser(scene: Scene, resolved: ResolvedModel, progress) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """(divisor (B,), nodata fill (B,) or None, description)."""
+def _scene_stats(scene: Scene, models: list[ResolvedModel], progress) -> list[dict] | None:
+    """Per-band statistics when a model normalises by the scene or the scene may hold nodata."""
     from hsrcli.io.stats import band_stats
 
     m = scene.meta
-    norm = resolved.normalization or {}
-    need_stats = resolved.name != "bicubic" and (norm.get("per_scene") or not norm.get("divisor"))
+    need = any(_per_scene(r) for r in models)
     has_nodata = m.nodata is not None or np.issubdtype(m.dtype, np.floating)
-    stats = band_stats(scene, progress=progress) if (need_stats or has_nodata) else None
-    fill = None
-    if stats is not None:
-        fill = np.array([s["mean"] if s["mean"] is not None else 0.0 for s in stats])
+    return band_stats(scene, progress=progress) if (need or has_nodata) else None
+
+
+def _per_scene(resolved: ResolvedModel) -> bool:
+    norm = resolved.normalization or {}
+    return resolved.name != "bicubic" and bool(norm.get("per_scene") or not norm.get("divisor"))
+
+
+def _divisor(scene: Scene, resolved: ResolvedModel, stats: list[dict] | None) -> tuple[np.ndarray, str]:
+    """Per-band divisor (B,) that brings the scene to the model's normalised scale, and its description."""
+    m = scene.meta
     if resolved.name == "bicubic":
-        return np.ones(m.bands), fill, "none (bicubic is linear)"
-    if need_stats:
-        top = max((s["max"] for s in stats if s["max"] is not None), default=0.0)
+        return np.ones(m.bands), "none (bicubic is linear)"
+    if _per_scene(resolved):
+        top = max((s["max"] for s in stats or [] if s["max"] is not None), default=0.0)
         if not top > 0:
             raise HsrInputError(f"{scene.path}: the scene has no positive value to normalise by")
-        return np.full(m.bands, top), fill, f"scene maximum {top:g}"
+        return np.full(m.bands, top), f"scene maximum {top:g}"
+    norm = resolved.normalization
     div = np.asarray(norm["divisor"], dtype=np.float64)
     if div.size not in (1, m.bands):
         raise HsrInputError(f"the checkpoint's normaliser has {div.size} values for {m.bands} bands")
-    return np.broadcast_to(div, (m.bands,)).copy(), fill, f"checkpoint {norm.get('kind')} {div[:3].tolist()}"
+    return np.broadcast_to(div, (m.bands,)).copy(), f"checkpoint {norm.get('kind')} {div[:3].tolist()}"
 
 
 def _forward(model: torch.nn.Module, x: torch.Tensor, opts: UpscaleOptions) -> torch.Tensor:
     with torch.no_grad(), torch.autocast(opts.device.type, dtype=opts.amp or torch.float32,
                                          enabled=opts.amp is not None):
         return model(x).float()
+
+
+def _read_block(scene: Scene, r0: int, c0: int, h: int, w: int, margin: int,
+                fill: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Network input ``(B, h, w)`` float32 (nodata and NaN values filled with their band's mean) and
+    the mask ``(h, w)`` of pixels with no valid band, at padded LR coordinates (r0, c0)."""
+    m = scene.meta
+    raw = read_padded(scene, r0, c0, h, w, margin)
+    x = raw.astype(np.float32)
+    bad = m.nodata_mask(raw) | ~np.isfinite(x)
+    if bad.any():
+        x = np.where(bad, (fill if fill is not None else np.zeros(m.bands)).astype(np.float32), x)
+    return np.ascontiguousarray(x.transpose(2, 0, 1)), bad.all(axis=2)
+
+
+class _Refiner:
+    """FineSR for one scene: the partner's forward on the main model's scale, the self-check,
+    and the angle tally of the whole-image λ."""
+
+    def __init__(self, spec: Refinement, scene: Scene, stats: list[dict] | None, main_div: np.ndarray,
+                 opts: UpscaleOptions) -> None:
+        self.spec = spec
+        self.scale_v = None
+        self.partner = None
+        if spec.partner is not None:
+            self.partner = spec.partner.model.to(opts.device).eval()
+            div, _ = _divisor(scene, spec.partner, stats)
+            # the partner sees its own normalisation; its output comes back on the main model's scale
+            self.scale_v = torch.from_numpy((div / main_div).astype(np.float32)).view(1, -1, 1, 1).to(opts.device)
+        self.opts = opts
+        self.tally = AngleTally()
+        self.check: dict | None = None
+        self.applied = True
+        self.reason = "applied without self-check (--no-refine-check)"
+
+    @property
+    def radius_extra(self) -> int | None:
+        """Receptive radius the partner adds (None: unbounded)."""
+        if self.partner is None:
+            return 0
+        return getattr(self.partner, "receptive_radius", None)
+
+    def forward_v(self, x: torch.Tensor) -> torch.Tensor:
+        """V on the main model's normalised scale: ``(N, B, h, w) → (N, B, s/2·h, s/2·w)``."""
+        if self.partner is None:
+            return x
+        return _forward(self.partner, x / self.scale_v, self.opts) * self.scale_v
+
+    def run_check(self, scene: Scene, forward_u, div_t: torch.Tensor, fill: np.ndarray | None, scale: int) -> None:
+        """Decide from the scene's own LR whether FineSR helps this pair (sets ``applied``)."""
+        m = scene.meta
+        side = check_side(m.rows, m.cols, scale)
+        if side == 0:
+            self.applied = False
+            self.reason = (f"not applied: the scene is too small for the self-check (needs at least "
+                           f"{MIN_CHECK_LR * scale} LR px a side; --no-refine-check applies it anyway)")
+            return
+        x, _ = _read_block(scene, (m.rows - side) // 2, (m.cols - side) // 2, side, side, 0, fill)
+        crop = torch.from_numpy(x)[None].to(self.opts.device) / div_t
+        self.check = self_check(forward_u, None if self.partner is None else self.forward_v, crop, scale)
+        gain = self.check["gain_db"]
+        self.applied = gain >= 0
+        self.reason = (f"{'applied' if self.applied else 'not applied'}: on this scene's own LR, degraded "
+                       f"x{scale} again, FineSR changes PSNR by {gain:+.2f} dB (--no-refine-check applies it "
+                       f"anyway)")
+
+    def terms(self, y: torch.Tensor, x: torch.Tensor, grid: TileGrid, group: list[Tile],
+              bads: list[np.ndarray]) -> torch.Tensor:
+        """Correction C ``(N, B, s·h, s·w)`` of a batch of tiles; tallies the angles the tiles own."""
+        correction, angles = finesr_terms(y, self.forward_v(x))
+        h2 = grid.scale // 2
+        for k, (t, bad) in enumerate(zip(group, bads)):
+            r0, r1, c0, c1 = grid.core(t)
+            a0, a1, b0, b1 = (r0 - t.row) * h2, (r1 - t.row) * h2, (c0 - t.col) * h2, (c1 - t.col) * h2
+            valid = ~np.repeat(np.repeat(bad, h2, axis=0), h2, axis=1)[a0:a1, b0:b1]
+            self.tally.add(angles[k, a0:a1, b0:b1].cpu(), torch.from_numpy(valid))
+        return correction
+
+    def summary(self) -> dict:
+        p = self.spec.partner
+        return {"partner": "LR input" if p is None else p.label, "applied": self.applied, "reason": self.reason,
+                "self_check": self.check, "sam": self.tally.sam if self.applied else None,
+                "weight": self.tally.weight if self.applied else None}
 
 
 def upscale_scene(
@@ -126,16 +217,16 @@ def upscale_scene(
     opts: UpscaleOptions,
     *,
     overwrite: bool = False,
-    refine: ResolvedModel | None = None,
+    refine: Refinement | None = None,
     progress: Callable[..., Iterable] | None = None,
 ) -> dict:
     """Super-resolve ``scene`` by ``resolved.scale`` into ``out`` (ENVI or GeoTIFF); returns run statistics.
 
-    With ``refine``, DualSR's FineSR back-projection combines the ×s result with the
-    ×s/2 result of ``refine`` (or the LR input itself for ×2), tile by tile.
+    With ``refine``, DualSR's FineSR back-projection combines the ×s result with the ×s/2
+    result of the partner (or the LR input itself for ×2), with one λ for the whole scene,
+    after a self-check on the scene's own LR (see :mod:`hsrcli.infer.refine`).
     """
     from hsrcli import __version__
-    from hsrcli.models.finesr import finesr
 
     bar = progress or (lambda it, **_: it)
     m = scene.meta
@@ -145,16 +236,16 @@ def upscale_scene(
     if getattr(model, "group_batch", 0) is None:
         model.group_batch = 8  # lkca-g: bound activation memory (results are identical)
     radius = getattr(model, "receptive_radius", None)
-    refine_model = None if refine is None else refine.model.to(opts.device).eval()
     if refine is not None:
-        r2 = getattr(refine_model, "receptive_radius", None)
-        radius = None if radius is None or r2 is None else max(radius, r2) + 3
+        r2 = 0 if refine.partner is None else getattr(refine.partner.model, "receptive_radius", None)
+        radius = None if radius is None or r2 is None else max(radius, r2) + 3  # + the bicubic resizes
     overlap, margin = plan_overlap(radius, opts.overlap)
     tile = auto_tile(m.bands, s, overlap) if opts.tile is None else max(opts.tile, overlap + 16)
+    if refine is not None:
+        tile += tile % 2  # FineSR halves the tile
     grid = TileGrid(m.rows, m.cols, tile, overlap, margin, s)
     hr = m.rescaled(s)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    what = resolved.label + (f" + FineSR({refine.label}, {opts.bp_iters} it)" if refine is not None else "")
     nodata_out = None
     if m.nodata is not None:
         nodata_out = m.nodata
@@ -162,57 +253,68 @@ def upscale_scene(
             info = np.iinfo(out_dtype)
             if not info.min <= m.nodata <= info.max:
                 raise HsrInputError(f"nodata {m.nodata:g} does not fit the output type {out_dtype.name}")
-    # without a nodata value, NaN input pixels stay NaN in float outputs and become 0 in integer ones
-    out_meta = hr.replace(dtype=out_dtype, nodata=nodata_out,
-                          history=[*hr.history, f"{stamp} hsr upscale x{s} with {what} (hsrcli {__version__})"])
-    writer = open_writer(out, out_meta, fmt, overwrite=overwrite)  # refuses before any compute
-    acc = None
+    acc = writer = None
     t0 = time.perf_counter()
     try:
-        divisor, fill, norm_desc = _normaliser(scene, resolved, lambda it: bar(it, desc="stats", unit="win"))
+        models = [resolved] + ([refine.partner] if refine is not None and refine.partner is not None else [])
+        stats = _scene_stats(scene, models, lambda it: bar(it, desc="stats", unit="win"))
+        divisor, norm_desc = _divisor(scene, resolved, stats)
+        fill = None if stats is None else np.array([b["mean"] if b["mean"] is not None else 0.0 for b in stats])
         div_t = torch.from_numpy(divisor.astype(np.float32)).view(1, -1, 1, 1).to(opts.device)
-        hr_bytes = hr.rows * hr.cols * m.bands * 4
-        acc = (RamAccumulator(hr.rows, hr.cols, m.bands) if hr_bytes <= opts.ram_budget
-               else DiskAccumulator(hr.rows, hr.cols, m.bands, out.parent))
+        refiner = None
+        if refine is not None:
+            refiner = _Refiner(refine, scene, stats, divisor, opts)
+            if refine.check:
+                refiner.run_check(scene, lambda x: _forward(model, x, opts), div_t, fill, s)
+        use_refine = refiner is not None and refiner.applied
+        what = resolved.label + (f" + FineSR({refiner.summary()['partner']})" if use_refine else "")
+        # without a nodata value, NaN input pixels stay NaN in float outputs and become 0 in integer ones
+        out_meta = hr.replace(dtype=out_dtype, nodata=nodata_out,
+                              history=[*hr.history, f"{stamp} hsr upscale x{s} with {what} (hsrcli {__version__})"])
+        writer = open_writer(out, out_meta, fmt, overwrite=overwrite)
+        channels = 2 * m.bands if use_refine else m.bands  # FineSR: U and its correction C side by side
+        hr_bytes = hr.rows * hr.cols * channels * 4
+        acc = (RamAccumulator(hr.rows, hr.cols, channels) if hr_bytes <= opts.ram_budget
+               else DiskAccumulator(hr.rows, hr.cols, channels, out.parent))
+        out_div = torch.cat([div_t, div_t], 1) if use_refine else div_t
         tiles = list(grid)
         for i in bar(range(0, len(tiles), opts.batch), desc="tiles", unit="batch"):
             group: list[Tile] = tiles[i:i + opts.batch]
-            blocks = []
-            for t in group:
-                raw = read_padded(scene, t.row, t.col, t.size_r, t.size_c, margin)
-                x = raw.astype(np.float32)
-                bad = m.nodata_mask(raw) | ~np.isfinite(x)
-                if bad.any():
-                    x = np.where(bad, (fill if fill is not None else np.zeros(m.bands)).astype(np.float32), x)
-                blocks.append(x.transpose(2, 0, 1))
-            x = torch.from_numpy(np.stack(blocks)).to(opts.device) / div_t
+            blocks = [_read_block(scene, t.row, t.col, t.size_r, t.size_c, margin, fill) for t in group]
+            x = torch.from_numpy(np.stack([b[0] for b in blocks])).to(opts.device) / div_t
             y = _forward(model, x, opts)
-            if refine is not None:
-                v = x if s == 2 else _forward(refine_model, x, opts)
-                y = finesr(y.double(), v.double(), opts.bp_iters).float()
-            y = y.mul_(div_t).cpu().numpy()
+            if use_refine:
+                y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
+            y = y.mul_(out_div).cpu().numpy()
             for t, yt in zip(group, y):
                 _accumulate(acc, grid, t, yt, margin, s, hr.rows, hr.cols)
+        lam = np.float32(refiner.tally.weight) if use_refine else None
         strips = iter_windows(hr.rows, hr.cols, m.bands, 4, opts.max_window_bytes, writer.block_shape)
         for w in bar(list(strips), desc="write", unit="win"):
             r0, r1 = int(w.row_off), int(w.row_off + w.height)
             c0, c1 = int(w.col_off), int(w.col_off + w.width)
             total, weight = acc.result(r0, r1, c0, c1)
             block = total / np.maximum(weight, 1e-20)[:, :, None]
+            if use_refine:
+                block = block[:, :, :m.bands] + lam * block[:, :, m.bands:]
             block = _finish(block, scene, r0, r1, c0, c1, s, out_dtype, nodata_out)
             writer.write(Window(c0, r0, c1 - c0, r1 - r0), block)
         writer.commit()
     except BaseException:
-        writer.abort()
+        if writer is not None:
+            writer.abort()
         raise
     finally:
         if acc is not None:
             acc.close()
     seconds = time.perf_counter() - t0
-    return {"output": str(writer.path), "rows": hr.rows, "cols": hr.cols, "bands": m.bands, "scale": s,
-            "model": what, "tiles": len(tiles), "tile": tile, "overlap": overlap, "margin": margin,
-            "normalisation": norm_desc, "seconds": seconds,
-            "mpx_bands_per_s": hr.rows * hr.cols * m.bands / 1e6 / max(seconds, 1e-9)}
+    result = {"output": str(writer.path), "rows": hr.rows, "cols": hr.cols, "bands": m.bands, "scale": s,
+              "model": what, "tiles": len(tiles), "tile": tile, "overlap": overlap, "margin": margin,
+              "normalisation": norm_desc, "seconds": seconds,
+              "mpx_bands_per_s": hr.rows * hr.cols * m.bands / 1e6 / max(seconds, 1e-9)}
+    if refiner is not None:
+        result["refine"] = refiner.summary()
+    return result
 
 
 def _accumulate(acc, grid: TileGrid, t: Tile, y: np.ndarray, margin: int, s: int, rows: int, cols: int) -> None:

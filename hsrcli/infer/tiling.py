@@ -35,6 +35,20 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
+def core_bounds(starts: list[int], tile: int, lo: int, hi: int) -> list[tuple[int, int]]:
+    """Owned span ``[a, b)`` of each tile along one axis: the spans partition ``[lo, hi)``.
+
+    Neighbours split their overlap at its middle, so with ``overlap >= 2·margin`` every
+    owned pixel lies at least ``margin`` pixels inside its tile's inner edges.
+    """
+    spans = []
+    for i, s in enumerate(starts):
+        a = lo if i == 0 else max(lo, (s + starts[i - 1] + tile) // 2)
+        b = hi if i == len(starts) - 1 else min(hi, (starts[i + 1] + s + tile) // 2)
+        spans.append((a, max(a, b)))
+    return spans
+
+
 def axis_weights(start: int, size: int, length: int, margin: int, overlap: int, scale: int) -> np.ndarray:
     """HR weights (size·scale,) of one tile along one axis of a padded length ``length``."""
     n = size * scale
@@ -92,6 +106,13 @@ class TileGrid:
 
     def __len__(self) -> int:
         return len(self.row_starts) * len(self.col_starts)
+
+    def core(self, t: Tile) -> tuple[int, int, int, int]:
+        """Padded LR box ``(r0, r1, c0, c1)`` this tile owns; the boxes of all tiles partition the scene."""
+        rows = core_bounds(self.row_starts, self.tr, self.margin, self.margin + self.rows)
+        cols = core_bounds(self.col_starts, self.tc, self.margin, self.margin + self.cols)
+        (r0, r1), (c0, c1) = rows[self.row_starts.index(t.row)], cols[self.col_starts.index(t.col)]
+        return r0, r1, c0, c1
 
     def weights(self, t: Tile) -> np.ndarray:
         """HR weight map ``(size_r·s, size_c·s)`` float32 of a tile."""

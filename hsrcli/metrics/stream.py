@@ -16,7 +16,7 @@ import torch
 
 from hsrcli.io.errors import HsrInputError
 from hsrcli.io.scene import Scene
-from hsrcli.metrics.functional import SSIM_HALO, SSIM_WINDOW, finalize, sam_map, ssim_map
+from hsrcli.metrics.functional import SSIM_HALO, SSIM_WINDOW, finalize, sam_map, ssim_sums
 
 
 class MetricAccumulator:
@@ -56,9 +56,9 @@ class MetricAccumulator:
         """Accumulate the valid SSIM map of a block (no-op when it has no valid centre)."""
         if sr.shape[1] < SSIM_WINDOW or sr.shape[2] < SSIM_WINDOW:
             return
-        m = ssim_map(sr, ref, self.data_range)
-        self.ssim_sum += m.sum(dim=(1, 2))
-        self.ssim_n += m.shape[1] * m.shape[2]
+        sums, n = ssim_sums(sr, ref, self.data_range)
+        self.ssim_sum += sums
+        self.ssim_n += n
 
     def result(self) -> dict:
         """Metrics dict (see :func:`hsrcli.metrics.functional.compute_metrics`)."""

@@ -1,4 +1,9 @@
-"""``hsr evaluate``: several models on the test split of a prepared data set → one table."""
+"""``hsr evaluate``: several models on the test split of a prepared data set → one table.
+
+A model spec ``A+B`` is DualSR's two stages: model A at the data set's scale s refined by
+FineSR with model B at s/2 (``A+lr`` for s = 2: the LR input itself), always applied, with
+one λ per image, as published.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ import torch
 
 from hsrcli.data.dataset import ImageDataset
 from hsrcli.infer.resolve import resolve_model
+from hsrcli.io.errors import HsrInputError
 from hsrcli.metrics import compute_metrics
+from hsrcli.models.finesr import finesr
 
 COLUMNS = ("psnr", "ssim", "sam", "ergas", "rmse", "cc")
 
@@ -23,7 +30,17 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
     bands = int(images.manifest["bands"]["count"])
     rows = []
     for spec in models:
-        r = resolve_model(spec, bands, scale, device, source="the data set")
+        main, _, partner = spec.partition("+")
+        r = resolve_model(main, bands, scale, device, source="the data set")
+        v_model = None
+        if partner:
+            if scale not in (2, 4, 8):
+                raise HsrInputError(f"{spec}: FineSR needs scale 2, 4 or 8, the data set is x{scale}")
+            if (partner == "lr") != (scale == 2):
+                raise HsrInputError(f"{spec}: the FineSR partner is 'lr' at x2 and a x{scale // 2} model at "
+                                    f"x{scale}")
+            if partner != "lr":
+                v_model = resolve_model(partner, bands, scale // 2, device, source="the data set").model
         per_image, seconds = [], 0.0
         items = progress(images, spec) if progress else images
         for name, lr, hr in items:
@@ -32,12 +49,15 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             sr = r.model(x).float()
+            if partner:
+                v = x if v_model is None else v_model(x).float()
+                sr = finesr(sr.double(), v.double()).float()
             if torch.device(device).type == "cuda":
                 torch.cuda.synchronize()
             seconds += time.perf_counter() - t0
             per_image.append(compute_metrics(sr[0].clamp(0, 1).cpu(), hr, 1.0, scale))
         n = max(1, len(per_image))
-        row = {"model": spec, "arch": r.name, "images": len(per_image), "seconds_per_image": seconds / n}
+        row = {"model": spec, "arch": r.name + ("+finesr" if partner else ""), "images": len(per_image), "seconds_per_image": seconds / n}
         for k in COLUMNS:
             vals = [m[k] for m in per_image if m[k] is not None]
             row[k] = sum(vals) / len(vals) if vals else None
