@@ -84,7 +84,9 @@ def test_golden_values():
     for name, (sr, ref, scale) in golden_cubes().items():
         m = compute_metrics(torch.from_numpy(sr), torch.from_numpy(ref), 1.0, scale)
         for k in KEYS:
-            assert m[k] == pytest.approx(golden[name][k], abs=1e-9), (name, k)
+            # SSIM filters in float32 (issue #11's contract: the same numbers to 1e-6 relative)
+            tol = {"rel": 1e-6} if k == "ssim" else {"abs": 1e-9}
+            assert m[k] == pytest.approx(golden[name][k], **tol), (name, k)
 
 
 def test_zero_norm_pixels_are_skipped_by_sam_and_identical_images_cap_psnr():

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_cube, write_raw_envi
+
 from hsrcli.cli import app
 from hsrcli.infer.refine import AngleTally, check_side, self_check
 from hsrcli.infer.tiling import TileGrid
@@ -106,7 +106,7 @@ def test_self_check_refuses_a_harmful_partner_and_says_so(runner, tmp_path):
                       "-o", tmp_path / "r.hdr")
     assert not stats["refine"]["applied"] and stats["refine"]["self_check"]["gain_db"] < 0
     assert "--refine not applied" in res.stderr and "FineSR" not in stats["model"]
-    plain, _ = _run(runner, src, "-s", 4, "-m", "bicubic", "-o", tmp_path / "p.hdr")
+    _run(runner, src, "-s", 4, "-m", "bicubic", "-o", tmp_path / "p.hdr")
     np.testing.assert_array_equal(open_scene(tmp_path / "r.hdr").read(), open_scene(tmp_path / "p.hdr").read())
     forced, _ = _run(runner, src, "-s", 4, "-m", "bicubic", "--refine", "--refine-model", ckpt,
                      "--no-refine-check", "-o", tmp_path / "f.hdr")
@@ -124,7 +124,7 @@ def test_self_check_needs_a_large_enough_scene(runner, tmp_path):
 def test_self_check_scores_against_the_crop():
     torch.manual_seed(0)
     crop = bicubic_resize(torch.rand(1, 4, 8, 8, dtype=torch.float64), 4).float()  # smooth 32 x 32
-    up = lambda s: (lambda x: bicubic_resize(x.double(), s).float())  # noqa: E731
+    up = lambda s: (lambda x: bicubic_resize(x.double(), s).float())
     r = self_check(up(4), up(2), crop, 4)
     assert r["crop_lr_px"] == 32 and r["mse_plain"] > 0 and np.isfinite(r["gain_db"])
     oracle = self_check(up(4), lambda x: bicubic_resize(crop.double(), 0.5).float(), crop, 4)

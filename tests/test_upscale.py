@@ -143,7 +143,7 @@ def test_refine_with_finesr_x2(runner, tmp_path):
     src = _scene_for_tiling(tmp_path, 24, 20, 6)
     ckpt = _ckpt(tmp_path / "c.pt", "coarsr", 6, 2, feats=4)
     out = tmp_path / "r.hdr"
-    _up(runner, src, "-s", "2", "-m", ckpt, "--refine", "-o", out)
+    _up(runner, src, "-s", "2", "-m", ckpt, "--refine", "--no-refine-check", "-o", out)
     assert open_scene(out).meta.shape == (48, 40, 6)
     assert "FineSR" in open_scene(out).meta.history[-1]
 

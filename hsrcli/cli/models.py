@@ -66,9 +66,20 @@ def models(
     if low and "upsampler_reduction_vs_lkca" in low:
         typer.echo(f"\nlkca-lr upsampler is {low['upsampler_reduction_vs_lkca']:.1f}x smaller than lkca's "
                    f"(default groups = s^2 = {scale * scale}, rank 16 per group)")
-    typer.echo("\nBundled weights: " + ("none yet" if not result["bundled_weights"] else ""))
+    typer.echo("\nBundled weights: " + ("none yet" if not result["bundled_weights"] else
+                                        "test metrics on the held-out scenes (benchmarks/protocol.py)"))
+    if result["bundled_weights"]:
+        typer.echo(f"  {'name':<15} {'model':<8} {'scale':>5} {'bands':>5}  {'PSNR':>7} {'gain':>6} {'SSIM':>6} "
+                   f"{'SAM':>6}  {'airborne gain':>13}  trained on")
     for w in result["bundled_weights"]:
-        typer.echo(f"  {w['name']}: {w.get('model')} x{w.get('scale')} - {w.get('trained_on', '')}")
+        t, air = w.get("test") or {}, w.get("test_airborne") or {}
+
+        def num(d, k, f):
+            return f"{d[k]:{f}}" if d.get(k) is not None else "-"
+        typer.echo(f"  {w['name']:<15} {w.get('model', ''):<8} {'x' + str(w.get('scale')):>5} "
+                   f"{'any' if w.get('band_agnostic') else str(w.get('bands')):>5}  {num(t, 'psnr', '.2f'):>7} "
+                   f"{num(t, 'gain_db', '+.2f'):>6} {num(t, 'ssim', '.4f'):>6} {num(t, 'sam', '.2f'):>6}  "
+                   f"{num(air, 'gain_db', '+.2f'):>13}  {w.get('trained_on', '')}")
 
 
 @reports_bad_input

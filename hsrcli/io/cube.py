@@ -2,8 +2,9 @@
 
 Variable choice (``var``): a named variable, or by default the largest numeric
 3-D array in the file. Layout (``layout``): ``hwc`` = (rows, cols, bands),
-``chw`` = (bands, rows, cols), ``auto`` (default) = ``chw`` when the first axis is
-the smallest, else ``hwc``. Layouts describe the array as MATLAB/NumPy show it
+``chw`` = (bands, rows, cols), ``auto`` (default): when two axes are equal they are
+the image's sides; otherwise ``hwc`` for ``.mat`` (MATLAB's convention: an 80 × 100 × 162
+HYDICE crop is 162 bands) and, for ``.npy``, ``chw`` when the first axis is the smallest. Layouts describe the array as MATLAB/NumPy show it
 (v7.3 files store MATLAB arrays transposed in HDF5; that is undone here).
 
 Unmixing benchmarks store a 2-D ``bands × pixels`` matrix plus ``lines``/``cols``
@@ -36,11 +37,19 @@ _LINES_NAMES = ("lines", "nrow", "nrows", "rows")
 _COLS_NAMES = ("cols", "ncol", "ncols", "samples")
 
 
-def _resolve_layout(shape: tuple[int, ...], layout: str, where: str) -> str:
+def _resolve_layout(shape: tuple[int, ...], layout: str, where: str, matlab: bool = False) -> str:
+    """``hwc`` or ``chw`` for an array of ``shape``; ``auto`` guesses (see the module docstring)."""
     if layout not in LAYOUTS:
         raise HsrInputError(f"unknown layout {layout!r} (use {', '.join(LAYOUTS)})")
     if layout == "auto":
-        return "chw" if shape[0] < min(shape[1], shape[2]) else "hwc"
+        a, b, c = shape
+        if b == c != a:  # two equal axes are the image's sides
+            return "chw"
+        if a == b != c:
+            return "hwc"
+        if matlab:  # MATLAB hyperspectral cubes are rows x cols x bands (ABU, Indian Pines, Pavia, ...)
+            return "hwc"
+        return "chw" if a < min(b, c) else "hwc"
     return layout
 
 
@@ -168,7 +177,7 @@ def _open_mat_v5(path: Path, var: str | None, layout: str) -> Scene:
         cube = mat.reshape((rows, cols, bands), order="F")
         extra["layout"] = "bands x pixels (column-major)"
     else:
-        lay = _resolve_layout(data.shape, layout, str(path))
+        lay = _resolve_layout(data.shape, layout, str(path), matlab=True)
         cube = data if lay == "hwc" else data.transpose(1, 2, 0)
         rows, cols, bands = cube.shape
         extra["layout"] = lay
@@ -228,7 +237,7 @@ def _open_mat_v73(path: Path, var: str | None, layout: str) -> Scene:
                     out.append(block if b is None else block[:, b])  # (h, bands)
                 return np.stack(out, axis=1)
         else:
-            lay = _resolve_layout(mshape, layout, str(path))
+            lay = _resolve_layout(mshape, layout, str(path), matlab=True)
             rows, cols, bands = mshape if lay == "hwc" else (mshape[1], mshape[2], mshape[0])
             extra["layout"] = lay
 

@@ -1,0 +1,195 @@
+"""Quality of the bundled models on the held-out scenes of ``benchmarks/protocol.py``, as users get it.
+
+Every scene is degraded with MATLAB-compatible bicubic (as ``hsr prepare``), written to a
+temporary file and super-resolved by the real ``hsr upscale`` code path (tiling, the model's
+own normalisation, FineSR with its self-check for ``--refine`` rows); the output is scored
+against the original, SR clipped to [0, 1]:
+
+* CAVE: /65535 (the benchmark convention), test scenes of the protocol, x4 and x2;
+* airborne: each scene divided by its own maximum (data range 1), x4.
+
+Prints Markdown tables (PSNR is the mean of per-band PSNR; gain is over bicubic) and, with
+``--readme``, replaces the block between ``<!-- results:start -->`` and ``<!-- results:end -->``
+in README.md; ``--update-cards`` stores each model's CAVE test metrics in its model card
+(what ``hsr models`` shows and what the default-model choice ranks by).
+
+    python benchmarks/quality.py --readme --update-cards          # about 10 minutes on 2 CPU cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from protocol import AIRBORNE_TEST, CAVE_TEST
+
+from hsrcli.data.imresize import imresize
+from hsrcli.infer.refine import Refinement
+from hsrcli.infer.resolve import resolve_model
+from hsrcli.infer.runner import UpscaleOptions, upscale_scene
+from hsrcli.io import open_scene
+from hsrcli.metrics import compute_metrics
+from hsrcli.weights import WEIGHTS_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+#: (label, model, FineSR partner or None; "lr" = the LR input itself)
+CONFIGS = {
+    4: [("bicubic", "bicubic", None), ("lkca-g_x4", "lkca-g_x4", None),
+        ("lkca-g_x4 --refine", "lkca-g_x4", "lkca-g_x2"), ("lkca_x4", "lkca_x4", None),
+        ("lkca-lr-kd_x4", "lkca-lr-kd_x4", None), ("coarsr_x4", "coarsr_x4", None),
+        ("DualSR: coarsr_x4 --refine --refine-model coarsr_x2", "coarsr_x4", "coarsr_x2")],
+    2: [("bicubic", "bicubic", None), ("lkca-g_x2", "lkca-g_x2", None), ("coarsr_x2", "coarsr_x2", None)],
+}
+AIRBORNE_CONFIGS = [("bicubic", "bicubic", None), ("lkca-g_x4", "lkca-g_x4", None),
+                    ("coarsr_x4", "coarsr_x4", None)]
+
+
+def scenes(shared: Path, which: str) -> list[tuple[str, Path, float | None]]:
+    """(name, path, fixed divisor or None = the scene's maximum)."""
+    if which == "cave":
+        return [(n, shared / "cave" / f"{n}_ms", 65535.0) for n in CAVE_TEST]
+    return [(n, shared / "airborne" / "abu" / f"{n}.mat", None) for n in AIRBORNE_TEST]
+
+
+def run_config(lr_path: Path, out: Path, scale: int, model: str, partner: str | None, bands: int,
+               device: torch.device) -> tuple[np.ndarray, dict]:
+    resolved = resolve_model(model, bands, scale, device)
+    refine = None
+    if partner is not None:
+        refine = Refinement(None if partner == "lr" else resolve_model(partner, bands, scale // 2, device))
+    with open_scene(lr_path, layout="hwc") as sc:
+        stats = upscale_scene(sc, out, "envi", resolved, UpscaleOptions(device=device), overwrite=True,
+                              refine=refine)
+    with open_scene(out) as sc:
+        return sc.read().astype(np.float64), stats
+
+
+def evaluate(shared: Path, which: str, scale: int, configs, device: torch.device) -> list[dict]:
+    rows = {label: [] for label, _, _ in configs}
+    seconds = {label: 0.0 for label, _, _ in configs}
+    notes = {label: [] for label, _, _ in configs}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, path, divisor in scenes(shared, which):
+            with open_scene(path) as sc:
+                hr = sc.read().astype(np.float64)
+            h, w = hr.shape[0] // scale * scale, hr.shape[1] // scale * scale
+            hr = hr[:h, :w]
+            div = divisor or float(hr.max())
+            lr = imresize(torch.from_numpy(hr.transpose(2, 0, 1)), size=(h // scale, w // scale)).numpy()
+            lr_path = Path(tmp) / f"{name}.npy"
+            np.save(lr_path, lr.transpose(1, 2, 0).astype(np.float32))
+            ref = torch.from_numpy(hr.transpose(2, 0, 1) / div)
+            for label, model, partner in configs:
+                t0 = time.perf_counter()
+                sr, stats = run_config(lr_path, Path(tmp) / "sr.hdr", scale, model, partner, hr.shape[2], device)
+                seconds[label] += time.perf_counter() - t0
+                if "refine" in stats:
+                    notes[label].append(f"{name}: {'applied' if stats['refine']['applied'] else 'skipped'}")
+                srt = torch.from_numpy(sr.transpose(2, 0, 1) / div).clamp(0, 1)
+                rows[label].append(compute_metrics(srt, ref, 1.0, scale))
+                print(f"  {which} x{scale} {name:22s} {label:55s} PSNR {rows[label][-1]['psnr']:.3f}",
+                      file=sys.stderr, flush=True)
+    out = []
+    for label, _, _ in configs:
+        ms = rows[label]
+        r = {"model": label, "images": len(ms), "seconds": seconds[label], "refine": notes[label] or None}
+        for k in ("psnr", "ssim", "sam", "ergas", "rmse", "cc"):
+            r[k] = float(np.mean([m[k] for m in ms]))
+        r["per_image_psnr"] = [m["psnr"] for m in ms]
+        out.append(r)
+    base = out[0]
+    for r in out:
+        r["gain_db"] = r["psnr"] - base["psnr"]
+        r["sam_vs_bicubic"] = r["sam"] - base["sam"]
+    return out
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| model | PSNR (dB) | gain | SSIM | SAM (°) | ERGAS | s total |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['psnr']:.3f} | {r['gain_db']:+.2f} | {r['ssim']:.4f} | {r['sam']:.3f} | "
+                     f"{r['ergas']:.3f} | {r['seconds']:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--readme", action="store_true", help="rewrite the results block of README.md")
+    ap.add_argument("--update-cards", action="store_true", help="store CAVE test metrics in the model cards")
+    ap.add_argument("--json", type=Path, help="also write every figure as JSON")
+    ap.add_argument("--from-json", type=Path, help="render (and store) the figures of an earlier --json run")
+    a = ap.parse_args()
+    if a.from_json is not None:
+        saved = json.loads(a.from_json.read_text())
+        machine, results = saved["machine"], saved["results"]
+    else:
+        if not a.shared.is_dir():
+            sys.exit(f"{a.shared} not found (the protocol's scenes live in ../shared/data)")
+        torch.set_grad_enabled(False)
+        dev = torch.device(a.device)
+        machine = (f"{a.device}: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+                   f"torch {torch.__version__}")
+        results = {
+            "cave_x4": evaluate(a.shared, "cave", 4, CONFIGS[4], dev),
+            "cave_x2": evaluate(a.shared, "cave", 2, CONFIGS[2], dev),
+            "airborne_x4": evaluate(a.shared, "airborne", 4, AIRBORNE_CONFIGS, dev),
+        }
+    total = sum(r["seconds"] for rows in results.values() for r in rows)
+    titles = {"cave_x4": f"CAVE x4 ({', '.join(CAVE_TEST)}; /65535)",
+              "cave_x2": f"CAVE x2 ({', '.join(CAVE_TEST)}; /65535)",
+              "airborne_x4": f"Airborne x4 ({', '.join(AIRBORNE_TEST)}; each scene / its maximum)"}
+    text = [(f"Measured with `python benchmarks/quality.py --readme --update-cards` ({machine}), "
+             f"{total:.0f} s of `hsr upscale` in all. Mean over scenes; PSNR is the mean of per-band PSNR; "
+             "gain is over bicubic; SR clipped to [0, 1]; `s total` is the wall time of `hsr upscale` over the "
+             "scenes (files, statistics and tiling included).")]
+    for key, rows in results.items():
+        text += ["", f"**{titles[key]}**", "", table(rows)]
+        refined = [r for r in rows if r["refine"]]
+        for r in refined:
+            text.append(f"\n`{r['model']}`: FineSR {'; '.join(r['refine'])} (self-check).")
+    block = "\n".join(text)
+    print(block)
+    if a.json:
+        a.json.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
+    if a.readme:
+        readme = ROOT / "README.md"
+        s = readme.read_text()
+        i, j = s.index("<!-- results:start -->"), s.index("<!-- results:end -->")
+        readme.write_text(s[:i] + "<!-- results:start -->\n" + block + "\n" + s[j:])
+    if a.update_cards:
+        for key in ("cave_x4", "cave_x2"):
+            scale = int(key[-1])
+            bic = results[key][0]
+            for r in results[key]:
+                card = WEIGHTS_DIR / f"{r['model']}.json"
+                if not card.is_file():
+                    continue
+                info = json.loads(card.read_text())
+                info["test"] = {k: r[k] for k in ("psnr", "ssim", "sam", "ergas", "rmse", "cc")}
+                info["test"].update({
+                    "gain_db": r["gain_db"], "bicubic": {k: bic[k] for k in ("psnr", "ssim", "sam")},
+                    "data": f"CAVE x{scale} test scenes {', '.join(CAVE_TEST)} (benchmarks/protocol.py), "
+                            "/65535, MATLAB bicubic LR, hsr upscale, SR clipped to [0, 1]; mean over scenes",
+                    "command": "python benchmarks/quality.py --update-cards", "machine": machine})
+                air = {x["model"]: x for x in results["airborne_x4"]}
+                if scale == 4 and r["model"] in air:
+                    x = air[r["model"]]
+                    info["test_airborne"] = {"psnr": x["psnr"], "ssim": x["ssim"], "sam": x["sam"],
+                                             "gain_db": x["gain_db"], "scenes": list(AIRBORNE_TEST)}
+                card.write_text(json.dumps(info, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
