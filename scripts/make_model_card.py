@@ -5,7 +5,8 @@
 
 The checkpoint is ``RUN_DIR/best.pt`` without optimiser state (fp16 tensors with
 ``--fp16`` or when it would exceed 5 MB). The card records the data, the command,
-epochs, training time, hardware and the best validation metrics from ``log.csv``.
+epochs, batches (steps), training time and throughput, hardware and the best validation metrics
+from ``log.csv``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def main() -> int:
     with open(a.run / "log.csv", newline="") as f:
         log = list(csv.DictReader(f))
     best = max((r for r in log if r["val_psnr"]), key=lambda r: float(r["val_psnr"]))
+    seconds = sum(float(r["seconds"]) for r in log)
+    cfg = ckpt["meta"].get("training", {})
+    iters, batch = cfg.get("iters_per_epoch"), cfg.get("batch_size", 0)
+    steps = len(log) * iters if iters else None  # optimiser steps (batches; CoarSR: one per batch or per band)
     m = ckpt["model"]
     card = {
         "name": a.name, "model": m["name"], "scale": m["scale"],
@@ -60,8 +65,9 @@ def main() -> int:
         "band_agnostic": spec(m["name"]).band_agnostic, "kwargs": m["kwargs"], "rank": a.rank,
         "trained_on": a.trained_on, "sources": ckpt["meta"]["dataset"]["sources"],
         "degradation": ckpt["meta"]["dataset"]["degradation"], "normalization": ckpt["meta"]["normalization"],
-        "command": a.command, "epochs": len(log),
-        "training_seconds": round(sum(float(r["seconds"]) for r in log), 1),
+        "command": a.command, "epochs": len(log), "steps": steps,
+        "training_seconds": round(seconds, 1),
+        "throughput_patches_per_s": round(steps * batch / seconds, 1) if steps and seconds else None,
         "hardware": a.hardware or f"{cpu_name()} ({torch.get_num_threads()} threads), torch {torch.__version__}",
         "validation": {"epoch": int(best["epoch"]), "psnr": float(best["val_psnr"]),
                        "ssim": float(best["val_ssim"]), "sam": float(best["val_sam"]),

@@ -171,3 +171,71 @@ def test_band_agnostic_training_on_data_sets_with_different_band_counts(runner, 
     assert ckpt["meta"]["normalization"]["per_scene"] is True and ckpt["meta"]["wavelengths_nm"] is None
     res = runner.invoke(app, ["train", str(dataset), str(other), "-m", "lkca", "-o", str(tmp_path / "h"), "-q"])
     assert res.exit_code == 2 and "band-agnostic" in res.stderr
+
+
+def test_fit_epochs_fills_the_time_left_with_whole_epochs():
+    from hsrcli.train.schedule import fit_epochs
+
+    assert fit_epochs(0, 0.0, 60.0, 100) == 100  # nothing measured yet: the cap
+    assert fit_epochs(2, 20.0, 60.0, 100) == 6  # 10 s per epoch, 40 s left: 4 more
+    assert fit_epochs(2, 20.0, 60.0, 5) == 5  # never past --epochs
+    assert fit_epochs(3, 90.0, 60.0, 100) == 3  # over budget: stop now
+
+
+def test_cosine_schedule_refitted_to_a_new_length():
+    from hsrcli.train.schedule import make_scheduler, set_total_epochs
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = make_scheduler(opt, "cosine", 100)
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.5 * (1 + torch.cos(torch.tensor(torch.pi / 100)).item()))
+    set_total_epochs(sched, 2)
+    opt.step()
+    sched.step()  # epoch 2 of 2: the end of the cosine
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    state = sched.state_dict()
+    assert state["lr_lambdas"][0]["total"] == 2  # saved with the run, so --resume keeps the fitted length
+
+
+def test_minutes_budget_stops_early_and_resume_keeps_the_fitted_schedule(runner, dataset, tmp_path):
+    run = tmp_path / "timed"
+    # A budget of ~1 s at about a second per epoch on any machine: far fewer than the 200-epoch cap.
+    _train(runner, dataset, run, *TINY, "--minutes", "0.02", "--schedule", "cosine", epochs=200)
+    log = _log(run)
+    ckpt = read_checkpoint(run / "last.pt")
+    assert 1 <= len(log) < 200 and ckpt["epochs_total"] == len(log)
+    assert ckpt["seconds"] > 0 and ckpt["config"]["minutes"] == 0.02
+    res = runner.invoke(app, ["train", str(dataset), "-m", "lkca", "-o", str(run), "--epochs", "200", "--minutes",
+                              "0.02", "--resume", "--device", "cpu", "-q", *TINY])
+    assert res.exit_code == 2 and "--minutes" in res.stderr  # the budget is spent: nothing left to resume
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_train_on_cuda_with_bf16_autocast(runner, dataset, tmp_path):
+    run = tmp_path / "cuda"
+    res = runner.invoke(app, ["train", str(dataset), "-m", "lkca", "-o", str(run), "--epochs", "2", "--batch-size",
+                              "4", "--iters-per-epoch", "3", "--device", "cuda", "--amp", "bf16", "-q", *TINY])
+    assert res.exit_code == 0, res.output
+    log = _log(run)
+    assert len(log) == 2 and float(log[-1]["val_psnr"]) > 10
+    assert float(log[1]["train_loss"]) < float(log[0]["train_loss"]) * 1.5  # finite, not diverging
+    ckpt = read_checkpoint(run / "best.pt")  # weights come back to the CPU
+    assert all(t.device.type == "cpu" for t in ckpt["state_dict"].values())
+    assert ckpt["meta"]["training"]["device"] == "cuda" and ckpt["meta"]["training"]["amp"] == "bf16"
+
+
+def test_band_and_patch_windows_stay_aligned_between_lr_and_hr():
+    from hsrcli.data.dataset import BandCropDataset
+
+    lr = torch.arange(3 * 8 * 8, dtype=torch.float32).reshape(3, 8, 8)
+    hr = lr.repeat_interleave(2, 1).repeat_interleave(2, 2)  # each LR pixel is a 2x2 HR block
+    ds = BandCropDataset([(lr, hr)], bands=2, lr_patch=4, scale=2)
+    torch.manual_seed(0)
+    for _ in range(20):
+        a, b = ds[0]
+        assert a.shape == (2, 4, 4) and b.shape == (2, 8, 8)
+        assert torch.equal(b[:, ::2, ::2], a)  # the HR window is exactly the LR window's footprint
+    with pytest.raises(ValueError, match="smaller than the crop"):
+        BandCropDataset([(lr[:, :8, :3], hr[:, :16, :6])], bands=2, lr_patch=4, scale=2)[0]

@@ -254,3 +254,48 @@ def test_several_inputs_each_get_their_own_output(runner, tmp_path):
     assert open_scene(out / "a_x2.hdr").meta.shape == (16, 16, 5)
     assert open_scene(out / "b_x2.tif").meta.shape == (12, 14, 5)
     assert res.stderr.count("Mpx·bands/s") == 2  # throughput printed for each
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", ["lkca-g_x4", "lkca_x4"])
+def test_upscale_on_cuda_matches_cpu(runner, tmp_path, name):
+    """A bundled model on the GPU gives the CPU result: float32 (cuDNN may use TF32) and bf16 autocast."""
+    bands = 31
+    g = np.random.default_rng(3)
+    cube = (g.random((24, 20, 1)) * np.linspace(0.2, 0.9, bands) + 0.05 * g.random((24, 20, bands))) * 4000
+    src = write_raw_envi(tmp_path, cube.astype(np.float32), name="cuda_in")
+    out = {}
+    for dev, amp in (("cpu", "off"), ("cuda", "off"), ("cuda", "bf16")):
+        path = tmp_path / f"{dev}_{amp}.hdr"
+        res = runner.invoke(app, ["upscale", str(src), "-s", "4", "-m", name, "-o", str(path), "-q",
+                                  "--device", dev, "--amp", amp])
+        assert res.exit_code == 0, res.output
+        out[dev, amp] = open_scene(path).read()
+    ref = out["cpu", "off"]
+    span = float(ref.max() - ref.min())
+    assert ref.shape == (96, 80, bands)
+    assert np.abs(out["cuda", "off"] - ref).max() <= 2e-3 * span
+    assert np.abs(out["cuda", "bf16"] - ref).max() <= 3e-2 * span
+
+
+def test_default_overlap_from_the_measured_radius_stays_within_1e3_of_whole_image(runner, tmp_path):
+    """Real scene (the shipped AVIRIS sample, 16 bands): the effective-radius overlap of the bundled
+    lkca-g_x4 against whole-image inference; --exact overlaps by the theoretical radius."""
+    from hsrcli.infer.resolve import resolve_model
+
+    with open_scene(SAMPLE_HDR) as sc:
+        cube = sc.read()[:, :, 40:56].astype(np.float32)
+    src = write_raw_envi(tmp_path, cube, name="real16")
+    resolved = resolve_model("lkca-g_x4", 16, 4)
+    assert resolved.effective_radius is not None and resolved.effective_radius < resolved.model.receptive_radius
+    whole, tiled = tmp_path / "whole.hdr", tmp_path / "tiled.hdr"
+    _up(runner, src, "-s", "4", "-m", "lkca-g_x4", "-o", whole, "--tile", "512")
+    res = _up(runner, src, "-s", "4", "-m", "lkca-g_x4", "-o", tiled, "--tile", "48", "--json")
+    stats = json.loads(res.stdout[res.stdout.index("{"):])
+    assert stats["overlap"] == 2 * resolved.effective_radius and stats["tiles"] >= 4 and not stats["exact"]
+    a, b = open_scene(whole).read(), open_scene(tiled).read()
+    assert np.abs(b - a).max() <= 1e-3 * float(a.max() - a.min())
+    res = _up(runner, src, "-s", "4", "-m", "lkca-g_x4", "-o", tmp_path / "exact.hdr", "--tile", "48", "--exact",
+              "--json")
+    assert json.loads(res.stdout[res.stdout.index("{"):])["overlap"] == 2 * resolved.model.receptive_radius

@@ -39,7 +39,10 @@ def train(
                                        show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder (last.pt, best.pt, log.csv, "
                                          "config.json).", show_default=False)],
-    epochs: Annotated[int, typer.Option("--epochs", help="Epochs to train in total.")] = 100,
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs to train in total (with --minutes: at most).")] = 100,
+    minutes: Annotated[Optional[float], typer.Option("--minutes", help="Wall-time budget: after each epoch the "
+                                                     "number of epochs is refitted to the time left, and the "
+                                                     "cosine schedule and KD weight follow.")] = None,
     iters_per_epoch: Annotated[Optional[int], typer.Option("--iters-per-epoch", help="Batches per epoch "
                                                            "(default: one pass over the patches).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Patches per batch (per process).")] = 16,
@@ -94,7 +97,8 @@ def train(
     cfg = TrainConfig(
         dataset=str(datasets[0]), extra_datasets=[str(d) for d in datasets[1:]], band_crop=band_crop,
         model=model, out=str(output), model_kwargs=_model_args(model_arg), epochs=epochs,
-        iters_per_epoch=iters_per_epoch, batch_size=batch_size, lr=lr, schedule=schedule, lr_step=lr_step,
+        minutes=minutes, iters_per_epoch=iters_per_epoch, batch_size=batch_size, lr=lr, schedule=schedule,
+        lr_step=lr_step,
         lr_gamma=lr_gamma, lambda_spec=0.3 if loss == "hloss" else 0.0, lambda_grad=0.1 if loss == "hloss" else 0.0,
         clip_grad=clip_grad, teacher=str(teacher) if teacher else None, init_from_teacher=init_from_teacher,
         kd_decay=kd_decay, kd_w0=kd_weight, coarsr_step=coarsr_step, device=device, amp=amp, seed=seed,
@@ -103,7 +107,7 @@ def train(
     show = not quiet and int(os.environ.get("RANK", "0")) == 0
 
     def bar(loader, epoch):
-        return tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="it", disable=not show, leave=False)
+        return tqdm(loader, desc=f"epoch {epoch + 1}" + ("" if minutes else f"/{epochs}"), unit="it", disable=not show, leave=False)
 
     summary = run(cfg, resume=resume, progress=bar)
     if show:

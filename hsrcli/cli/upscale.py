@@ -63,7 +63,12 @@ def upscale(
     tile: Annotated[Optional[int], typer.Option("--tile", help="Tile size in LR pixels (default: as large as "
                                                 "fits ~96 MB of output per tile, at most 512).")] = None,
     overlap: Annotated[Optional[int], typer.Option("--overlap", help="Overlap of tiles in LR pixels "
-                                                   "(default: 2 x the model's receptive radius).")] = None,
+                                                   "(default: 2 x the model's measured effective "
+                                                   "receptive radius; with --exact, 2 x its theoretical "
+                                                   "one).")] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Tiles overlap by the model's whole theoretical "
+                                        "receptive field: the output equals whole-image inference (to "
+                                        "float rounding), at more compute.")] = False,
     batch: Annotated[int, typer.Option("--batch", help="Tiles per forward pass.")] = 1,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     amp: Annotated[str, typer.Option("--amp", help="Mixed precision on CUDA: bf16, fp16 or off.")] = "bf16",
@@ -100,7 +105,7 @@ def upscale(
     if len(inputs) > 1 and output is not None and not output.is_dir():
         raise HsrInputError("with several inputs, -o must be an existing folder")
     dev = resolve_device(device)
-    opts = UpscaleOptions(tile=tile, overlap=overlap, batch=batch, device=dev, amp=amp_dtype(amp, dev),
+    opts = UpscaleOptions(tile=tile, overlap=overlap, exact=exact, batch=batch, device=dev, amp=amp_dtype(amp, dev),
                           dtype=dtype)
     plans = []
     for path in inputs:  # check every input and output before computing anything

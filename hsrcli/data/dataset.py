@@ -53,9 +53,19 @@ class PatchDataset(Dataset):
     def __len__(self) -> int:
         return self.count
 
+    @property
+    def bands(self) -> int:
+        """Bands per item."""
+        return int(self.manifest["bands"]["count"])
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.pair(i)
+
+    def pair(self, i: int, bands: slice = slice(None)) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item ``i`` restricted to ``bands`` (only those are read from the memory map)."""
         lr_a, hr_a = self._arrays()
-        lr, hr = torch.from_numpy(np.array(lr_a[i])), torch.from_numpy(np.array(hr_a[i]))
+        lr = torch.from_numpy(np.array(lr_a[i, bands], dtype=np.float32))
+        hr = torch.from_numpy(np.array(hr_a[i, bands], dtype=np.float32))
         if self.augment:
             k = int(torch.randint(N_TRANSFORMS, (1,)))
             lr, hr = dihedral(lr, k), dihedral(hr, k)
@@ -68,24 +78,40 @@ class PatchDataset(Dataset):
 
 
 class BandCropDataset(Dataset):
-    """Random windows of ``bands`` contiguous bands of another pair dataset (band-agnostic training).
+    """Random windows of another pair dataset: ``bands`` contiguous bands, and (with ``lr_patch``)
+    a square of ``lr_patch`` LR pixels with its ``lr_patch·scale`` HR pixels (band-agnostic training
+    on several data sets, whose patch sizes may differ, batched together).
 
-    The window start is drawn from torch's RNG per item (reproducible under a seeded run).
+    Window positions are drawn from torch's RNG per item (reproducible under a seeded run).
     """
 
-    def __init__(self, base: Dataset, bands: int) -> None:
-        self.base, self.bands = base, bands
+    def __init__(self, base: Dataset, bands: int, lr_patch: int | None = None, scale: int = 1) -> None:
+        self.base, self.bands, self.lr_patch, self.scale = base, bands, lr_patch, scale
 
     def __len__(self) -> int:
         return len(self.base)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        lr, hr = self.base[i]
-        b = lr.shape[0]
+        if isinstance(self.base, PatchDataset):  # read only the window's bands from the memory map
+            b = self.base.bands
+            s = int(torch.randint(max(1, b - self.bands + 1), (1,)))
+            lr, hr = self.base.pair(i, slice(s, s + self.bands))
+        else:
+            lr, hr = self.base[i]
+            b = lr.shape[0]
+            s = int(torch.randint(max(1, b - self.bands + 1), (1,)))
+            lr, hr = lr[s:s + self.bands], hr[s:s + self.bands]
         if b < self.bands:
             raise ValueError(f"item has {b} bands, fewer than the crop of {self.bands}")
-        s = int(torch.randint(b - self.bands + 1, (1,)))
-        return lr[s:s + self.bands], hr[s:s + self.bands]
+        h, w = lr.shape[1:]
+        p = self.lr_patch
+        if p is not None and (h > p or w > p):
+            if h < p or w < p:
+                raise ValueError(f"item is {h}x{w} LR pixels, smaller than the crop of {p}")
+            y, x = int(torch.randint(h - p + 1, (1,))), int(torch.randint(w - p + 1, (1,)))
+            k = self.scale
+            lr, hr = lr[:, y:y + p, x:x + p], hr[:, y * k:(y + p) * k, x * k:(x + p) * k]
+        return lr, hr
 
 
 class ImageDataset(Dataset):

@@ -23,6 +23,13 @@ class ResolvedModel:
     normalization: dict | None
     checkpoint: dict | None
 
+    @property
+    def effective_radius(self) -> int | None:
+        """Measured effective receptive radius (LR px) stored with the weights, if any
+        (``benchmarks/receptive_field.py``; see :mod:`hsrcli.infer.receptive`)."""
+        info = (self.checkpoint or {}).get("meta", {}).get("effective_radius")
+        return None if not info else int(info["lr_px"])
+
 
 def resolve_model(spec: str, bands: int, scale: int, device: torch.device | str = "cpu",
                   source: str = "the input") -> ResolvedModel:

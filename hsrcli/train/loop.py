@@ -37,7 +37,7 @@ from hsrcli.runtime import amp_dtype, resolve_device, seed_everything
 from hsrcli.train import dist as ddp
 from hsrcli.train.checkpoint import make_checkpoint, model_from_checkpoint, read_checkpoint, save_checkpoint
 from hsrcli.train.losses import hloss, kd_loss
-from hsrcli.train.schedule import kd_weight, make_scheduler
+from hsrcli.train.schedule import fit_epochs, kd_weight, make_scheduler, set_total_epochs
 
 LOG_FIELDS = ["epoch", "lr", "train_loss", "kd_weight", "val_psnr", "val_ssim", "val_sam", "seconds"]
 
@@ -53,6 +53,7 @@ class TrainConfig:
     extra_datasets: list[str] = field(default_factory=list)
     band_crop: int | None = None
     epochs: int = 100
+    minutes: float | None = None
     iters_per_epoch: int | None = None
     batch_size: int = 16
     lr: float = 1e-4
@@ -172,6 +173,7 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
         raise HsrInputError("--coarsr-step must be batch or band")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise HsrInputError("--epochs and --batch-size must be >= 1")
+    seed_everything(cfg.seed)  # the initial weights depend on --seed alone
     try:
         model = build(cfg.model, bands, scale, **cfg.model_kwargs)
     except (ValueError, TypeError) as exc:
@@ -198,6 +200,7 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
     sched = make_scheduler(opt, cfg.schedule, cfg.epochs, cfg.lr_step, cfg.lr_gamma)
     start, best = 0, float("-inf")
+    n_epochs, trained_s = cfg.epochs, 0.0  # total epochs (refitted under --minutes); seconds trained so far
     if resume:
         last = out / "last.pt"
         ckpt = read_checkpoint(last, map_location="cpu")
@@ -209,8 +212,11 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
         if ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
         start, best = int(ckpt["epoch"]) + 1, float(ckpt.get("best_psnr", float("-inf")))
-        if start >= cfg.epochs:
-            raise HsrInputError(f"{last}: already trained for {start} epochs; raise --epochs to continue")
+        if cfg.minutes:
+            n_epochs, trained_s = int(ckpt.get("epochs_total", cfg.epochs)), float(ckpt.get("seconds", 0.0))
+        if start >= n_epochs:
+            raise HsrInputError(f"{last}: already trained for {start} epochs"
+                                + ("; raise --minutes to continue" if cfg.minutes else "; raise --epochs to continue"))
     if info.enabled:
         # CoarSR's first band does not use the recurrence weights: let DDP tolerate that.
         model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
@@ -233,7 +239,9 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
                 raise HsrInputError(f"{d}: made for x{m2['scale']}, the first data set for x{scale}")
             if int(m2["bands"]["count"]) < crop:
                 raise HsrInputError(f"{d}: has {m2['bands']['count']} bands, fewer than --band-crop {crop}")
-        data = ConcatDataset([BandCropDataset(p, crop) for p in parts])
+        # Patch sizes may differ between data sets: crop every item to the smallest (LR pixels).
+        lr_patch = min(int(p.manifest["patches"]["size_lr"]) for p in parts)
+        data = ConcatDataset([BandCropDataset(p, crop, lr_patch, scale) for p in parts])
     val = ImageDataset(cfg.dataset, "val")
     sources = [s["name"] for s in manifest["sources"]]
     for d in cfg.extra_datasets:
@@ -253,7 +261,11 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
             with open(log_path, "w", newline="") as f:
                 csv.writer(f).writerow(LOG_FIELDS)
     summary: dict = {"best_psnr": best if best > float("-inf") else None}
-    for epoch in range(start, cfg.epochs):
+    if cfg.minutes is not None and cfg.minutes <= 0:
+        raise HsrInputError("--minutes must be > 0")
+    session_t0, session_s0 = time.perf_counter(), trained_s
+    epoch = start
+    while epoch < n_epochs:
         t0 = time.perf_counter()
         seed_everything(cfg.seed * 1000 + epoch)  # epoch-deterministic: exact resume
         if info.enabled:
@@ -266,7 +278,7 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
             sampler = RandomSampler(data, replacement=n is not None and n > len(data), num_samples=n, generator=g)
         loader = DataLoader(data, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
                             drop_last=len(data) >= cfg.batch_size)
-        w = kd_weight(epoch, cfg.epochs, cfg.kd_decay, cfg.kd_w0) if teacher is not None else 0.0
+        w = kd_weight(epoch, n_epochs, cfg.kd_decay, cfg.kd_w0) if teacher is not None else 0.0
         model.train()
         total, steps = 0.0, 0
         batches = loader if progress is None or not info.is_main else progress(loader, epoch)
@@ -298,10 +310,14 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
             if cfg.iters_per_epoch and info.enabled and steps >= cfg.iters_per_epoch:
                 break
         epoch_lr = opt.param_groups[0]["lr"]  # the rate this epoch trained with
+        trained_s = session_s0 + ddp.all_mean(time.perf_counter() - session_t0, info, device)
+        if cfg.minutes:  # fit the remaining epochs (and so the cosine schedule) to the time left
+            n_epochs = fit_epochs(epoch + 1, trained_s, cfg.minutes * 60.0, cfg.epochs)
+            set_total_epochs(sched, n_epochs)
         sched.step()
         train_loss = ddp.all_mean(total / max(1, steps), info, device)
         metrics = {"psnr": None, "ssim": None, "sam": None}
-        if info.is_main and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs):
+        if info.is_main and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == n_epochs):
             metrics = validate(model, val, device, autocast)
         if info.is_main:
             seconds = time.perf_counter() - t0
@@ -315,7 +331,8 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
                 best = metrics["psnr"]
             epoch_meta = meta | {"epoch": epoch + 1, "metrics": metrics}
             ckpt = make_checkpoint(net, cfg.model, bands, scale, cfg.model_kwargs, epoch_meta,
-                                   config=asdict(cfg), epoch=epoch, best_psnr=best,
+                                   config=asdict(cfg), epoch=epoch, best_psnr=best, epochs_total=n_epochs,
+                                   seconds=trained_s,
                                    optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                    scaler=scaler.state_dict() if scaler.is_enabled() else None)
             save_checkpoint(ckpt, out / "last.pt")
@@ -325,4 +342,5 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
             summary = {"epoch": epoch + 1, "train_loss": train_loss, "val": metrics,
                        "best_psnr": None if best == float("-inf") else best}
         ddp.barrier(info)
+        epoch += 1
     return summary
