@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from protocol import AIRBORNE_TRAIN, CAVE_TEST  # noqa: E402
+from protocol import AIRBORNE_TRAIN, CAVE_TEST
 
 WHEELS = ["rasterio", "affine", "cligj", "click-plugins", "spectral"]
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",

@@ -299,3 +299,17 @@ def test_default_overlap_from_the_measured_radius_stays_within_1e3_of_whole_imag
     res = _up(runner, src, "-s", "4", "-m", "lkca-g_x4", "-o", tmp_path / "exact.hdr", "--tile", "48", "--exact",
               "--json")
     assert json.loads(res.stdout[res.stdout.index("{"):])["overlap"] == 2 * resolved.model.receptive_radius
+
+
+@pytest.mark.parametrize("bands,rows,cols", [(224, 90, 90), (64, 512, 512), (64, 256, 300), (31, 128, 128)])
+def test_default_tile_splits_the_padded_scene_evenly_without_more_tiles(bands, rows, cols):
+    from hsrcli.infer.runner import auto_tile
+
+    overlap, margin = 38, 19
+    cap = auto_tile(bands, 4, overlap)
+    tile = auto_tile(bands, 4, overlap, rows, cols, margin)
+    assert tile <= cap
+    even, capped = TileGrid(rows, cols, tile, overlap, margin, 4), TileGrid(rows, cols, cap, overlap, margin, 4)
+    assert len(even) <= len(capped)  # never more tiles than the capped tile needs
+    computed = len(even) * min(tile, rows + 2 * margin) * min(tile, cols + 2 * margin)
+    assert computed <= len(capped) * min(cap, rows + 2 * margin) * min(cap, cols + 2 * margin)

@@ -31,6 +31,7 @@ from hsrcli.io.writers import open_writer
 from hsrcli.models.finesr import finesr_terms
 
 TILE_HR_VALUES = 24 * 2**20  # default tile: at most this many output values (bands x HR pixels) per tile
+GROUP_PIXELS = 8 * 64 * 64  # lkca-g: spectral groups × LR pixels per forward chunk
 UNBOUNDED_OVERLAP = 32  # models whose receptive field is the whole image (global attention)
 RAM_ACCUMULATOR_BYTES = 128 * 2**20
 OUTPUT_DTYPES = ("float32", "float64", "input", "uint8", "uint16", "int16", "int32")
@@ -61,11 +62,28 @@ def plan_overlap(radius: int | None, overlap: int | None) -> tuple[int, int]:
     return overlap, margin
 
 
-def auto_tile(bands: int, scale: int, overlap: int) -> int:
-    """Default tile (LR px): the largest multiple of 8 whose output fits :data:`TILE_HR_VALUES`,
-    at least ``overlap + 32`` and at most 512."""
+def auto_tile(bands: int, scale: int, overlap: int, rows: int | None = None, cols: int | None = None,
+              margin: int = 0) -> int:
+    """Default tile (LR px).
+
+    The cap is the largest multiple of 8 whose output fits :data:`TILE_HR_VALUES`, at least
+    ``overlap + 32`` and at most 512. Given the scene (``rows × cols`` LR px, padded by
+    ``margin`` on each side as :class:`TileGrid` does), the tile is then shrunk to split each
+    axis evenly into as few tiles as the cap allows, so that no sliver tile recomputes a
+    nearly whole tile of overlap.
+    """
     side = int((TILE_HR_VALUES / max(1, bands)) ** 0.5 / scale) // 8 * 8
-    return max(overlap + 32, min(512, side))
+    cap = max(overlap + 32, min(512, side))
+    if rows is None or cols is None:
+        return cap
+
+    def even(n: int) -> int:
+        if n <= cap:
+            return n
+        k = -(-(n - overlap) // (cap - overlap))  # tiles needed along this axis
+        return -(-(n - overlap) // k) + overlap
+
+    return max(even(rows + 2 * margin), even(cols + 2 * margin))
 
 
 def output_dtype(spec: str, meta: SceneMeta) -> np.dtype:
@@ -234,8 +252,6 @@ def upscale_scene(
     s = resolved.scale
     out_dtype = output_dtype(opts.dtype, m)
     model = resolved.model.to(opts.device).eval()
-    if getattr(model, "group_batch", 0) is None:
-        model.group_batch = 8  # lkca-g: bound activation memory (results are identical)
     radius = getattr(model, "receptive_radius", None)
     if radius is not None and refine is None and not opts.exact and resolved.effective_radius is not None:
         radius = min(radius, resolved.effective_radius)  # measured: far fewer LR pixels computed twice
@@ -243,9 +259,16 @@ def upscale_scene(
         r2 = 0 if refine.partner is None else getattr(refine.partner.model, "receptive_radius", None)
         radius = None if radius is None or r2 is None else max(radius, r2) + 3  # + the bicubic resizes
     overlap, margin = plan_overlap(radius, opts.overlap)
-    tile = auto_tile(m.bands, s, overlap) if opts.tile is None else max(opts.tile, overlap + 16)
+    if opts.tile is None:
+        tile = auto_tile(m.bands, s, overlap, m.rows, m.cols, margin)
+    else:
+        tile = max(opts.tile, overlap + 16)
     if refine is not None:
         tile += tile % 2  # FineSR halves the tile
+    if getattr(model, "group_batch", 0) is None:
+        # lkca-g: spectral groups per forward chunk, fewer for larger tiles so that the working set
+        # stays near that of 8 groups of 64² (measured fastest on CPU); results are identical.
+        model.group_batch = max(1, GROUP_PIXELS // (tile * tile))
     grid = TileGrid(m.rows, m.cols, tile, overlap, margin, s)
     hr = m.rescaled(s)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
