@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -72,12 +71,9 @@ def bare_forward(model: torch.nn.Module, bands: int, tiles: list[int], device: t
                  amp: torch.dtype | None) -> list[tuple[int, float]]:
     """LR pixels per second for each tile size."""
     out = []
-    from hsrcli.infer.runner import GROUP_PIXELS
-
     for t in tiles:
         x = torch.rand(1, bands, t, t, device=device)
-        if hasattr(model, "group_batch"):
-            model.group_batch = max(1, GROUP_PIXELS // (t * t))  # as hsr upscale runs it
+        model.fit_tile(t)  # as hsr upscale runs it
 
         def run():
             with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):

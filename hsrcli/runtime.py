@@ -7,27 +7,23 @@ import random
 import numpy as np
 import torch
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.choices import Amp, check_device
+from hsrcli.errors import HsrInputError
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
-    """``auto`` → CUDA when present, else CPU; ``cpu``, ``cuda``, ``cuda:N`` as given (checked)."""
-    spec = spec.strip().lower()
+    """``auto`` → CUDA when present, else CPU; ``cpu``, ``cuda``, ``cuda:N`` as given (checked here)."""
+    spec = check_device(spec)
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(spec)
-    except RuntimeError:
-        raise HsrInputError(f"unknown device {spec!r} (use auto, cpu, cuda or cuda:N)") from None
+    dev = torch.device(spec)
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise HsrInputError(f"device {spec!r} requested but CUDA is not available on this machine")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise HsrInputError(f"device {spec!r}: only {torch.cuda.device_count()} CUDA device(s) present")
-    elif dev.type != "cpu":
-        raise HsrInputError(f"unsupported device {spec!r} (use auto, cpu, cuda or cuda:N)")
     return dev
 
 
@@ -36,11 +32,9 @@ def amp_dtype(spec: str, device: torch.device) -> torch.dtype | None:
 
     Mixed precision is used on CUDA only; on CPU it is always off.
     """
-    spec = (spec or "off").lower()
-    if spec in ("off", "none", "fp32", "no"):
+    spec = Amp.check((spec or "off").lower(), "--amp")
+    if spec == Amp.off:
         return None
-    if spec not in AMP_DTYPES:
-        raise HsrInputError(f"unknown --amp {spec!r} (use bf16, fp16 or off)")
     return AMP_DTYPES[spec] if device.type == "cuda" else None
 
 

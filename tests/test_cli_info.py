@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import scipy.io
-
 from conftest import SAMPLE_HDR, make_cube, wavelengths_nm, write_geotiff, write_raw_envi
+
 from hsrcli.cli import app
 
 

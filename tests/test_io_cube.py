@@ -6,9 +6,9 @@ import h5py
 import numpy as np
 import pytest
 import scipy.io
+from conftest import make_cube
 from rasterio.windows import Window
 
-from conftest import make_cube
 from hsrcli.io import HsrInputError, open_scene
 
 
@@ -81,5 +81,5 @@ def test_var_on_a_non_mat_file_is_refused(tmp_path):
 
 def test_unknown_layout_is_refused(tmp_path):
     np.save(tmp_path / "c.npy", make_cube(3, 3, 3))
-    with pytest.raises(HsrInputError, match="unknown layout"):
+    with pytest.raises(HsrInputError, match="unknown --layout"):
         open_scene(tmp_path / "c.npy", layout="whc")

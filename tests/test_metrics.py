@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SAMPLE_HDR
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from torchmetrics.functional import mean_squared_error as tm_mse
+from torchmetrics.functional import pearson_corrcoef as tm_pearson
 from torchmetrics.functional.image import (
     error_relative_global_dimensionless_synthesis as tm_ergas,
 )
-from torchmetrics.functional import mean_squared_error as tm_mse
-from torchmetrics.functional import pearson_corrcoef as tm_pearson
 from torchmetrics.functional.image import spectral_angle_mapper as tm_sam
 from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
 
-from conftest import SAMPLE_HDR
 from hsrcli.io import open_scene
 from hsrcli.metrics import MetricAccumulator, compute_metrics, stream_metrics
 

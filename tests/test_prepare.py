@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_cube, wavelengths_nm, write_geotiff, write_raw_envi
+
 from hsrcli.cli import app
 from hsrcli.data.dataset import ImageDataset, PatchDataset
 from hsrcli.data.degrade import downsample
@@ -159,7 +159,6 @@ def test_multiscale_random_patches(runner, tmp_path):
 
 @pytest.mark.parametrize("case,msg", [
     ("small", "smaller than one 64 x 64 patch"),
-    ("scale", "scale 5 is not supported"),
     ("patch", "--patch 30 is not a multiple of the scale 4"),
     ("bands", "different band counts"),
     ("unreadable", "not a readable raster"),
@@ -173,8 +172,6 @@ def test_bad_input_exit_2_and_nothing_written(runner, tmp_path, case, msg):
     if case == "small":
         small = write_geotiff(tmp_path / "small.tif", make_cube(40, 40, 6, "float32"))
         args = [small, "-o", out, "-s", "4", "--test-fraction", "0.2"]
-    elif case == "scale":
-        args[args.index("4")] = "5"
     elif case == "patch":
         args += ["--patch", "30"]
     elif case == "bands":

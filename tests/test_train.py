@@ -9,9 +9,10 @@ import sys
 
 import pytest
 import torch
-
 from conftest import ROOT
+
 from hsrcli.cli import app
+from hsrcli.errors import HsrInputError
 from hsrcli.train.checkpoint import read_checkpoint
 from hsrcli.train.schedule import kd_weight
 
@@ -22,7 +23,6 @@ TINY = ["--model-arg", "channels=6", "--model-arg", "blocks=1"]
 def dataset(tmp_path_factory):
     """A tiny prepared data set: 48 x 48 x 6 scene, x2, 16-pixel patches."""
     import numpy as np
-
     from conftest import write_raw_envi
     from typer.testing import CliRunner
 
@@ -102,7 +102,7 @@ def test_kd_weight_schedules():
     assert kd_weight(0, 10) == 1.0 and kd_weight(5, 10) == 0.5 and kd_weight(10, 10) == 0.0
     assert kd_weight(5, 10, "cosine") == pytest.approx(0.5) and kd_weight(0, 10, "cosine") == 1.0
     assert kd_weight(3, 10, "exp", gamma=0.5) == 0.125
-    with pytest.raises(ValueError):
+    with pytest.raises(HsrInputError, match="unknown --kd-decay 'stairs'"):
         kd_weight(1, 10, "stairs")
 
 
@@ -152,7 +152,6 @@ def test_ddp_two_gloo_processes(dataset, tmp_path):
 
 def test_band_agnostic_training_on_data_sets_with_different_band_counts(runner, dataset, tmp_path):
     import numpy as np
-
     from conftest import write_raw_envi
 
     g = np.random.default_rng(1)
@@ -207,7 +206,8 @@ def test_minutes_budget_stops_early_and_resume_keeps_the_fitted_schedule(runner,
     assert 1 <= len(log) < 200 and ckpt["epochs_total"] == len(log)
     assert ckpt["seconds"] > 0 and ckpt["config"]["minutes"] == 0.02
     res = runner.invoke(app, ["train", str(dataset), "-m", "lkca", "-o", str(run), "--epochs", "200", "--minutes",
-                              "0.02", "--resume", "--device", "cpu", "-q", *TINY])
+                              "0.02", "--schedule", "cosine", "--batch-size", "4", "--iters-per-epoch", "3",
+                              "--resume", "--device", "cpu", "-q", *TINY])
     assert res.exit_code == 2 and "--minutes" in res.stderr  # the budget is spent: nothing left to resume
 
 
@@ -239,3 +239,25 @@ def test_band_and_patch_windows_stay_aligned_between_lr_and_hr():
         assert torch.equal(b[:, ::2, ::2], a)  # the HR window is exactly the LR window's footprint
     with pytest.raises(ValueError, match="smaller than the crop"):
         BandCropDataset([(lr[:, :8, :3], hr[:, :16, :6])], bands=2, lr_patch=4, scale=2)[0]
+
+
+def test_resume_with_a_changed_configuration_is_refused(runner, dataset, tmp_path):
+    run = tmp_path / "run"
+    _train(runner, dataset, run, *TINY, epochs=1)
+    res = runner.invoke(app, ["train", str(dataset), "-m", "lkca", "-o", str(run), "--epochs", "2", "--batch-size",
+                              "4", "--iters-per-epoch", "3", "--device", "cpu", "-q", "--resume", "--lr", "1e-3", *TINY])
+    assert res.exit_code == 2 and "cannot resume with a different configuration (lr: 0.0001 -> 0.001)" in res.stderr
+    assert [r["epoch"] for r in _log(run)] == ["1"]
+
+
+def test_python_callers_cannot_overwrite_a_run(dataset, tmp_path):
+    from hsrcli.train.config import TrainConfig
+    from hsrcli.train.loop import train
+
+    cfg = TrainConfig(dataset=str(dataset), model="lkca", out=str(tmp_path / "run"), epochs=1, batch_size=4,
+                      iters_per_epoch=2, device="cpu", model_kwargs={"channels": 6, "blocks": 1})
+    train(cfg)
+    before = (tmp_path / "run" / "last.pt").read_bytes()
+    with pytest.raises(HsrInputError, match="holds a run already"):
+        train(cfg)
+    assert (tmp_path / "run" / "last.pt").read_bytes() == before

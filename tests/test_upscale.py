@@ -11,8 +11,8 @@ import pytest
 import rasterio
 import torch
 from affine import Affine
-
 from conftest import PIXEL, SAMPLE_HDR, UL, UTM_EPSG, make_cube, wavelengths_nm, write_geotiff, write_raw_envi
+
 from hsrcli.cli import app
 from hsrcli.infer.tiling import TileGrid
 from hsrcli.io import open_scene
@@ -155,7 +155,6 @@ def test_refine_with_finesr_x2(runner, tmp_path):
     ("exists", "output exists"),
     ("folder", "output folder does not exist"),
     ("unwritable", "output folder is not writable"),
-    ("model scale", "supports scales 2, 3, 4, 8, not 5"),
 ])
 def test_bad_input_exit_2_and_no_partial_file(runner, tmp_path, case, msg):
     src = write_raw_envi(tmp_path, make_cube(12, 12, 5, "float32"), name="in")
@@ -178,8 +177,6 @@ def test_bad_input_exit_2_and_no_partial_file(runner, tmp_path, case, msg):
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o500)
         args = [src, "-s", "2", "-o", ro / "o.hdr", "-m", "bicubic"]
-    elif case == "model scale":
-        args = [src, "-s", "5", "-o", out, "-m", "bicubic"]
     before = sorted(p.name for p in tmp_path.iterdir())
     res = runner.invoke(app, ["upscale", *map(str, args), "--device", "cpu"])
     assert res.exit_code == 2, res.output
@@ -227,7 +224,7 @@ def test_large_output_uses_disk_accumulator_and_matches(runner, tmp_path, monkey
 
 def test_default_model_prefers_the_best_fitting_bundled_model(monkeypatch):
     import hsrcli.weights as weights
-    from hsrcli.cli.upscale import default_model
+    from hsrcli.weights import default_model
 
     cards = [
         {"name": "spec31", "scale": 4, "bands": 31, "band_agnostic": False, "test": {"psnr": 34.0}},

@@ -25,7 +25,7 @@ def reports_bad_input(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from hsrcli.io.errors import HsrInputError
+        from hsrcli.errors import HsrInputError
 
         try:
             return func(*args, **kwargs)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
 from hsrcli.cli.options import InputPath, Json, Layout, Quiet, Var, Wavelengths
 
@@ -58,7 +59,7 @@ def info(
     as_json: Json = False,
     stats: Annotated[bool, typer.Option("--stats", help="Per-band min/max/mean (streamed over the scene).")] = False,
     var: Var = None,
-    layout: Layout = "auto",
+    layout: Layout = choices.Layout.auto,
     wavelengths: Wavelengths = None,
     quiet: Quiet = False,
 ) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
 from hsrcli.cli.options import Json, Layout, Quiet, Var
 
@@ -65,7 +66,7 @@ def metrics(
                                                  "(default: bands the reference's bbl marks good).")] = None,
     clip: Annotated[bool, typer.Option("--clip/--no-clip", help="Clip SR to [0, data range] first.")] = True,
     var: Var = None,
-    layout: Layout = "auto",
+    layout: Layout = choices.Layout.auto,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --per-band CSV.")] = False,
     quiet: Quiet = False,
 ) -> None:

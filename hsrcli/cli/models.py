@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
-from hsrcli.cli.options import Json, Quiet
+from hsrcli.cli.options import Figure, Json, Overwrite, Quiet
 
 
 def _fmt_m(n: int | None) -> str:
@@ -86,10 +87,10 @@ def models(
 def analyze_rank(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint of an lkca / lkca-lr / lkca-g model.",
                                                show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Figure (.png/.pdf/.svg).")] = Path("rank.png"),
-    energy: Annotated[str, typer.Option("--energy", help="sv (cumulative sigma) or sv2 (sigma^2).")] = "sv",
+    output: Figure = Path("rank.png"),
+    energy: Annotated[choices.Energy, typer.Option("--energy", help="sv: cumulative sigma; sv2: sigma^2.")] = choices.Energy.sv,
     as_json: Json = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing figure.")] = False,
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Cumulative normalised singular values of the learnable upsampler: r90/r95/r99, whole and per phase."""
@@ -99,10 +100,7 @@ def analyze_rank(
     from hsrcli.plot.rank import plot_rank
     from hsrcli.train.checkpoint import load_model
 
-    if energy not in ("sv", "sv2"):
-        raise HsrInputError(f"--energy must be sv or sv2, not {energy!r}")
-    if output.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise HsrInputError(f"{output}: figure type must be .png, .pdf or .svg")
+    energy = energy.value
     check_targets([output], overwrite)
     model, ckpt = load_model(checkpoint)
     try:

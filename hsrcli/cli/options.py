@@ -1,4 +1,10 @@
-"""Shared ``Annotated`` option types for the ``hsr`` commands."""
+"""Shared ``Annotated`` option types for the ``hsr`` commands.
+
+Options with a fixed set of values are declared with their enum from
+:mod:`hsrcli.choices` (``--help`` lists the values; a bad value exits 2 before the
+command runs); options with a checked form (``--device``, figure paths) validate
+in a callback, so that nothing is created before the value is known to be good.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,32 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from hsrcli import choices
+from hsrcli.errors import HsrInputError
+
+#: File types a figure can be written as (matplotlib picks the backend from the suffix).
+FIGURE_TYPES = (".png", ".pdf", ".svg")
+
+
+def _device(value: str) -> str:
+    try:
+        return choices.check_device(value)
+    except HsrInputError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _figure(value: Path | None) -> Path | None:
+    if value is not None and value.suffix.lower() not in FIGURE_TYPES:
+        raise typer.BadParameter(f"{value}: figure type must be {', '.join(FIGURE_TYPES[:-1])} or {FIGURE_TYPES[-1]}")
+    return value
+
+
+def _scale(value: int | None) -> int | None:
+    if value is not None and value not in choices.SCALES:
+        raise typer.BadParameter(f"{value} is not one of {', '.join(map(str, choices.SCALES))}")
+    return value
+
 
 InputPath = Annotated[
     Path,
@@ -15,9 +47,7 @@ InputPath = Annotated[
     ),
 ]
 Var = Annotated[Optional[str], typer.Option("--var", help="Variable inside a .mat file (default: largest 3-D array).")]
-Layout = Annotated[
-    str, typer.Option("--layout", help="Axis order of .mat/.npy arrays: hwc, chw or auto.")
-]
+Layout = Annotated[choices.Layout, typer.Option("--layout", help="Axis order of .mat/.npy arrays.")]
 Wavelengths = Annotated[
     Optional[str],
     typer.Option(
@@ -27,3 +57,9 @@ Wavelengths = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.", callback=_device)]
+Amp = Annotated[choices.Amp, typer.Option("--amp", help="Mixed precision on CUDA (ignored on CPU).")]
+Figure = Annotated[Path, typer.Option("--output", "-o", help="Figure file: .png, .pdf or .svg.", callback=_figure)]
+Scale = Annotated[int, typer.Option("--scale", "-s", help="SR factor: 2, 3, 4 or 8.", show_default=False,
+                                    callback=_scale)]

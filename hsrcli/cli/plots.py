@@ -7,23 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
+from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
-from hsrcli.cli.options import Layout, Quiet, Var
+from hsrcli.cli.options import Figure, Layout, Overwrite, Quiet, Var
 
-Output = Annotated[Path, typer.Option("--output", "-o", help="Figure file: .png, .pdf or .svg.", show_default=False)]
 Rgb = Annotated[
     Optional[str],
     typer.Option("--rgb", help="False-colour bands: wavelengths in nm (640,550,460) or b<N> band numbers."),
 ]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing figure.")]
-FIGURE_TYPES = (".png", ".pdf", ".svg")
-
-
-def _check_figure_path(path: Path) -> None:
-    from hsrcli.io import HsrInputError
-
-    if path.suffix.lower() not in FIGURE_TYPES:
-        raise HsrInputError(f"{path}: figure type must be one of {', '.join(FIGURE_TYPES)}")
 
 
 @reports_bad_input
@@ -31,7 +22,7 @@ def plot_spectra(
     ref: Annotated[Path, typer.Argument(help="Reference scene: pixel positions are on its grid.", show_default=False)],
     others: Annotated[Optional[list[Path]], typer.Argument(help="More scenes (LR inputs, SR results...).",
                                                            show_default=False)] = None,
-    output: Output = Path("spectra.png"),
+    output: Figure = Path("spectra.png"),
     pixel: Annotated[Optional[list[str]], typer.Option("--pixel", "-p", help="ROW,COL on the reference grid "
                                                        "(0-based); repeat for more.")] = None,
     random: Annotated[int, typer.Option("--random", help="Add N random pixels.")] = 0,
@@ -40,7 +31,7 @@ def plot_spectra(
     rgb: Rgb = None,
     title: Annotated[Optional[str], typer.Option("--title", help="Figure title.")] = None,
     var: Var = None,
-    layout: Layout = "auto",
+    layout: Layout = choices.Layout.auto,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -56,7 +47,6 @@ def plot_spectra(
     from hsrcli.plot.spectra import parse_pixels
     from hsrcli.plot.spectra import plot_spectra as draw
 
-    _check_figure_path(output)
     check_targets([output], overwrite)
     paths = [ref, *(others or [])]
     with ExitStack() as stack:
@@ -72,14 +62,14 @@ def plot_spectra(
 def compare(
     ref: Annotated[Path, typer.Argument(help="Reference (ground truth) scene.", show_default=False)],
     results: Annotated[list[Path], typer.Argument(help="SR results on the reference grid.", show_default=False)],
-    output: Output = Path("compare.png"),
+    output: Figure = Path("compare.png"),
     crop: Annotated[Optional[str], typer.Option("--crop", help="ROW,COL,SIZE of the shown crop "
                                                 "(default: centre, 256 px).")] = None,
     data_range: Annotated[Optional[float], typer.Option("--data-range", help="Value of white "
                                                         "(default as in hsr metrics).")] = None,
     rgb: Rgb = None,
     var: Var = None,
-    layout: Layout = "auto",
+    layout: Layout = choices.Layout.auto,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -92,7 +82,6 @@ def compare(
     from hsrcli.io.atomic import atomic_path, check_targets
     from hsrcli.plot.compare import parse_crop, plot_compare
 
-    _check_figure_path(output)
     check_targets([output], overwrite)
 
     def bar(items):

@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
-from hsrcli.cli.options import Layout, Quiet, Var, Wavelengths
+from hsrcli.cli.options import Layout, Overwrite, Quiet, Scale, Var, Wavelengths
 
 
 def _floats(spec: str, what: str) -> list[float]:
@@ -38,7 +39,7 @@ def _noise(spec: str | None) -> tuple[float | None, float | None]:
 def prepare(
     scenes: Annotated[list[Path], typer.Argument(help="Input scenes (any readable format).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Data set folder to create.", show_default=False)],
-    scale: Annotated[int, typer.Option("--scale", "-s", help="SR factor: 2, 3, 4 or 8.", show_default=False)],
+    scale: Scale,
     patch: Annotated[Optional[int], typer.Option("--patch", help="HR patch size (default 64; 63 for x3; "
                                                  "128 for x8).")] = None,
     stride: Annotated[Optional[int], typer.Option("--stride", help="HR patch stride (default patch/2).")] = None,
@@ -54,16 +55,17 @@ def prepare(
                                                       "(names or a count).")] = None,
     guard: Annotated[int, typer.Option("--guard", help="HR pixels around test/val regions kept out of "
                                        "training.")] = 16,
-    degrade_kernel: Annotated[str, typer.Option("--degrade", help="bicubic or gaussian.")] = "bicubic",
+    degrade_kernel: Annotated[choices.Kernel, typer.Option("--degrade", help="Degradation kernel.")] = choices.Kernel.bicubic,
     sigma: Annotated[str, typer.Option("--sigma", help="Gaussian blur sigma(s) in HR pixels; a list gives "
                                        "several kernels.")] = "0",
-    bicubic: Annotated[str, typer.Option("--bicubic", help="matlab (imresize-exact) or torch "
-                                         "(interpolate antialias).")] = "matlab",
+    bicubic: Annotated[choices.Bicubic, typer.Option("--bicubic", help="matlab (imresize-exact) or torch "
+                                                     "(interpolate antialias).")] = choices.Bicubic.matlab,
     noise: Annotated[Optional[str], typer.Option("--noise", help="Gaussian noise: sigma on the normalised "
                                                  "scale, or snr:DB.")] = None,
     scales: Annotated[str, typer.Option("--scales", help="Resize factors of the HR scene for patches "
                                         "(DualSR: 1,0.75,0.5).")] = "1",
-    sampling: Annotated[str, typer.Option("--sampling", help="grid (stride) or random patches.")] = "grid",
+    sampling: Annotated[choices.Sampling, typer.Option("--sampling", help="grid (stride) or random "
+                                                       "patches.")] = choices.Sampling.grid,
     patches_per_image: Annotated[int, typer.Option("--patches-per-image", help="Random patches per scene "
                                                    "and factor.")] = 24,
     augment: Annotated[bool, typer.Option("--augment/--no-augment", help="Dihedral augmentation on the fly "
@@ -74,9 +76,9 @@ def prepare(
                                                 "every scene, before splitting.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for every random choice.")] = 0,
     var: Var = None,
-    layout: Layout = "auto",
+    layout: Layout = choices.Layout.auto,
     wavelengths: Wavelengths = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing data set.")] = False,
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Build an LR/HR training data set: split, patches, degradation, normalisation, manifest.

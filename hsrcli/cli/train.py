@@ -8,10 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
-from hsrcli.cli.options import Quiet
-
-Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+from hsrcli.cli.options import Amp, Device, Figure, Overwrite, Quiet
 
 
 def _model_args(items: list[str] | None) -> dict:
@@ -47,26 +46,26 @@ def train(
                                                            "(default: one pass over the patches).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Patches per batch (per process).")] = 16,
     lr: Annotated[float, typer.Option("--lr", help="Adam learning rate.")] = 1e-4,
-    schedule: Annotated[str, typer.Option("--schedule", help="step, cosine, coarsr-code or constant.")] = "step",
+    schedule: Annotated[choices.Schedule, typer.Option("--schedule", help="LR schedule (per epoch).")] = choices.Schedule.step,
     lr_step: Annotated[int, typer.Option("--lr-step", help="Epochs between LR decays (step).")] = 30,
     lr_gamma: Annotated[float, typer.Option("--lr-gamma", help="LR factor at each decay (step).")] = 0.5,
-    loss: Annotated[str, typer.Option("--loss", help="l1, or hloss (L1 + 0.3 SAM + 0.1 gradient).")] = "l1",
+    loss: Annotated[choices.Loss, typer.Option("--loss", help="l1, or hloss (L1 + 0.3 SAM + 0.1 gradient).")] = choices.Loss.l1,
     clip_grad: Annotated[Optional[float], typer.Option("--clip-grad", help="Max gradient norm.")] = None,
     teacher: Annotated[Optional[Path], typer.Option("--teacher", help="lkca checkpoint to distil into an "
                                                     "lkca-lr student (LKCA-KD).")] = None,
     init_from_teacher: Annotated[bool, typer.Option("--init-from-teacher", help="Start the student from the "
                                                     "teacher (backbone + SVD of its upsampler).")] = False,
-    kd_decay: Annotated[str, typer.Option("--kd-decay", help="Teacher weight decay: linear, cosine, exp.")] = "linear",
+    kd_decay: Annotated[choices.KDDecay, typer.Option("--kd-decay", help="Teacher weight decay.")] = choices.KDDecay.linear,
     kd_weight: Annotated[float, typer.Option("--kd-weight", help="Initial teacher weight w0.")] = 1.0,
-    coarsr_step: Annotated[str, typer.Option("--coarsr-step", help="CoarSR: one optimiser step per batch, "
-                                             "or per band (published code).")] = "batch",
+    coarsr_step: Annotated[choices.CoarSRStep, typer.Option("--coarsr-step", help="CoarSR: one optimiser step per "
+                                                            "batch, or per band (published code).")] = choices.CoarSRStep.batch,
     model_arg: Annotated[Optional[list[str]], typer.Option("--model-arg", help="Model option KEY=VALUE "
                                                            "(see 'hsr models'); repeatable.")] = None,
     band_crop: Annotated[Optional[int], typer.Option("--band-crop", help="Band-agnostic models: train on random "
                                                      "windows of this many bands (default: the group size when "
                                                      "several data sets are given).")] = None,
     device: Device = "auto",
-    amp: Annotated[str, typer.Option("--amp", help="Mixed precision on CUDA: bf16, fp16 or off.")] = "bf16",
+    amp: Amp = choices.Amp.bf16,
     seed: Annotated[int, typer.Option("--seed", help="Seed (sampling, augmentation, initialisation).")] = 0,
     workers: Annotated[int, typer.Option("--workers", help="DataLoader worker processes.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from RUN_DIR/last.pt.")] = False,
@@ -82,24 +81,16 @@ def train(
 
     from tqdm import tqdm
 
-    from hsrcli.io import HsrInputError
-    from hsrcli.train.loop import TrainConfig
+    from hsrcli.train.config import TrainConfig, loss_weights
     from hsrcli.train.loop import train as run
 
-    if loss not in ("l1", "hloss"):
-        raise HsrInputError(f"--loss must be l1 or hloss, not {loss!r}")
-    if (output / "last.pt").exists() and not (resume or overwrite):
-        raise HsrInputError(f"{output}: holds a run already (use --resume to continue or --overwrite to restart)")
-    if resume and not (output / "last.pt").exists():
-        raise HsrInputError(f"{output}: no last.pt to resume from")
-    if output.exists() and not output.is_dir():
-        raise HsrInputError(f"{output}: exists and is not a folder")
+    lambda_spec, lambda_grad = loss_weights(loss)
     cfg = TrainConfig(
         dataset=str(datasets[0]), extra_datasets=[str(d) for d in datasets[1:]], band_crop=band_crop,
         model=model, out=str(output), model_kwargs=_model_args(model_arg), epochs=epochs,
         minutes=minutes, iters_per_epoch=iters_per_epoch, batch_size=batch_size, lr=lr, schedule=schedule,
         lr_step=lr_step,
-        lr_gamma=lr_gamma, lambda_spec=0.3 if loss == "hloss" else 0.0, lambda_grad=0.1 if loss == "hloss" else 0.0,
+        lr_gamma=lr_gamma, lambda_spec=lambda_spec, lambda_grad=lambda_grad,
         clip_grad=clip_grad, teacher=str(teacher) if teacher else None, init_from_teacher=init_from_teacher,
         kd_decay=kd_decay, kd_w0=kd_weight, coarsr_step=coarsr_step, device=device, amp=amp, seed=seed,
         workers=workers,
@@ -109,7 +100,7 @@ def train(
     def bar(loader, epoch):
         return tqdm(loader, desc=f"epoch {epoch + 1}" + ("" if minutes else f"/{epochs}"), unit="it", disable=not show, leave=False)
 
-    summary = run(cfg, resume=resume, progress=bar)
+    summary = run(cfg, resume=resume, progress=bar, overwrite=overwrite)
     if show:
         val = summary.get("val") or {}
         psnr = val.get("psnr")
@@ -125,7 +116,7 @@ def evaluate(
     model: Annotated[list[str], typer.Option("--model", "-m", help="Checkpoint, bundled name or bicubic; "
                                              "A+B: A refined by FineSR with the x s/2 model B (A+lr at x2); "
                                              "repeatable.", show_default=False)],
-    split: Annotated[str, typer.Option("--split", help="test or val.")] = "test",
+    split: Annotated[choices.Split, typer.Option("--split", help="Which images to score.")] = choices.Split.test,
     csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the table as CSV.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of Markdown.")] = False,
     device: Device = "auto",
@@ -136,19 +127,16 @@ def evaluate(
 
     from tqdm import tqdm
 
-    from hsrcli.io import HsrInputError
     from hsrcli.io.atomic import atomic_path
     from hsrcli.runtime import resolve_device
     from hsrcli.train.evaluate import evaluate as run
     from hsrcli.train.evaluate import markdown_table
 
-    if split not in ("test", "val"):
-        raise HsrInputError(f"--split must be test or val, not {split!r}")
 
     def bar(items, label):
         return tqdm(items, desc=label, unit="image", disable=quiet, leave=False)
 
-    rows = run(str(dataset), model, split, resolve_device(device), bar)
+    rows = run(str(dataset), model, split.value, resolve_device(device), bar)
     if csv_out is not None:
         with atomic_path(csv_out, overwrite=True) as tmp, open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -160,15 +148,12 @@ def evaluate(
 @reports_bad_input
 def plot_training(
     run_dir: Annotated[Path, typer.Argument(help="Run folder of 'hsr train'.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Figure (.png/.pdf/.svg).")] = Path("curves.png"),
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing figure.")] = False,
+    output: Figure = Path("curves.png"),
+    overwrite: Overwrite = False,
 ) -> None:
     """Loss and validation curves of a training run."""
-    from hsrcli.io import HsrInputError
     from hsrcli.io.atomic import atomic_path
     from hsrcli.plot.training import plot_training as draw
 
-    if output.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise HsrInputError(f"{output}: figure type must be .png, .pdf or .svg")
     with atomic_path(output, overwrite) as tmp:
         draw(run_dir, tmp)

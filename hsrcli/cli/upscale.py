@@ -8,58 +8,22 @@ from typing import Annotated, Optional
 
 import typer
 
+from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
-from hsrcli.cli.options import Layout, Quiet, Var, Wavelengths
-
-
-def default_output(path: Path, scale: int, fmt: str) -> Path:
-    """``<stem>_x<s>.hdr`` / ``.tif`` next to the input (folders: named after the folder)."""
-    stem = path.name if path.is_dir() else path.stem
-    return path.parent / f"{stem}_x{scale}{'.tif' if fmt == 'gtiff' else '.hdr'}"
-
-
-def choose_format(path: Path, requested: str | None, scene_format: str) -> str:
-    from hsrcli.io import HsrInputError
-
-    if requested is not None:
-        if requested not in ("envi", "gtiff"):
-            raise HsrInputError(f"--format must be envi or gtiff, not {requested!r}")
-        return requested
-    return "gtiff" if scene_format in ("gtiff",) else "envi"
-
-
-def default_model(bands: int, scale: int) -> str:
-    """The best bundled model that fits the data, else ``bicubic``.
-
-    Fitting: the scale matches, and the model is band-agnostic or was trained for this
-    band count. Best: the highest test PSNR recorded in the model cards; without one,
-    band-specific before band-agnostic, then the card's ``rank``.
-    """
-    from hsrcli.weights import bundled
-
-    fits = [c for c in bundled() if c.get("scale") == scale
-            and (c.get("band_agnostic") or c.get("bands") == bands)]
-    if not fits:
-        return "bicubic"
-
-    def key(c: dict):
-        psnr = (c.get("test") or {}).get("psnr")
-        return (-(psnr if psnr is not None else float("-inf")), bool(c.get("band_agnostic")), c.get("rank", 0))
-
-    return sorted(fits, key=key)[0]["name"]
+from hsrcli.cli.options import Amp, Device, Layout, Overwrite, Quiet, Scale, Var, Wavelengths
 
 
 @reports_bad_input
 def upscale(
     inputs: Annotated[list[Path], typer.Argument(help="Scenes to super-resolve (ENVI, GeoTIFF, band folder, "
                                                  ".mat, .npy).", show_default=False)],
-    scale: Annotated[int, typer.Option("--scale", "-s", help="SR factor.", show_default=False)],
+    scale: Scale,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Checkpoint, bundled name or bicubic "
                                                  "(default: the bundled model that fits).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (one input) or folder "
                                                    "(several); default <stem>_x<s> next to the input.")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="envi or gtiff (default: as the input; "
-                                               "other inputs: envi).")] = None,
+    fmt: Annotated[Optional[choices.Format], typer.Option("--format", help="Output format (default: as the "
+                                                          "input; other inputs: envi).")] = None,
     tile: Annotated[Optional[int], typer.Option("--tile", help="Tile size in LR pixels (default: as large as "
                                                 "fits ~96 MB of output per tile, at most 512).")] = None,
     overlap: Annotated[Optional[int], typer.Option("--overlap", help="Overlap of tiles in LR pixels "
@@ -70,10 +34,10 @@ def upscale(
                                         "receptive field: the output equals whole-image inference (to "
                                         "float rounding), at more compute.")] = False,
     batch: Annotated[int, typer.Option("--batch", help="Tiles per forward pass.")] = 1,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
-    amp: Annotated[str, typer.Option("--amp", help="Mixed precision on CUDA: bf16, fp16 or off.")] = "bf16",
-    dtype: Annotated[str, typer.Option("--dtype", help="float32, float64, input (the input's type, rounded "
-                                       "and clipped), uint8, uint16, int16, int32.")] = "float32",
+    device: Device = "auto",
+    amp: Amp = choices.Amp.bf16,
+    dtype: Annotated[choices.OutputDtype, typer.Option("--dtype", help="Output data type (input: the input's "
+                                                       "type, rounded and clipped).")] = choices.OutputDtype.float32,
     refine: Annotated[bool, typer.Option("--refine", help="DualSR FineSR back-projection with a x s/2 "
                                          "model.")] = False,
     refine_model: Annotated[Optional[str], typer.Option("--refine-model", help="The x s/2 model for --refine "
@@ -82,9 +46,9 @@ def upscale(
                                                "if it does not lower PSNR on the scene's own LR degraded "
                                                "once more (self-check).")] = True,
     var: Var = None,
-    layout: Layout = "auto",
+    layout: Layout = choices.Layout.auto,
     wavelengths: Wavelengths = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+    overwrite: Overwrite = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print run statistics as JSON.")] = False,
     quiet: Quiet = False,
 ) -> None:
@@ -97,8 +61,10 @@ def upscale(
     from hsrcli.infer.runner import UpscaleOptions, upscale_scene
     from hsrcli.io import HsrInputError, open_scene
     from hsrcli.io.atomic import check_targets
+    from hsrcli.io.outputs import default_output_path, output_format
     from hsrcli.io.writers import envi_paths
     from hsrcli.runtime import amp_dtype, resolve_device
+    from hsrcli.weights import default_model
 
     if (tile is not None and tile < 8) or batch < 1:
         raise HsrInputError("--tile must be >= 8 and --batch >= 1")
@@ -106,14 +72,14 @@ def upscale(
         raise HsrInputError("with several inputs, -o must be an existing folder")
     dev = resolve_device(device)
     opts = UpscaleOptions(tile=tile, overlap=overlap, exact=exact, batch=batch, device=dev, amp=amp_dtype(amp, dev),
-                          dtype=dtype)
+                          dtype=dtype.value)
     plans = []
     for path in inputs:  # check every input and output before computing anything
         with open_scene(path, var=var, layout=layout, wavelengths=wavelengths) as scene:
             meta = scene.meta
-        f = choose_format(path, fmt, meta.format)
-        out = default_output(path, scale, f) if output is None else (
-            default_output(output / path.name, scale, f) if output.is_dir() else output)
+        f = output_format(fmt, meta.format)
+        out = default_output_path(path, scale, f) if output is None else (
+            default_output_path(output / path.name, scale, f) if output.is_dir() else output)
         targets = list(envi_paths(out)) if f == "envi" else [out]
         check_targets(targets, overwrite)
         plans.append((path, out, f, meta))

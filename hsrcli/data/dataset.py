@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from hsrcli.data.augment import N_TRANSFORMS, dihedral
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 
 
 def load_manifest(root: str | Path) -> dict:

@@ -21,10 +21,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from hsrcli.choices import Bicubic, Kernel
 from hsrcli.data.imresize import imresize
-
-KERNELS = ("bicubic", "gaussian")
-METHODS = ("matlab", "torch")
 
 
 def downsample(hr: torch.Tensor, scale: int, method: str = "matlab") -> torch.Tensor:
@@ -39,7 +37,7 @@ def downsample(hr: torch.Tensor, scale: int, method: str = "matlab") -> torch.Te
         x = hr.reshape(-1, 1, h, w)
         y = F.interpolate(x, size=(h // scale, w // scale), mode="bicubic", antialias=True, align_corners=False)
         return y.reshape(*lead, h // scale, w // scale)
-    raise ValueError(f"unknown bicubic method {method!r} (use {', '.join(METHODS)})")
+    raise ValueError(f"unknown bicubic method {method!r} (use {', '.join(Bicubic.values())})")
 
 
 def upsample(lr: torch.Tensor, scale: int, method: str = "matlab") -> torch.Tensor:
@@ -96,7 +94,7 @@ def degrade(
     noise_snr: float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Make the LR counterpart of ``hr`` (…, C, H, W) with one of :data:`KERNELS`."""
+    """Make the LR counterpart of ``hr`` (…, C, H, W) with a :class:`~hsrcli.choices.Kernel`."""
     if kernel == "bicubic":
         lr = downsample(gaussian_blur(hr, sigma) if sigma > 0 else hr, scale, method)
     elif kernel == "gaussian":
@@ -108,7 +106,7 @@ def degrade(
         off = (scale - 1) // 2
         lr = gaussian_blur(hr, sigma)[..., off::scale, off::scale]
     else:
-        raise ValueError(f"unknown degradation kernel {kernel!r} (use {', '.join(KERNELS)})")
+        raise ValueError(f"unknown degradation kernel {kernel!r} (use {', '.join(Kernel.values())})")
     return add_noise(lr, sigma=noise_sigma, snr_db=noise_snr, generator=generator)
 
 

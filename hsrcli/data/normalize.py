@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 
 
 @dataclass

@@ -37,7 +37,8 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
-from hsrcli.data.degrade import KERNELS, METHODS, degrade, describe
+from hsrcli.choices import SCALES, Bicubic, Kernel, Sampling
+from hsrcli.data.degrade import degrade, describe
 from hsrcli.data.imresize import imresize, output_size
 from hsrcli.data.normalize import Normalizer
 from hsrcli.data.patches import grid_positions, random_positions, resize_mask
@@ -46,7 +47,6 @@ from hsrcli.io import HsrInputError, Scene, open_scene
 from hsrcli.io.bands import parse_band_selection
 from hsrcli.io.hashing import sha256_files
 
-SUPPORTED_SCALES = (2, 3, 4, 8)
 DEFAULT_PATCH = {2: 64, 3: 63, 4: 64, 8: 128}
 MANIFEST_FORMAT = "hsrcli-dataset/1"
 Progress = Callable[..., Iterable]
@@ -80,26 +80,23 @@ class PrepareOptions:
     seed: int = 0
 
     def validate(self) -> None:
-        if self.scale not in SUPPORTED_SCALES:
-            raise HsrInputError(f"scale {self.scale} is not supported (use {', '.join(map(str, SUPPORTED_SCALES))})")
+        if self.scale not in SCALES:
+            raise HsrInputError(f"scale {self.scale} is not supported (use {', '.join(map(str, SCALES))})")
         self.patch = self.patch or DEFAULT_PATCH[self.scale]
         self.stride = self.stride or self.patch // 2
         if self.patch % self.scale:
             raise HsrInputError(f"--patch {self.patch} is not a multiple of the scale {self.scale}")
         if self.patch < 2 * self.scale or self.stride < 1:
             raise HsrInputError(f"--patch {self.patch} / --stride {self.stride} are too small")
-        if self.degrade not in KERNELS:
-            raise HsrInputError(f"unknown --degrade {self.degrade!r} (use {', '.join(KERNELS)})")
-        if self.bicubic not in METHODS:
-            raise HsrInputError(f"unknown --bicubic {self.bicubic!r} (use {', '.join(METHODS)})")
+        self.degrade = Kernel.check(self.degrade, "--degrade")
+        self.bicubic = Bicubic.check(self.bicubic, "--bicubic")
+        self.sampling = Sampling.check(self.sampling, "--sampling")
         if self.degrade == "gaussian" and not all(s > 0 for s in self.sigma):
             raise HsrInputError("--degrade gaussian needs --sigma > 0")
         if any(s < 0 for s in self.sigma) or not self.sigma:
             raise HsrInputError("--sigma values must be >= 0")
         if not self.scales or any(not 0 < f <= 1 for f in self.scales):
             raise HsrInputError("--scales must be factors in (0, 1], e.g. 1,0.75,0.5")
-        if self.sampling not in ("grid", "random"):
-            raise HsrInputError(f"unknown --sampling {self.sampling!r} (use grid or random)")
         if self.patches_per_image < 1:
             raise HsrInputError("--patches-per-image must be >= 1")
         if self.noise_sigma is not None and self.noise_snr is not None:

@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
+from hsrcli.choices import OutputDtype
+from hsrcli.errors import HsrInputError
 from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
 from hsrcli.infer.refine import MIN_CHECK_LR, AngleTally, Refinement, check_side, self_check
 from hsrcli.infer.resolve import ResolvedModel
 from hsrcli.infer.tiling import Tile, TileGrid
-from hsrcli.io.errors import HsrInputError
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 from hsrcli.io.windows import iter_windows
@@ -31,10 +32,8 @@ from hsrcli.io.writers import open_writer
 from hsrcli.models.finesr import finesr_terms
 
 TILE_HR_VALUES = 24 * 2**20  # default tile: at most this many output values (bands x HR pixels) per tile
-GROUP_PIXELS = 8 * 64 * 64  # lkca-g: spectral groups × LR pixels per forward chunk
 UNBOUNDED_OVERLAP = 32  # models whose receptive field is the whole image (global attention)
 RAM_ACCUMULATOR_BYTES = 128 * 2**20
-OUTPUT_DTYPES = ("float32", "float64", "input", "uint8", "uint16", "int16", "int32")
 
 
 @dataclass
@@ -88,9 +87,8 @@ def auto_tile(bands: int, scale: int, overlap: int, rows: int | None = None, col
 
 def output_dtype(spec: str, meta: SceneMeta) -> np.dtype:
     """Output storage type: float32 (default), float64, the input's type, or a named integer type."""
-    if spec not in OUTPUT_DTYPES:
-        raise HsrInputError(f"unknown --dtype {spec!r} (use {', '.join(OUTPUT_DTYPES)})")
-    return meta.dtype if spec == "input" else np.dtype(spec)
+    spec = OutputDtype.check(spec, "--dtype")
+    return meta.dtype if spec == OutputDtype.input else np.dtype(spec)
 
 
 def read_padded(scene: Scene, r0: int, c0: int, h: int, w: int, margin: int) -> np.ndarray:
@@ -178,13 +176,6 @@ class _Refiner:
         self.applied = True
         self.reason = "applied without self-check (--no-refine-check)"
 
-    @property
-    def radius_extra(self) -> int | None:
-        """Receptive radius the partner adds (None: unbounded)."""
-        if self.partner is None:
-            return 0
-        return getattr(self.partner, "receptive_radius", None)
-
     def forward_v(self, x: torch.Tensor) -> torch.Tensor:
         """V on the main model's normalised scale: ``(N, B, h, w) → (N, B, s/2·h, s/2·w)``."""
         if self.partner is None:
@@ -252,11 +243,11 @@ def upscale_scene(
     s = resolved.scale
     out_dtype = output_dtype(opts.dtype, m)
     model = resolved.model.to(opts.device).eval()
-    radius = getattr(model, "receptive_radius", None)
+    radius = model.receptive_radius
     if radius is not None and refine is None and not opts.exact and resolved.effective_radius is not None:
         radius = min(radius, resolved.effective_radius)  # measured: far fewer LR pixels computed twice
     if refine is not None:
-        r2 = 0 if refine.partner is None else getattr(refine.partner.model, "receptive_radius", None)
+        r2 = 0 if refine.partner is None else refine.partner.model.receptive_radius
         radius = None if radius is None or r2 is None else max(radius, r2) + 3  # + the bicubic resizes
     overlap, margin = plan_overlap(radius, opts.overlap)
     if opts.tile is None:
@@ -265,10 +256,7 @@ def upscale_scene(
         tile = max(opts.tile, overlap + 16)
     if refine is not None:
         tile += tile % 2  # FineSR halves the tile
-    if getattr(model, "group_batch", 0) is None:
-        # lkca-g: spectral groups per forward chunk, fewer for larger tiles so that the working set
-        # stays near that of 8 groups of 64² (measured fastest on CPU); results are identical.
-        model.group_batch = max(1, GROUP_PIXELS // (tile * tile))
+    model.fit_tile(tile)
     grid = TileGrid(m.rows, m.cols, tile, overlap, margin, s)
     hr = m.rescaled(s)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

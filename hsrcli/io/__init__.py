@@ -7,8 +7,8 @@
 * :class:`HsrInputError` — bad input; the CLI prints it and exits with code 2.
 """
 
+from hsrcli.errors import HsrInputError, OutputExistsError
 from hsrcli.io.copy import copy_scene
-from hsrcli.io.errors import HsrInputError, OutputExistsError
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.open import detect_format, open_scene
 from hsrcli.io.scene import Scene

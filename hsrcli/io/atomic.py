@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hsrcli.io.errors import HsrInputError, OutputExistsError
+from hsrcli.errors import HsrInputError, OutputExistsError
 
 
 def check_targets(targets: list[Path], overwrite: bool) -> None:

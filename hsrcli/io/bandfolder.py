@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 from hsrcli.io.wavelengths import parse_wavelength_spec

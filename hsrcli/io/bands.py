@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 from hsrcli.io.meta import SceneMeta
 
 

@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.choices import Layout
+from hsrcli.errors import HsrInputError
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene, check_file
 from hsrcli.io.wavelengths import to_nm
 
-LAYOUTS = ("auto", "hwc", "chw")
 _WAVELENGTH_NAMES = ("wavelengths", "wavelength", "wl", "wave", "wavelength_nm", "lambda")
 _LINES_NAMES = ("lines", "nrow", "nrows", "rows")
 _COLS_NAMES = ("cols", "ncol", "ncols", "samples")
@@ -39,8 +39,7 @@ _COLS_NAMES = ("cols", "ncol", "ncols", "samples")
 
 def _resolve_layout(shape: tuple[int, ...], layout: str, where: str, matlab: bool = False) -> str:
     """``hwc`` or ``chw`` for an array of ``shape``; ``auto`` guesses (see the module docstring)."""
-    if layout not in LAYOUTS:
-        raise HsrInputError(f"unknown layout {layout!r} (use {', '.join(LAYOUTS)})")
+    layout = Layout.check(layout, "--layout")
     if layout == "auto":
         a, b, c = shape
         if b == c != a:  # two equal axes are the image's sides
@@ -267,8 +266,7 @@ def open_mat(path: Path, var: str | None = None, layout: str = "auto") -> Scene:
     import h5py
 
     check_file(path, ".mat file")
-    if layout not in LAYOUTS:
-        raise HsrInputError(f"unknown layout {layout!r} (use {', '.join(LAYOUTS)})")
+    layout = Layout.check(layout, "--layout")
     if h5py.is_hdf5(path):
         return _open_mat_v73(path, var, layout)
     return _open_mat_v5(path, var, layout)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 from hsrcli.io.geo import crs_from_map_info, crs_to_wkt, map_info_to_transform, parse_map_info
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene, check_file

@@ -23,7 +23,7 @@ import re
 
 from affine import Affine
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 
 _UTM_EPSG = re.compile(r"^EPSG:(326|327)(\d\d)$")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene, check_file
 from hsrcli.io.wavelengths import to_nm

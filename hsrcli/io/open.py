@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 from hsrcli.io.scene import Scene
 
 ENVI_DATA_EXTS = {".img", ".dat", ".bsq", ".bil", ".bip", ".raw"}

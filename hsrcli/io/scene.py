@@ -21,7 +21,7 @@ from types import TracebackType
 import numpy as np
 from rasterio.windows import Window
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.windows import DEFAULT_WINDOW_BYTES, iter_windows
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from affine import Affine
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 from hsrcli.io.scene import Scene
 
 

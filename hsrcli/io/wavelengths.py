@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 
 _TO_NM = {
     "nm": 1.0,

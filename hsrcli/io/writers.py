@@ -33,13 +33,12 @@ from types import TracebackType
 import numpy as np
 from rasterio.windows import Window
 
+from hsrcli.choices import Format, Interleave
+from hsrcli.errors import HsrInputError
 from hsrcli.io.atomic import check_targets as _check_target
 from hsrcli.io.atomic import temp_name as _temp_name
-from hsrcli.io.errors import HsrInputError
 from hsrcli.io.geo import format_number as _num
 from hsrcli.io.meta import SceneMeta
-
-FORMATS = ("envi", "gtiff")
 
 
 def format_for_path(path: Path) -> str:
@@ -176,8 +175,7 @@ class EnviWriter(SceneWriter):
 
         if meta.dtype not in DTYPE_TO_ENVI:
             raise HsrInputError(f"ENVI cannot store data type {meta.dtype.name}")
-        if interleave not in ("bsq", "bil", "bip"):
-            raise HsrInputError(f"unknown interleave {interleave!r} (use bsq, bil or bip)")
+        interleave = Interleave.check(interleave, "interleave")
         hdr, data = envi_paths(path)
         _check_target([hdr, data], overwrite)
         tag = uuid.uuid4().hex[:8]
@@ -334,4 +332,5 @@ def open_writer(
         return EnviWriter(p, meta, overwrite=overwrite, interleave=interleave)
     if fmt == "gtiff":
         return GeoTiffWriter(p, meta, overwrite=overwrite)
-    raise HsrInputError(f"unknown output format {fmt!r} (use {' or '.join(FORMATS)})")
+    Format.check(fmt, "output format")
+    raise AssertionError(f"format {fmt!r} is declared but has no writer")

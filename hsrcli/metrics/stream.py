@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 from hsrcli.io.scene import Scene
 from hsrcli.metrics.functional import SSIM_HALO, SSIM_WINDOW, finalize, sam_map, ssim_sums
 

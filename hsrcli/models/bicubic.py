@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
+from hsrcli.choices import SCALES
+from hsrcli.models.base import SRModel
 from hsrcli.models.registry import register
 from hsrcli.models.resample import bicubic_resize
 
 
-class Bicubic(nn.Module):
+class Bicubic(SRModel):
     """MATLAB-compatible bicubic upsampling ``(N, B, h, w) → (N, B, s·h, s·w)``; no parameters."""
 
     def __init__(self, bands: int, scale: int) -> None:
@@ -21,7 +22,8 @@ class Bicubic(nn.Module):
         return bicubic_resize(x, self.scale)
 
 
-@register("bicubic", "bicubic interpolation (MATLAB imresize), no weights", (2, 3, 4, 8), True)
+@register("bicubic", "bicubic interpolation (MATLAB imresize), no weights", SCALES, True, trainable=False,
+          normalised=False)
 def build_bicubic(bands: int, scale: int) -> Bicubic:
     """Registry builder of the bicubic baseline."""
     return Bicubic(bands, scale)

@@ -22,10 +22,10 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from hsrcli.choices import SCALES
+from hsrcli.models.base import SRModel
 from hsrcli.models.registry import register
 from hsrcli.models.resample import bicubic_resize
-
-SCALES = (2, 3, 4, 8)
 
 
 def neighbour_bands(i: int, bands: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
@@ -123,7 +123,7 @@ def _upsampler(feats: int, scale: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class CoarSR(nn.Module):
+class CoarSR(SRModel):
     """CoarSR: ``(N, L, h, w) → (N, L, s·h, s·w)``, band by band with a recurrent state."""
 
     def __init__(self, scale: int, feats: int = 64, blocks: int = 2, modules: int = 2, bn: bool = True,
@@ -201,7 +201,7 @@ class CoarSR(nn.Module):
 
 
 @register("coarsr", "CoarSR (DualSR stage 1): band-by-band network with neighbour bands and recurrence",
-          SCALES, True, min_bands=5)
+          SCALES, True, min_bands=5, band_steps=True)
 def build_coarsr(bands: int, scale: int, feats: int = 64, blocks: int = 2, modules: int = 2, bn: bool = True,
                  band_chunk: int = 4) -> CoarSR:
     """Registry builder of CoarSR (published defaults: 64 features, 2 ResBlocks, M = 2, BN on)."""

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from hsrcli.models.base import SRModel
+
 
 def count_params(model: nn.Module) -> int:
     """Number of parameters (trainable or not)."""
@@ -29,7 +31,5 @@ def flops_per_lr_pixel(model: nn.Module, bands: int, size: int = 16) -> float:
 
 def upsampler_params(model: nn.Module) -> int | None:
     """Parameters of the learnable upsampler of the LKCA family (None for other models)."""
-    up = getattr(model, "upsampler", None)
-    if up is None and hasattr(model, "net"):
-        up = getattr(model.net, "upsampler", None)
+    up = model.learnable_upsampler() if isinstance(model, SRModel) else None
     return None if up is None else count_params(up)

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hsrcli.choices import SCALES
+from hsrcli.models.base import SRModel
 from hsrcli.models.registry import register
 from hsrcli.models.resample import bicubic_resize
 from hsrcli.models.upsampler import FullUpsampler, LowRankUpsampler
@@ -32,7 +34,6 @@ COMPACT_BRANCHES = ((3, 5, 2), (5, 5, 2), (5, 7, 2))
 def branch_radius(branches) -> int:
     """Largest spatial reach (pixels from the centre) of a set of (k1, k2, dilation) branches."""
     return max(k1 // 2 + d * (k2 // 2) for k1, k2, d in branches)
-SCALES = (2, 3, 4, 8)
 
 
 class ChannelLayerNorm(nn.Module):
@@ -134,7 +135,7 @@ class LKCABlock(nn.Module):
         return x
 
 
-class LKCANet(nn.Module):
+class LKCANet(SRModel):
     """LKCA-Net (``upsampler="full"``) or LKCA-LR (``upsampler="lowrank"``).
 
     Input ``(N, B, h, w)`` LR; output ``(N, B, s·h, s·w)`` = bicubic(LR) + upsampler(features).
@@ -159,6 +160,10 @@ class LKCANet(nn.Module):
             self.upsampler = LowRankUpsampler(channels, bands, scale, up_kernel, lr_groups, lr_rank)
         else:
             raise ValueError(f"unknown upsampler {upsampler!r} (use full or lowrank)")
+
+    def learnable_upsampler(self) -> nn.Module:
+        """The full or low-rank upsampler."""
+        return self.upsampler
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone features ``(N, C, h, w)`` before the upsampler."""
@@ -192,7 +197,8 @@ def build_lkca(bands: int, scale: int, channels: int = 64, blocks: int = 6, up_k
                    pool=pool)
 
 
-@register("lkca-lr", "LKCA-LR: LKCA-Net with the block low-rank group-conv upsampler", SCALES, False)
+@register("lkca-lr", "LKCA-LR: LKCA-Net with the block low-rank group-conv upsampler", SCALES, False,
+          teacher="lkca")
 def build_lkca_lr(bands: int, scale: int, channels: int = 64, blocks: int = 6, up_kernel: int = 3,
                   lr_groups: int | None = None, lr_rank: int = 16, reduction: int = 4, attention: str = "ca",
                   ffn: bool = True, norm: bool = True, pool: str | int = "global") -> LKCANet:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hsrcli.models.base import SRModel
 from hsrcli.models.upsampler import FullUpsampler, LowRankUpsampler, upsampler_matrix
 
 LEVELS = (0.90, 0.95, 0.99)
@@ -37,10 +38,9 @@ def effective_weight(up: nn.Module) -> torch.Tensor:
 
 def find_upsampler(model: nn.Module) -> nn.Module:
     """The learnable upsampler of an LKCA-family model (``lkca``, ``lkca-lr``, ``lkca-g``)."""
-    for m in (model, getattr(model, "net", None)):
-        up = getattr(m, "upsampler", None)
-        if isinstance(up, (FullUpsampler, LowRankUpsampler)):
-            return up
+    up = model.learnable_upsampler() if isinstance(model, SRModel) else None
+    if isinstance(up, (FullUpsampler, LowRankUpsampler)):
+        return up
     raise TypeError(f"{type(model).__name__} has no learnable LKCA upsampler to analyse")
 
 

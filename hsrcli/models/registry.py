@@ -16,7 +16,20 @@ from torch import nn
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What the registry knows about a model."""
+    """What the registry knows about a model: its builder and its capabilities.
+
+    Training and inference read these instead of testing model names:
+
+    * ``band_agnostic`` — one set of weights serves any band count (mixed data sets,
+      ``--band-crop``, per-scene normalisation);
+    * ``trainable`` — ``hsr train`` can fit it (False for fixed operators: bicubic);
+    * ``band_steps`` — trained band by band with a recurrent state (CoarSR): some
+      parameters are unused on the first band;
+    * ``teacher`` — the model a ``--teacher`` checkpoint must be (LKCA-KD), None when
+      the model cannot be distilled into;
+    * ``normalised`` — works on normalised data (False for linear operators, which
+      run on the scene's own values).
+    """
 
     name: str
     builder: Callable[..., nn.Module]
@@ -24,6 +37,10 @@ class ModelSpec:
     scales: tuple[int, ...]
     band_agnostic: bool
     min_bands: int = 1
+    trainable: bool = True
+    band_steps: bool = False
+    teacher: str | None = None
+    normalised: bool = True
 
     def kwargs(self) -> dict[str, object]:
         """The builder's keyword arguments and their defaults (besides bands and scale)."""
@@ -34,13 +51,17 @@ class ModelSpec:
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register(name: str, summary: str, scales: tuple[int, ...], band_agnostic: bool, min_bands: int = 1):
-    """Decorator adding a builder ``f(bands, scale, **kwargs) -> nn.Module`` to the registry."""
+def register(name: str, summary: str, scales: tuple[int, ...], band_agnostic: bool, min_bands: int = 1,
+             **capabilities):
+    """Decorator adding a builder ``f(bands, scale, **kwargs) -> SRModel`` to the registry.
+
+    ``capabilities``: the other :class:`ModelSpec` fields (``trainable``, ``band_steps``, ...).
+    """
 
     def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelSpec(name, fn, summary, scales, band_agnostic, min_bands)
+        _REGISTRY[name] = ModelSpec(name, fn, summary, scales, band_agnostic, min_bands, **capabilities)
         return fn
 
     return deco
@@ -55,6 +76,11 @@ def names() -> list[str]:
     """Registered model names, in registration order."""
     _ensure_loaded()
     return list(_REGISTRY)
+
+
+def trainable() -> list[str]:
+    """Names of the models ``hsr train`` can fit."""
+    return [n for n in names() if _REGISTRY[n].trainable]
 
 
 def spec(name: str) -> ModelSpec:

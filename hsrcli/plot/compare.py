@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 from hsrcli.io.scene import Scene
 from hsrcli.metrics.functional import sam_map
 from hsrcli.metrics.stream import stream_metrics

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from rasterio.windows import Window
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 from hsrcli.plot.rgb import read_preview, rgb_bands, stretch

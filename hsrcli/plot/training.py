@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 
 
 def read_log(path: Path) -> dict[str, list[float | None]]:

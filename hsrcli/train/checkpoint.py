@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 
 FORMAT = "hsrcli-checkpoint/1"
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import torch
 
 from hsrcli.data.dataset import ImageDataset
+from hsrcli.errors import HsrInputError
 from hsrcli.infer.resolve import resolve_model
-from hsrcli.io.errors import HsrInputError
 from hsrcli.metrics import compute_metrics
 from hsrcli.models.finesr import finesr
 

@@ -21,7 +21,6 @@ import csv
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -30,51 +29,17 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from hsrcli.data.dataset import ImageDataset, PatchDataset, load_manifest
-from hsrcli.io.errors import HsrInputError
+from hsrcli.errors import HsrInputError
 from hsrcli.metrics import compute_metrics
 from hsrcli.models import build, spec
 from hsrcli.runtime import amp_dtype, resolve_device, seed_everything
 from hsrcli.train import dist as ddp
 from hsrcli.train.checkpoint import make_checkpoint, model_from_checkpoint, read_checkpoint, save_checkpoint
+from hsrcli.train.config import TrainConfig, check_resumable, open_run_folder
 from hsrcli.train.losses import hloss, kd_loss
 from hsrcli.train.schedule import fit_epochs, kd_weight, make_scheduler, set_total_epochs
 
 LOG_FIELDS = ["epoch", "lr", "train_loss", "kd_weight", "val_psnr", "val_ssim", "val_sam", "seconds"]
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run depends on (saved as ``config.json`` and inside checkpoints)."""
-
-    dataset: str
-    model: str
-    out: str
-    model_kwargs: dict = field(default_factory=dict)
-    extra_datasets: list[str] = field(default_factory=list)
-    band_crop: int | None = None
-    epochs: int = 100
-    minutes: float | None = None
-    iters_per_epoch: int | None = None
-    batch_size: int = 16
-    lr: float = 1e-4
-    schedule: str = "step"
-    lr_step: int = 30
-    lr_gamma: float = 0.5
-    lambda_spec: float = 0.0
-    lambda_grad: float = 0.0
-    clip_grad: float | None = None
-    teacher: str | None = None
-    init_from_teacher: bool = False
-    kd_decay: str = "linear"
-    kd_w0: float = 1.0
-    kd_lambda_spec: float = 0.3
-    kd_lambda_grad: float = 0.1
-    coarsr_step: str = "batch"
-    device: str = "auto"
-    amp: str = "bf16"
-    seed: int = 0
-    workers: int = 0
-    val_every: int = 1
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -137,8 +102,10 @@ def validate(model: nn.Module, images: ImageDataset, device: torch.device, autoc
 def _teacher(cfg: TrainConfig, bands: int, scale: int, device: torch.device):
     ckpt = read_checkpoint(cfg.teacher)
     m = ckpt["model"]
-    if m["name"] != "lkca":
-        raise HsrInputError(f"{cfg.teacher}: the teacher must be an 'lkca' checkpoint, not {m['name']!r}")
+    want = spec(cfg.model).teacher
+    if m["name"] != want:
+        raise HsrInputError(f"{cfg.teacher}: the teacher of {cfg.model!r} must be a {want!r} checkpoint, "
+                            f"not {m['name']!r}")
     if m["bands"] != bands or m["scale"] != scale:
         raise HsrInputError(f"{cfg.teacher}: teacher is {m['bands']} bands x{m['scale']}, the data set is "
                             f"{bands} bands x{scale}")
@@ -148,8 +115,15 @@ def _teacher(cfg: TrainConfig, bands: int, scale: int, device: torch.device):
     return teacher, m
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: Callable | None = None) -> dict:
-    """Run (or resume) a training; returns a summary with the best validation metrics."""
+def train(cfg: TrainConfig, resume: bool = False, progress: Callable | None = None, overwrite: bool = False) -> dict:
+    """Run (or resume) a training; returns a summary with the best validation metrics.
+
+    The configuration and the run folder are checked before anything is created
+    (:meth:`TrainConfig.validate`, :func:`open_run_folder`): a fresh run never
+    replaces another one unless ``overwrite``.
+    """
+    cfg.validate()
+    open_run_folder(Path(cfg.out), resume, overwrite)
     device = resolve_device(cfg.device)
     info = ddp.init_from_env(device.type)
     if info.enabled and device.type == "cuda":
@@ -165,14 +139,7 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
     out = Path(cfg.out)
     manifest = load_manifest(cfg.dataset)
     bands, scale = int(manifest["bands"]["count"]), int(manifest["scale"])
-    if cfg.model not in ("lkca", "lkca-lr", "lkca-g", "coarsr"):
-        raise HsrInputError(f"cannot train {cfg.model!r} (trainable: lkca, lkca-lr, lkca-g, coarsr)")
-    if cfg.teacher and cfg.model != "lkca-lr":
-        raise HsrInputError("--teacher (distillation) trains an 'lkca-lr' student; use -m lkca-lr")
-    if cfg.coarsr_step not in ("batch", "band"):
-        raise HsrInputError("--coarsr-step must be batch or band")
-    if cfg.epochs < 1 or cfg.batch_size < 1:
-        raise HsrInputError("--epochs and --batch-size must be >= 1")
+    model_spec = spec(cfg.model)
     seed_everything(cfg.seed)  # the initial weights depend on --seed alone
     try:
         model = build(cfg.model, bands, scale, **cfg.model_kwargs)
@@ -204,8 +171,11 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
     if resume:
         last = out / "last.pt"
         ckpt = read_checkpoint(last, map_location="cpu")
-        if ckpt.get("config", {}).get("model") != cfg.model:
-            raise HsrInputError(f"{last}: was trained as {ckpt.get('config', {}).get('model')!r}, not {cfg.model!r}")
+        check_resumable(ckpt.get("config", {}), cfg, last)
+        saved = ckpt.get("model", {})
+        if (saved.get("bands"), saved.get("scale")) != (bands, scale):
+            raise HsrInputError(f"{last}: was trained for {saved.get('bands')} bands x{saved.get('scale')}, the data "
+                                f"set has {bands} bands x{scale}")
         model.load_state_dict(ckpt["state_dict"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
@@ -220,13 +190,11 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
     if info.enabled:
         # CoarSR's first band does not use the recurrence weights: let DDP tolerate that.
         model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                                    find_unused_parameters=cfg.model == "coarsr")
+                                                    find_unused_parameters=model_spec.band_steps)
 
     data = PatchDataset(cfg.dataset)
     mixed = bool(cfg.extra_datasets) or cfg.band_crop is not None
     if mixed:
-        if not spec(cfg.model).band_agnostic:
-            raise HsrInputError(f"several data sets / --band-crop need a band-agnostic model, not {cfg.model!r}")
         from torch.utils.data import ConcatDataset
 
         from hsrcli.data.dataset import BandCropDataset
@@ -247,22 +215,20 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
     for d in cfg.extra_datasets:
         sources += [s["name"] for s in load_manifest(d)["sources"]]
     norm = dict(manifest["normalization"])
-    if spec(cfg.model).band_agnostic:
+    if model_spec.band_agnostic:
         norm["per_scene"] = True  # band-agnostic weights serve other sensors: normalise each scene by itself
     meta = {"normalization": norm,
             "wavelengths_nm": None if mixed else manifest["bands"]["wavelengths_nm"],
             "dataset": {"path": str(cfg.dataset), "extra": cfg.extra_datasets, "sources": sources,
                         "degradation": manifest["degradation"]},
-            "training": asdict(cfg)}
+            "training": cfg.to_dict()}
     if info.is_main:
-        (out / "config.json").write_text(json.dumps(asdict(cfg) | {"bands": bands, "scale": scale}, indent=2) + "\n")
+        (out / "config.json").write_text(json.dumps(cfg.to_dict() | {"bands": bands, "scale": scale}, indent=2) + "\n")
         log_path = out / "log.csv"
         if not resume or not log_path.exists():
             with open(log_path, "w", newline="") as f:
                 csv.writer(f).writerow(LOG_FIELDS)
     summary: dict = {"best_psnr": best if best > float("-inf") else None}
-    if cfg.minutes is not None and cfg.minutes <= 0:
-        raise HsrInputError("--minutes must be > 0")
     session_t0, session_s0 = time.perf_counter(), trained_s
     epoch = start
     while epoch < n_epochs:
@@ -284,7 +250,7 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
         batches = loader if progress is None or not info.is_main else progress(loader, epoch)
         for lr, hr in batches:
             lr, hr = lr.to(device, non_blocking=True), hr.to(device, non_blocking=True)
-            if cfg.model == "coarsr":
+            if model_spec.band_steps:
                 loss_value = _coarsr_batch(model, lr, hr, cfg, opt, scaler, autocast)
             else:
                 opt.zero_grad(set_to_none=True)
@@ -331,7 +297,7 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
                 best = metrics["psnr"]
             epoch_meta = meta | {"epoch": epoch + 1, "metrics": metrics}
             ckpt = make_checkpoint(net, cfg.model, bands, scale, cfg.model_kwargs, epoch_meta,
-                                   config=asdict(cfg), epoch=epoch, best_psnr=best, epochs_total=n_epochs,
+                                   config=cfg.to_dict(), epoch=epoch, best_psnr=best, epochs_total=n_epochs,
                                    seconds=trained_s,
                                    optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                    scaler=scaler.state_dict() if scaler.is_enabled() else None)

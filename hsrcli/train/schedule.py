@@ -6,7 +6,7 @@ import math
 
 import torch
 
-KD_DECAYS = ("linear", "cosine", "exp")
+from hsrcli.choices import KDDecay, Schedule
 
 
 def kd_weight(epoch: int, epochs: int, kind: str = "linear", w0: float = 1.0, gamma: float = 0.98) -> float:
@@ -20,7 +20,8 @@ def kd_weight(epoch: int, epochs: int, kind: str = "linear", w0: float = 1.0, ga
         return w0 * 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs))
     if kind == "exp":
         return w0 * gamma**epoch
-    raise ValueError(f"unknown KD decay {kind!r} (use {', '.join(KD_DECAYS)})")
+    KDDecay.check(kind, "--kd-decay")
+    raise AssertionError(f"KD decay {kind!r} is declared but not implemented")
 
 
 class CosineFactor:
@@ -73,4 +74,5 @@ def make_scheduler(optimizer: torch.optim.Optimizer, kind: str, epochs: int, ste
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, [30, 60, 90, 140, 175], 0.1)
     if kind == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-    raise ValueError(f"unknown LR schedule {kind!r} (use step, cosine, coarsr-code or constant)")
+    Schedule.check(kind, "--schedule")
+    raise AssertionError(f"schedule {kind!r} is declared but not implemented")
