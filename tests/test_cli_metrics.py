@@ -64,3 +64,37 @@ def test_shape_mismatch_and_bad_options(runner, tmp_path):
         res = runner.invoke(app, ["metrics", *args])
         assert res.exit_code == 2, (args, res.output)
         assert msg in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def test_nodata_pixels_are_left_out_of_every_metric_and_of_the_data_range(runner, tmp_path):
+    g = np.random.default_rng(1)
+    ref = (g.random((40, 36, 6)) * 1000).astype(np.uint16)
+    sr = np.clip(ref + g.normal(0, 20, ref.shape), 0, 1000).astype(np.uint16)
+    hole = (slice(5, 15), slice(0, 12))
+    ref[hole] = 65535  # nodata: must not become the data range nor enter any metric
+    results = []
+    for k, junk in enumerate([0, 777]):
+        s = sr.copy()
+        s[hole] = junk  # whatever the SR holds where the reference has no data
+        srp = write_geotiff(tmp_path / f"sr{k}.tif", s, nodata=65535)
+        refp = write_geotiff(tmp_path / "ref.tif", ref, nodata=65535)
+        res = runner.invoke(app, ["metrics", str(srp), str(refp), "--json", "-q"])
+        assert res.exit_code == 0, res.output
+        results.append(json.loads(res.stdout))
+    a, b = results
+    for key in ("psnr", "ssim", "sam", "rmse", "cc", "pixels", "masked_pixels"):
+        assert a[key] == b[key], key
+    valid = np.ones(ref.shape[:2], bool)
+    valid[hole] = False
+    assert a["masked_pixels"] == 120 and a["pixels"] == valid.sum()
+    assert a["data_range"] == ref[valid].max() < 65535
+    x, y = np.clip(sr[valid], 0, a["data_range"]).astype(np.float64), ref[valid].astype(np.float64)  # SR clipped
+    psnr_b = 10 * np.log10(a["data_range"] ** 2 / ((x - y) ** 2).mean(axis=0))
+    assert abs(a["psnr"] - psnr_b.mean()) < 1e-9
+
+
+def test_all_pixels_nodata_is_a_clear_error(runner, tmp_path):
+    cube = np.full((16, 16, 3), -1.0, np.float32)
+    p = write_geotiff(tmp_path / "a.tif", cube, nodata=-1.0)
+    res = runner.invoke(app, ["metrics", str(p), str(p), "--data-range", "1", "-q"])
+    assert res.exit_code == 2 and "no valid pixel" in res.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -110,3 +111,47 @@ def test_bad_header_values_are_input_errors(tmp_path):
     hdr = write_raw_envi(tmp_path, make_cube(2, 2, 2), header={"wavelength units": "Parsecs", "wavelength": [1, 2]})
     with pytest.raises(HsrInputError, match="wavelength units"):
         open_scene(hdr)
+
+
+def test_wavelengths_only_in_gdal_band_names(tmp_path):
+    cube = make_cube(4, 5, 3, "float32")
+    names = ["band 1 (0.455400 Micrometers)", "band 2 (0.465400 Micrometers)", "band 3 (475.4 nm)"]
+    hdr = write_raw_envi(tmp_path, cube, header={"band names": names})
+    meta = open_scene(hdr).meta
+    np.testing.assert_allclose(meta.wavelengths, [455.4, 465.4, 475.4])
+    assert meta.band_names == names
+    other = write_raw_envi(tmp_path, cube, name="plain", header={"band names": ["B1", "B2", "B3"]})
+    assert open_scene(other).meta.wavelengths is None  # names without a length unit are no wavelengths
+
+
+def test_gzip_compressed_data_file_is_read(tmp_path):
+    import gzip
+
+    cube = make_cube(6, 7, 4, "int16")
+    hdr = write_raw_envi(tmp_path, cube, header={"file compression": 1}, offset=8)
+    data = tmp_path / "scene.img"
+    data.write_bytes(gzip.compress(data.read_bytes()))
+    scene = open_scene(hdr)
+    np.testing.assert_array_equal(scene.read(), cube)
+    inflated = scene._inflated
+    assert inflated.exists() and "file compression" not in scene.meta.extra
+    scene.close()
+    assert not inflated.exists()
+
+
+@pytest.mark.parametrize("setting,payload,msg", [
+    (1, b"not gzip at all" * 20, "'file compression = 1' but the data file is not valid gzip"),
+    (3, None, "unsupported 'file compression = 3'"),
+])
+def test_bad_compression_is_a_clear_error(tmp_path, monkeypatch, setting, payload, msg):
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    hdr = write_raw_envi(tmp_path, make_cube(4, 4, 2, "int16"), header={"file compression": setting})
+    if payload is not None:
+        (tmp_path / "scene.img").write_bytes(payload)
+    with pytest.raises(HsrInputError, match=re.escape(msg)):
+        open_scene(hdr)
+    assert list(scratch.iterdir()) == []  # no inflated copy left behind

@@ -310,3 +310,30 @@ def test_default_tile_splits_the_padded_scene_evenly_without_more_tiles(bands, r
     assert len(even) <= len(capped)  # never more tiles than the capped tile needs
     computed = len(even) * min(tile, rows + 2 * margin) * min(tile, cols + 2 * margin)
     assert computed <= len(capped) * min(cap, rows + 2 * margin) * min(cap, cols + 2 * margin)
+
+
+@pytest.mark.parametrize("model", ["lkca-g_x2", "lkca"])
+def test_bands_entirely_nodata_stay_nodata_and_do_not_touch_the_good_ones(runner, tmp_path, model):
+    g = np.random.default_rng(3)
+    base = g.random((20, 22, 1)).astype(np.float32)
+    cube = (base * np.linspace(0.4, 1.0, 10)[None, None] + 0.05 * g.random((20, 22, 10))).astype(np.float32)
+    dead = [3, 9]
+    good = [b for b in range(10) if b not in dead]
+    holed = cube.copy()
+    holed[..., dead] = -9999.0
+    src = write_geotiff(tmp_path / "in.tif", holed, nodata=-9999.0)
+    spec = model if model != "lkca" else _ckpt(tmp_path / "l.pt", "lkca", 10, 2, channels=6, blocks=1)
+    _up(runner, src, "-s", "2", "-m", spec, "-o", tmp_path / "out.tif")
+    out = open_scene(tmp_path / "out.tif").read()
+    assert (out[..., dead] == -9999.0).all()
+    assert np.isfinite(out[..., good]).all() and (out[..., good] > -1).all()
+    if model == "lkca":  # a fixed band list: dead bands are interpolated from their neighbours
+        filled = cube.copy()
+        filled[..., 3] = (holed[..., 2] + holed[..., 4]) / 2
+        filled[..., 9] = holed[..., 8]
+        _up(runner, write_geotiff(tmp_path / "f.tif", filled), "-s", "2", "-m", spec, "-o", tmp_path / "f_x2.tif")
+    else:  # band-agnostic: exactly the result of the good bands alone
+        _up(runner, write_geotiff(tmp_path / "f.tif", cube[..., good]), "-s", "2", "-m", spec, "-o",
+            tmp_path / "f_x2.tif")
+    ref = open_scene(tmp_path / "f_x2.tif").read()
+    np.testing.assert_allclose(out[..., good], ref[..., good] if model == "lkca" else ref, rtol=0, atol=1e-5)

@@ -61,6 +61,18 @@ app.command("models")(models)
 app.command("analyze-rank")(analyze_rank)
 
 
+def _terminate(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
-    """Console-script entry point (``hsr``)."""
+    """Console-script entry point (``hsr``).
+
+    SIGTERM (``kill``, a batch scheduler's time limit) exits through Python's normal
+    unwinding, so temporary outputs are removed as on any error; SIGKILL cannot be
+    caught: its leftovers are removed by the next run writing to that folder.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     app(prog_name="hsr")

@@ -27,7 +27,6 @@ import csv
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -44,6 +43,7 @@ from hsrcli.data.normalize import Normalizer
 from hsrcli.data.patches import grid_positions, random_positions, resize_mask
 from hsrcli.data.split import Box, ScenePlan, plan_split
 from hsrcli.io import HsrInputError, Scene, open_scene
+from hsrcli.io.atomic import process_tag, remove_stale
 from hsrcli.io.bands import parse_band_selection
 from hsrcli.io.hashing import sha256_files
 
@@ -173,13 +173,14 @@ def _atomic_dir(out: Path, overwrite: bool) -> Path:
         raise HsrInputError(f"{out.parent}: output folder does not exist")
     if not os.access(out.parent, os.W_OK | os.X_OK):
         raise HsrInputError(f"{out.parent}: output folder is not writable")
-    return out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.partial"
+    remove_stale(out.parent)
+    return out.parent / f".{out.name}.{process_tag()}.partial"
 
 
 def _commit_dir(tmp: Path, out: Path) -> None:
     old = None
     if out.exists():
-        old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
+        old = out.parent / f".{out.name}.{process_tag()}.old"
         os.replace(out, old)
     os.replace(tmp, out)
     if old is not None:

@@ -11,10 +11,11 @@ Both store ``sum`` as (rows, cols, bands) and ``weight`` as (rows, cols) in HR p
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
+
+from hsrcli.io.atomic import process_tag, remove_stale
 
 
 class RamAccumulator:
@@ -47,10 +48,11 @@ class DiskAccumulator:
     """
 
     def __init__(self, rows: int, cols: int, bands: int, folder: Path) -> None:
-        tag = uuid.uuid4().hex[:8]
+        tag = process_tag()  # names this process: a later run removes the files if it was killed
+        remove_stale(folder)
         self.shape = (rows, cols, bands)
-        self.sum_path = folder / f".hsr-accumulator-{tag}.sum.partial"
-        self.weight_path = folder / f".hsr-accumulator-{tag}.weight.partial"
+        self.sum_path = folder / f".hsr-accumulator-sum.{tag}.partial"
+        self.weight_path = folder / f".hsr-accumulator-weight.{tag}.partial"
         self._fds = []
         for p, n in ((self.sum_path, rows * cols * bands), (self.weight_path, rows * cols)):
             fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)

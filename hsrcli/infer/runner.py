@@ -21,6 +21,7 @@ from rasterio.windows import Window
 
 from hsrcli.choices import OutputDtype
 from hsrcli.errors import HsrInputError
+from hsrcli.infer.nodata import GoodBands, InputFill
 from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
 from hsrcli.infer.refine import MIN_CHECK_LR, AngleTally, Refinement, check_side, self_check
 from hsrcli.infer.resolve import ResolvedModel
@@ -144,15 +145,17 @@ def _forward(model: torch.nn.Module, x: torch.Tensor, opts: UpscaleOptions) -> t
 
 
 def _read_block(scene: Scene, r0: int, c0: int, h: int, w: int, margin: int,
-                fill: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Network input ``(B, h, w)`` float32 (nodata and NaN values filled with their band's mean) and
+                fill: InputFill | None) -> tuple[np.ndarray, np.ndarray]:
+    """Network input ``(B, h, w)`` float32 (missing values filled, see :mod:`hsrcli.infer.nodata`) and
     the mask ``(h, w)`` of pixels with no valid band, at padded LR coordinates (r0, c0)."""
     m = scene.meta
     raw = read_padded(scene, r0, c0, h, w, margin)
     x = raw.astype(np.float32)
     bad = m.nodata_mask(raw) | ~np.isfinite(x)
-    if bad.any():
-        x = np.where(bad, (fill if fill is not None else np.zeros(m.bands)).astype(np.float32), x)
+    if fill is not None:
+        x = fill.apply(x, bad)
+    elif bad.any():
+        x = np.where(bad, np.float32(0), x)
     return np.ascontiguousarray(x.transpose(2, 0, 1)), bad.all(axis=2)
 
 
@@ -273,7 +276,9 @@ def upscale_scene(
         models = [resolved] + ([refine.partner] if refine is not None and refine.partner is not None else [])
         stats = _scene_stats(scene, models, lambda it: bar(it, desc="stats", unit="win"))
         divisor, norm_desc = _divisor(scene, resolved, stats)
-        fill = None if stats is None else np.array([b["mean"] if b["mean"] is not None else 0.0 for b in stats])
+        fill = None if stats is None else InputFill.from_stats(stats)
+        if fill is not None and fill.dead and resolved.bands is None:
+            model = GoodBands(model, fill.good, m.bands)  # band-agnostic: dead bands never enter a group
         div_t = torch.from_numpy(divisor.astype(np.float32)).view(1, -1, 1, 1).to(opts.device)
         refiner = None
         if refine is not None:

@@ -16,6 +16,7 @@ so the resident memory stays at one window whatever the file size.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from hsrcli.errors import HsrInputError
 from hsrcli.io.geo import crs_from_map_info, crs_to_wkt, map_info_to_transform, parse_map_info
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene, check_file
-from hsrcli.io.wavelengths import to_nm
+from hsrcli.io.wavelengths import to_nm, wavelengths_from_names
 
 #: ENVI ``data type`` codes this project reads and writes, with numpy dtypes.
 ENVI_DTYPES: dict[int, np.dtype] = {
@@ -48,7 +49,7 @@ _STRUCTURAL = {
     "samples", "lines", "bands", "header offset", "file type", "data type", "interleave",
     "byte order", "wavelength", "fwhm", "wavelength units", "band names", "bbl",
     "data ignore value", "reflectance scale factor", "map info", "coordinate system string",
-    "description", "history",
+    "description", "history", "file compression",
 }
 
 
@@ -154,7 +155,7 @@ def meta_from_header(h: dict, hdr: Path) -> SceneMeta:
         dtype=ENVI_DTYPES[code],
         format="envi",
         interleave=interleave,
-        wavelengths=None if wl is None else to_nm(wl, units),
+        wavelengths=to_nm(wl, units) if wl is not None else wavelengths_from_names(names),
         fwhm=None if fwhm is None else to_nm(fwhm, units),
         wavelength_units=units,
         band_names=names,
@@ -184,14 +185,21 @@ class EnviScene(Scene):
         byte_order = _int_field(h, "byte order", hdr, default=0)
         if byte_order not in (0, 1):
             raise HsrInputError(f"{hdr}: corrupt ENVI header: 'byte order = {byte_order}' (must be 0 or 1)")
+        self._inflated: Path | None = None
+        compression = _int_field(h, "file compression", hdr, default=0)
+        if compression == 1:  # gzip (EnMAP-Box, ENVI): inflate once into a temporary file, then map it
+            self._inflated = _gunzip(data)
+        elif compression != 0:
+            raise HsrInputError(f"{hdr}: unsupported 'file compression = {compression}' (0: none, 1: gzip)")
         need = offset + meta.rows * meta.cols * meta.bands * meta.dtype.itemsize
-        have = data.stat().st_size
+        raw = self._inflated or data  # what is mapped
+        have = raw.stat().st_size
         if have < need:
             raise HsrInputError(
                 f"{data}: data file is shorter than its header says ({have} bytes, expected {need})"
             )
         try:
-            self._spy = envi.open(str(hdr), image=str(data))
+            self._spy = envi.open(str(hdr), image=str(raw))
         except Exception as exc:  # SPy raises many types for unreadable files
             raise HsrInputError(f"{hdr}: cannot open ENVI image ({exc})") from None
         # SPy keeps a read-only memmap for its own reads; this class maps per window.
@@ -213,3 +221,31 @@ class EnviScene(Scene):
 
     def close(self) -> None:
         self._spy = None
+        if self._inflated is not None:
+            self._inflated.unlink(missing_ok=True)
+            self._inflated = None
+
+    def __del__(self) -> None:
+        inflated = getattr(self, "_inflated", None)
+        if inflated is not None:
+            inflated.unlink(missing_ok=True)
+
+
+def _gunzip(data: Path) -> Path:
+    """Inflate a gzip-compressed ENVI data file into a temporary file (``$TMPDIR``); return its path."""
+    import gzip
+    import shutil
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="hsr-envi-", suffix=".raw")
+    tmp = Path(name)
+    try:
+        with gzip.open(data, "rb") as src, os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst, 16 * 2**20)
+    except (OSError, EOFError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise HsrInputError(f"{data}: 'file compression = 1' but the data file is not valid gzip ({exc})") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp

@@ -9,6 +9,7 @@ spectrometer has bands below 30 nm), anything else as nm.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,28 @@ def to_nm(values: np.ndarray | list[float], units: str | None) -> np.ndarray:
     if key not in _TO_NM:
         raise HsrInputError(f"unsupported wavelength units {units!r} (expected nm or µm)")
     return arr * _TO_NM[key]
+
+
+_NAME_WAVELENGTH = re.compile(
+    r"[(\[]?\s*(?P<value>[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*(?P<unit>[a-zA-Zµμ]+)\s*[)\]]?\s*$")
+
+
+def wavelengths_from_names(names: list[str] | None) -> np.ndarray | None:
+    """Wavelengths in nm read from band names that end with a value and a unit, else None.
+
+    GDAL writes ENVI headers whose wavelengths live only in ``band names``, e.g.
+    ``band 1 (0.455400 Micrometers)``; ``Band 7: 552.3 nm`` works too. Every name must
+    carry a length unit, otherwise nothing is inferred (a name such as ``B12`` is no wavelength).
+    """
+    if not names:
+        return None
+    out = []
+    for name in names:
+        m = _NAME_WAVELENGTH.search(str(name).strip())
+        if not m or m["unit"].strip().lower() not in _TO_NM:
+            return None
+        out.append(float(m["value"]) * _TO_NM[m["unit"].strip().lower()])
+    return np.asarray(out, dtype=np.float64)
 
 
 def parse_wavelength_spec(spec: str, bands: int | None = None) -> np.ndarray:

@@ -24,7 +24,6 @@ Metadata written (from :class:`~hsrcli.io.meta.SceneMeta`):
 from __future__ import annotations
 
 import os
-import uuid
 import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -178,8 +177,7 @@ class EnviWriter(SceneWriter):
         interleave = Interleave.check(interleave, "interleave")
         hdr, data = envi_paths(path)
         _check_target([hdr, data], overwrite)
-        tag = uuid.uuid4().hex[:8]
-        self._tmp_hdr = _temp_name(hdr, tag)
+        self._tmp_hdr = _temp_name(hdr)
         self._tmp_data = self._tmp_hdr.with_suffix(data.suffix) if data.suffix else self._tmp_hdr.with_suffix("")
         self._final = (hdr, data)
         out_meta = meta.replace(format="envi", interleave=interleave)
@@ -227,7 +225,7 @@ class GeoTiffWriter(SceneWriter):
         from hsrcli.io.geotiff import gdal_env
 
         _check_target([path], overwrite)
-        self._tmp = _temp_name(path, uuid.uuid4().hex[:8])
+        self._tmp = _temp_name(path)
         out_meta = meta.replace(format="gtiff", interleave="pixel", map_info=None)
         super().__init__(path, out_meta)
         integer = np.issubdtype(meta.dtype, np.integer)

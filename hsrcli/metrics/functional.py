@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 PSNR_CAP_DB = 100.0
 SSIM_WINDOW = 11
@@ -131,16 +132,25 @@ def ssim_map(sr: torch.Tensor, ref: torch.Tensor, data_range: float) -> torch.Te
     return torch.stack([_ssim_band(a, b, data_range) for a, b in zip(sr, ref)])
 
 
-def ssim_sums(sr: torch.Tensor, ref: torch.Tensor, data_range: float) -> tuple[torch.Tensor, int]:
+def ssim_sums(sr: torch.Tensor, ref: torch.Tensor, data_range: float,
+              valid: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
     """Sum of the valid SSIM map of each band ``(C,)`` float64 and the number of centres per band.
 
-    Bands are processed one at a time (their maps stay in cache) and summed in float64.
+    ``valid`` (H, W) bool: pixels that may enter a window (nodata excluded); only the
+    centres whose whole window is valid count. Bands are processed one at a time
+    (their maps stay in cache) and summed in float64.
     """
     check_pair(sr, ref)
     _check_ssim_size(ref)
-    sums = torch.stack([_f64(_ssim_band(a, b, data_range)).sum() for a, b in zip(sr, ref)])
     h, w = ref.shape[-2:]
-    return sums, (h - SSIM_WINDOW + 1) * (w - SSIM_WINDOW + 1)
+    if valid is None:
+        sums = torch.stack([_f64(_ssim_band(a, b, data_range)).sum() for a, b in zip(sr, ref)])
+        return sums, (h - SSIM_WINDOW + 1) * (w - SSIM_WINDOW + 1)
+    inside = F.avg_pool2d(valid[None, None].to(torch.float32), SSIM_WINDOW, stride=1)[0, 0] > 1 - 1e-6
+    zero = torch.zeros((), dtype=sr.dtype)
+    sr, ref = torch.where(valid, sr, zero), torch.where(valid, ref, zero)  # no NaN/nodata in any window
+    sums = torch.stack([_f64(_ssim_band(a, b, data_range))[inside].sum() for a, b in zip(sr, ref)])
+    return sums, int(inside.sum())
 
 
 def ssim_per_band(sr: torch.Tensor, ref: torch.Tensor, data_range: float) -> torch.Tensor:

@@ -37,9 +37,11 @@ class MetricAccumulator:
         self.n = 0
         self.sam_sum, self.sam_n = 0.0, 0
 
-    def add_pixels(self, sr: torch.Tensor, ref: torch.Tensor) -> None:
-        """Accumulate a block of pixels not seen before."""
+    def add_pixels(self, sr: torch.Tensor, ref: torch.Tensor, valid: torch.Tensor | None = None) -> None:
+        """Accumulate a block of pixels not seen before (only where ``valid`` (h, w), when given)."""
         x, y = sr.to(torch.float64), ref.to(torch.float64)
+        if valid is not None:  # the valid pixels as a (C, n, 1) "image"
+            x, y = x[:, valid].unsqueeze(-1), y[:, valid].unsqueeze(-1)
         self.sse += (x - y).pow(2).sum(dim=(1, 2))
         self.sx += x.sum(dim=(1, 2))
         self.sy += y.sum(dim=(1, 2))
@@ -47,23 +49,29 @@ class MetricAccumulator:
         self.syy += y.pow(2).sum(dim=(1, 2))
         self.sxy += (x * y).sum(dim=(1, 2))
         self.n += x.shape[1] * x.shape[2]
+        if x.shape[1] == 0:
+            return
         angles = sam_map(x, y)
         valid = ~torch.isnan(angles)
         self.sam_sum += float(angles[valid].sum())
         self.sam_n += int(valid.sum())
 
-    def add_ssim(self, sr: torch.Tensor, ref: torch.Tensor) -> None:
-        """Accumulate the valid SSIM map of a block (no-op when it has no valid centre)."""
+    def add_ssim(self, sr: torch.Tensor, ref: torch.Tensor, valid: torch.Tensor | None = None) -> None:
+        """Accumulate the valid SSIM map of a block (no-op when it has no valid centre).
+
+        With ``valid`` (h, w), only windows made entirely of valid pixels count.
+        """
         if sr.shape[1] < SSIM_WINDOW or sr.shape[2] < SSIM_WINDOW:
             return
-        sums, n = ssim_sums(sr, ref, self.data_range)
+        sums, n = ssim_sums(sr, ref, self.data_range, valid)
         self.ssim_sum += sums
         self.ssim_n += n
 
     def result(self) -> dict:
         """Metrics dict (see :func:`hsrcli.metrics.functional.compute_metrics`)."""
         if self.n == 0:
-            raise ValueError("no pixels were accumulated")
+            raise HsrInputError("no valid pixel to measure (every pixel is nodata in at least one band; "
+                                "leave bands that are entirely nodata out with --bands)")
         n = self.n
         mu_x, mu_y = self.sx / n, self.sy / n
         cov = self.sxy / n - mu_x * mu_y
@@ -82,16 +90,21 @@ class MetricAccumulator:
         )
 
 
-def _to_chw(block: np.ndarray, clip: float | None) -> torch.Tensor:
-    t = torch.from_numpy(np.ascontiguousarray(block.transpose(2, 0, 1))).to(torch.float64)
-    if clip is not None:
-        t = t.clamp(0.0, clip)
-    return t
+def _to_chw(block: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(block.transpose(2, 0, 1))).to(torch.float64)
+
+
+def valid_pixels(block: torch.Tensor, nodata: float | None) -> torch.Tensor:
+    """``(h, w)`` True where every band of a ``(C, h, w)`` block is finite and not ``nodata``."""
+    ok = torch.isfinite(block)
+    if nodata is not None:
+        ok &= block != nodata
+    return ok.all(dim=0)
 
 
 def scene_max(scene: Scene, bands: Sequence[int] | None, rows: tuple[int, int], cols: tuple[int, int],
               max_bytes: int) -> float:
-    """Largest finite value of ``scene`` in a region (streamed)."""
+    """Largest finite value of ``scene`` in a region that is not its nodata value (streamed)."""
     from rasterio.windows import Window
 
     from hsrcli.io.windows import iter_windows
@@ -101,7 +114,10 @@ def scene_max(scene: Scene, bands: Sequence[int] | None, rows: tuple[int, int], 
     for w in iter_windows(rows[1] - rows[0], cols[1] - cols[0], nb, 8, max_bytes):
         block = scene.read(Window(cols[0] + w.col_off, rows[0] + w.row_off, w.width, w.height), bands)
         block = block.astype(np.float64)
-        finite = block[np.isfinite(block)]
+        ok = np.isfinite(block)
+        if scene.meta.nodata is not None:
+            ok &= block != scene.meta.nodata
+        finite = block[ok]
         if finite.size:
             best = max(best, float(finite.max()))
     return best
@@ -136,7 +152,10 @@ def stream_metrics(
 
     Returns:
         The metrics dict of :func:`~hsrcli.metrics.functional.compute_metrics` plus
-        ``border``, ``clipped``, ``data_range_source`` and ``band_indices``.
+        ``border``, ``clipped``, ``data_range_source``, ``masked_pixels`` (pixels left out
+        because a band is nodata or not finite in either scene) and ``band_indices``.
+        Pixels with nodata (or NaN) in any evaluated band of either scene are left out
+        of every metric; SSIM uses only windows made of valid pixels.
     """
     from rasterio.windows import Window
 
@@ -168,16 +187,22 @@ def stream_metrics(
     starts = list(range(r0, r1, strip))
     iterator: Iterable = progress(starts) if progress else starts
     clip_to = float(data_range) if clip else None
+    masked = 0
     for a in iterator:
         b = min(a + strip, r1)
         lo, hi = max(a - SSIM_HALO, r0), min(b + SSIM_HALO, r1)
         win = Window(c0, lo, width, hi - lo)
-        x = _to_chw(sr.read(win, bands), clip_to)
-        y = _to_chw(ref.read(win, bands), None)
+        x = _to_chw(sr.read(win, bands))
+        y = _to_chw(ref.read(win, bands))
         core = slice(a - lo, b - lo)
-        acc.add_pixels(x[:, core], y[:, core])
-        acc.add_ssim(x, y)
+        valid = valid_pixels(x, ms.nodata) & valid_pixels(y, mr.nodata)
+        masked += int((~valid[core]).sum())
+        if clip_to is not None:
+            x = x.clamp(0.0, clip_to)
+        mask = None if bool(valid.all()) else valid
+        acc.add_pixels(x[:, core], y[:, core], None if mask is None else mask[core])
+        acc.add_ssim(x, y, mask)
     out = acc.result()
-    out.update(border=border, clipped=clip, data_range_source=source,
+    out.update(border=border, clipped=clip, data_range_source=source, masked_pixels=masked,
                band_indices=list(range(mr.bands)) if bands is None else [int(b) for b in bands])
     return out

@@ -16,13 +16,13 @@ corrupts an existing checkpoint.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from hsrcli.io.atomic import remove_stale, temp_name
 from hsrcli.errors import HsrInputError
 
 FORMAT = "hsrcli-checkpoint/1"
@@ -43,7 +43,8 @@ def make_checkpoint(model: nn.Module, name: str, bands: int, scale: int, kwargs:
 def save_checkpoint(ckpt: dict, path: str | Path) -> Path:
     """Write atomically: a crash mid-write leaves the previous file intact."""
     path = Path(path)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.partial"
+    remove_stale(path.parent)
+    tmp = temp_name(path)
     try:
         torch.save(ckpt, tmp)
         os.replace(tmp, path)
