@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT, SAMPLE_HDR
+from rasters import ROOT, SAMPLE_HDR
 
 
 def _run(code: str) -> str:

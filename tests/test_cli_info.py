@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import scipy.io
-from conftest import SAMPLE_HDR, make_cube, wavelengths_nm, write_geotiff, write_raw_envi
+from rasters import SAMPLE_HDR, make_cube, wavelengths_nm, write_geotiff, write_raw_envi
 
 from hsrcli.cli import app
 
@@ -108,5 +108,6 @@ def test_bad_input_one_line_exit_2(runner, tmp_path, case):
     err = result.stderr.strip()
     assert len(err.splitlines()) == 1 and err.startswith("hsr: error: "), err
     assert message in err
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.stdout == ""

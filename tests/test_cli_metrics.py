@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import torch
-from conftest import make_cube, wavelengths_nm, write_geotiff, write_raw_envi
+from rasters import make_cube, wavelengths_nm, write_geotiff, write_raw_envi
 
 from hsrcli.cli import app
 from hsrcli.metrics import compute_metrics

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import make_cube, write_geotiff
+from rasters import make_cube, write_geotiff
 
 from hsrcli.cli import app
 from hsrcli.io.atomic import process_tag, remove_stale, temp_name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
-from conftest import make_cube
+from rasters import make_cube
 
 from hsrcli.io import HsrInputError, open_scene
 

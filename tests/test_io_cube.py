@@ -6,8 +6,8 @@ import h5py
 import numpy as np
 import pytest
 import scipy.io
-from conftest import make_cube
 from rasterio.windows import Window
+from rasters import make_cube
 
 from hsrcli.io import HsrInputError, open_scene
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from conftest import ENVI_CODES, make_cube, write_raw_envi
 from rasterio.windows import Window
+from rasters import ENVI_CODES, make_cube, write_raw_envi
 
 from hsrcli.io import HsrInputError, open_scene
 from hsrcli.io.geo import map_info_to_transform

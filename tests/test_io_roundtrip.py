@@ -10,9 +10,9 @@ import pytest
 import rasterio
 import scipy.io
 from affine import Affine
-from conftest import PIXEL, UL, UTM_EPSG, make_cube, wavelengths_nm, write_geotiff, write_raw_envi
 from rasterio.crs import CRS
 from rasterio.windows import Window
+from rasters import PIXEL, UL, UTM_EPSG, make_cube, wavelengths_nm, write_geotiff, write_raw_envi
 
 from hsrcli.io import copy_scene, open_scene, open_writer
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SAMPLE_HDR
+from rasters import SAMPLE_HDR
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torchmetrics.functional import mean_squared_error as tm_mse
 from torchmetrics.functional import pearson_corrcoef as tm_pearson

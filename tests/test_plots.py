@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.image
 import numpy as np
 import pytest
-from conftest import SAMPLE_HDR, wavelengths_nm, write_geotiff
+from rasters import SAMPLE_HDR, wavelengths_nm, write_geotiff
 
 from hsrcli.cli import app
 from hsrcli.io import SceneMeta

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import make_cube, write_raw_envi
+from rasters import make_cube, write_raw_envi
 
 from hsrcli.cli import app
 from hsrcli.infer.refine import AngleTally, check_side, self_check

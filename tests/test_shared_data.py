@@ -61,7 +61,7 @@ def test_jasper_ridge_cube_layout_matches_the_documented_reshape(shared_data):
 
 def test_shared_sample_matches_shipped_envi(shared_data):
     import numpy as np
-    from conftest import SAMPLE_HDR
+    from rasters import SAMPLE_HDR
 
     from hsrcli.io import open_scene
 
@@ -105,7 +105,7 @@ def test_prepare_jasper_ridge_region_split_is_reproducible(runner, shared_data, 
 @pytest.fixture(scope="module")
 def cave_x4(tmp_path_factory):
     """The acceptance data set: hsr prepare cave/*_ms -s 4 --test-scenes 3 --seed 0."""
-    from conftest import SHARED_DATA
+    from rasters import SHARED_DATA
     from typer.testing import CliRunner
 
     if not SHARED_DATA.is_dir():

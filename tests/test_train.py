@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT
+from rasters import ROOT
 
 from hsrcli.cli import app
 from hsrcli.errors import HsrInputError
@@ -23,7 +23,7 @@ TINY = ["--model-arg", "channels=6", "--model-arg", "blocks=1"]
 def dataset(tmp_path_factory):
     """A tiny prepared data set: 48 x 48 x 6 scene, x2, 16-pixel patches."""
     import numpy as np
-    from conftest import write_raw_envi
+    from rasters import write_raw_envi
     from typer.testing import CliRunner
 
     tmp = tmp_path_factory.mktemp("ds")
@@ -152,7 +152,7 @@ def test_ddp_two_gloo_processes(dataset, tmp_path):
 
 def test_band_agnostic_training_on_data_sets_with_different_band_counts(runner, dataset, tmp_path):
     import numpy as np
-    from conftest import write_raw_envi
+    from rasters import write_raw_envi
 
     g = np.random.default_rng(1)
     cube = (g.random((48, 48, 1)) * np.linspace(0.2, 1, 11)[None, None] + 0.05 * g.random((48, 48, 11)))

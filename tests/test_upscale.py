@@ -11,7 +11,7 @@ import pytest
 import rasterio
 import torch
 from affine import Affine
-from conftest import PIXEL, SAMPLE_HDR, UL, UTM_EPSG, make_cube, wavelengths_nm, write_geotiff, write_raw_envi
+from rasters import PIXEL, SAMPLE_HDR, UL, UTM_EPSG, make_cube, wavelengths_nm, write_geotiff, write_raw_envi
 
 from hsrcli.cli import app
 from hsrcli.infer.tiling import TileGrid
@@ -186,12 +186,23 @@ def test_bad_input_exit_2_and_no_partial_file(runner, tmp_path, case, msg):
         assert out.read_text() == "keep me"
 
 
-def test_tile_grid_weights_sum_to_one_inside():
-    g = TileGrid(50, 41, 16, 6, 2, 2)
-    total = np.zeros(((50 + 4) * 2, (41 + 4) * 2))
+def test_tile_grid_weights_cover_the_scene_and_skip_the_discarded_margins():
+    s, m = 2, 2
+    g = TileGrid(50, 41, 16, 6, m, s)
+    total = np.zeros(((50 + 2 * m) * s, (41 + 2 * m) * s))
     for t in g:
-        total[t.row * 2:(t.row + t.size_r) * 2, t.col * 2:(t.col + t.size_c) * 2] += g.weights(t)
-    assert (total[4:-4, 4:-4] > 0).all()
+        w = g.weights(t)
+        total[t.row * s:(t.row + t.size_r) * s, t.col * s:(t.col + t.size_c) * s] += w
+        # an inner tile edge is never trusted: its margin (the pixels most affected by padding) gets weight 0
+        if t.row > 0:
+            assert (w[:m * s] == 0).all()
+        if t.row + t.size_r < g.prow:
+            assert (w[-m * s:] == 0).all()
+        if t.col > 0:
+            assert (w[:, :m * s] == 0).all()
+        if t.col + t.size_c < g.pcol:
+            assert (w[:, -m * s:] == 0).all()
+    assert (total[m * s:-m * s, m * s:-m * s] > 0).all()  # every scene pixel is covered
 
 
 def test_disk_and_ram_accumulators_agree(tmp_path):
