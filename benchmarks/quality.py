@@ -32,12 +32,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import AIRBORNE_TEST, CAVE_TEST
 
-from hsrcli.data.imresize import imresize
 from hsrcli.infer.refine import Refinement
 from hsrcli.infer.resolve import resolve_model
 from hsrcli.infer.runner import UpscaleOptions, upscale_scene
 from hsrcli.io import open_scene
 from hsrcli.metrics import compute_metrics
+from hsrcli.ops.imresize import imresize
 from hsrcli.weights import WEIGHTS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -77,8 +77,8 @@ def main() -> int:
     ap.add_argument("--threshold", type=float, default=1e-5)
     ap.add_argument("--update", action="store_true", help="store the radii in the bundled checkpoints and cards")
     a = ap.parse_args()
+    from hsrcli.checkpoint import read_checkpoint, save_checkpoint
     from hsrcli.models import build
-    from hsrcli.train.checkpoint import read_checkpoint, save_checkpoint
     from hsrcli.weights import WEIGHTS_DIR, bundled
 
     torch.set_grad_enabled(False)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
+from hsrcli.checkpoint import read_checkpoint, save_checkpoint
 from hsrcli.models import spec
-from hsrcli.train.checkpoint import read_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 5 * 2**20

@@ -8,16 +8,16 @@ import matplotlib.image
 import pytest
 import torch
 
-from hsrcli.cli import app
-from hsrcli.io import HsrInputError
-from hsrcli.models import build
-from hsrcli.train.checkpoint import (
+from hsrcli.checkpoint import (
     check_compatible,
     load_model,
     make_checkpoint,
     read_checkpoint,
     save_checkpoint,
 )
+from hsrcli.cli import app
+from hsrcli.io import HsrInputError
+from hsrcli.models import build
 
 
 def test_models_json_shows_upsampler_share_and_lowrank_reduction(runner):

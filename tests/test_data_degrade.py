@@ -11,7 +11,7 @@ import torch
 
 from hsrcli.data.augment import dihedral
 from hsrcli.data.degrade import add_noise, degrade, downsample, gaussian_blur
-from hsrcli.data.imresize import imresize
+from hsrcli.ops.imresize import imresize
 
 REF = json.loads((Path(__file__).parent / "data" / "imresize_reference.json").read_text())
 

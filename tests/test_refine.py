@@ -9,6 +9,7 @@ import pytest
 import torch
 from rasters import make_cube, write_raw_envi
 
+from hsrcli.checkpoint import make_checkpoint, save_checkpoint
 from hsrcli.cli import app
 from hsrcli.infer.refine import AngleTally, check_side, self_check
 from hsrcli.infer.tiling import TileGrid
@@ -16,7 +17,6 @@ from hsrcli.io import open_scene
 from hsrcli.models import build
 from hsrcli.models.finesr import finesr, finesr_terms
 from hsrcli.models.resample import bicubic_resize
-from hsrcli.train.checkpoint import make_checkpoint, save_checkpoint
 
 
 def _run(runner, *args):

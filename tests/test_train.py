@@ -11,9 +11,9 @@ import pytest
 import torch
 from rasters import ROOT
 
+from hsrcli.checkpoint import read_checkpoint
 from hsrcli.cli import app
 from hsrcli.errors import HsrInputError
-from hsrcli.train.checkpoint import read_checkpoint
 from hsrcli.train.schedule import kd_weight
 
 TINY = ["--model-arg", "channels=6", "--model-arg", "blocks=1"]
@@ -81,7 +81,7 @@ def test_killed_and_resumed_run_equals_uninterrupted(runner, dataset, tmp_path, 
 
 
 def test_checkpoint_write_is_atomic(dataset, tmp_path, monkeypatch):
-    from hsrcli.train import checkpoint as ck
+    from hsrcli import checkpoint as ck
 
     path = tmp_path / "last.pt"
     ck.save_checkpoint({"format": ck.FORMAT, "x": torch.ones(3)}, path)

@@ -13,11 +13,11 @@ import torch
 from affine import Affine
 from rasters import PIXEL, SAMPLE_HDR, UL, UTM_EPSG, make_cube, wavelengths_nm, write_geotiff, write_raw_envi
 
+from hsrcli.checkpoint import make_checkpoint, save_checkpoint
 from hsrcli.cli import app
 from hsrcli.infer.tiling import TileGrid
 from hsrcli.io import open_scene
 from hsrcli.models import build
-from hsrcli.train.checkpoint import make_checkpoint, save_checkpoint
 
 
 def _up(runner, *args):

@@ -94,11 +94,11 @@ def analyze_rank(
     quiet: Quiet = False,
 ) -> None:
     """Cumulative normalised singular values of the learnable upsampler: r90/r95/r99, whole and per phase."""
+    from hsrcli.checkpoint import load_model
     from hsrcli.io import HsrInputError
     from hsrcli.io.atomic import atomic_path, check_targets
     from hsrcli.models.rank import effective_weight, find_upsampler, rank_profile
     from hsrcli.plot.rank import plot_rank
-    from hsrcli.train.checkpoint import load_model
 
     energy = energy.value
     check_targets([output], overwrite)

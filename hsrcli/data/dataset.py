@@ -12,6 +12,9 @@ from torch.utils.data import Dataset
 from hsrcli.data.augment import N_TRANSFORMS, dihedral
 from hsrcli.errors import HsrInputError
 
+#: Format of the manifest.json that `hsr prepare` writes (and the only one this version reads).
+MANIFEST_FORMAT = "hsrcli-dataset/1"
+
 
 def load_manifest(root: str | Path) -> dict:
     """The manifest of a prepared data set (clear error when it is not one)."""
@@ -22,8 +25,11 @@ def load_manifest(root: str | Path) -> dict:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise HsrInputError(f"{path}: corrupt manifest ({exc.msg})") from None
-    if not str(manifest.get("format", "")).startswith("hsrcli-dataset/"):
-        raise HsrInputError(f"{path}: unknown data set format {manifest.get('format')!r}")
+    fmt = str(manifest.get("format", ""))
+    if fmt != MANIFEST_FORMAT:
+        hint = "; upgrade hsrcli or re-run 'hsr prepare'" if fmt.startswith("hsrcli-dataset/") else ""
+        raise HsrInputError(f"{path}: unknown data set format {manifest.get('format')!r} "
+                            f"(this version reads {MANIFEST_FORMAT!r}){hint}")
     return manifest
 
 

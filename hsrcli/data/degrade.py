@@ -1,6 +1,6 @@
 """HR → LR degradation models (also used by ``hsr upscale --refine`` and evaluation).
 
-* ``bicubic`` — MATLAB-compatible antialiased bicubic (:mod:`hsrcli.data.imresize`,
+* ``bicubic`` — MATLAB-compatible antialiased bicubic (:mod:`hsrcli.ops.imresize`,
   the default because every published table used it) or, with
   ``method="torch"``, ``torch.nn.functional.interpolate(mode="bicubic",
   antialias=True)`` (PIL-like kernel, a = −0.75; faster, slightly different).
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from hsrcli.choices import Bicubic, Kernel
-from hsrcli.data.imresize import imresize
+from hsrcli.ops.imresize import imresize
 
 
 def downsample(hr: torch.Tensor, scale: int, method: str = "matlab") -> torch.Tensor:

@@ -37,8 +37,8 @@ import torch
 from rasterio.windows import Window
 
 from hsrcli.choices import SCALES, Bicubic, Kernel, Sampling
+from hsrcli.data.dataset import MANIFEST_FORMAT
 from hsrcli.data.degrade import degrade, describe
-from hsrcli.data.imresize import imresize, output_size
 from hsrcli.data.normalize import Normalizer
 from hsrcli.data.patches import grid_positions, random_positions, resize_mask
 from hsrcli.data.split import Box, ScenePlan, plan_split
@@ -46,9 +46,10 @@ from hsrcli.io import HsrInputError, Scene, open_scene
 from hsrcli.io.atomic import process_tag, remove_stale
 from hsrcli.io.bands import parse_band_selection
 from hsrcli.io.hashing import sha256_files
+from hsrcli.ops.imresize import imresize, output_size
 
 DEFAULT_PATCH = {2: 64, 3: 63, 4: 64, 8: 128}
-MANIFEST_FORMAT = "hsrcli-dataset/1"
+
 Progress = Callable[..., Iterable]
 
 

@@ -34,9 +34,9 @@ class ResolvedModel:
 def resolve_model(spec: str, bands: int, scale: int, device: torch.device | str = "cpu",
                   source: str = "the input") -> ResolvedModel:
     """Load ``spec`` for data with ``bands`` bands at ``scale``; mismatches raise :class:`HsrInputError`."""
+    from hsrcli.checkpoint import check_compatible, model_from_checkpoint, read_checkpoint
     from hsrcli.models import build
     from hsrcli.models import spec as model_spec
-    from hsrcli.train.checkpoint import check_compatible, model_from_checkpoint, read_checkpoint
     from hsrcli.weights import WEIGHTS_DIR, bundled
 
     if spec == "bicubic":

@@ -21,8 +21,8 @@ from rasterio.windows import Window
 
 from hsrcli.choices import OutputDtype
 from hsrcli.errors import HsrInputError
-from hsrcli.infer.nodata import GoodBands, InputFill
 from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
+from hsrcli.infer.nodata import GoodBands, InputFill
 from hsrcli.infer.refine import MIN_CHECK_LR, AngleTally, Refinement, check_side, self_check
 from hsrcli.infer.resolve import ResolvedModel
 from hsrcli.infer.tiling import Tile, TileGrid

@@ -1,6 +1,6 @@
 """Bicubic resampling used inside models (global residuals, FineSR, the bicubic baseline).
 
-Models use the MATLAB-compatible bicubic of :mod:`hsrcli.data.imresize` so that
+Models use the MATLAB-compatible bicubic of :mod:`hsrcli.ops.imresize` so that
 the residual base equals the "Bicubic" row of the published tables; it is
 differentiable and runs on any device.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from hsrcli.data.imresize import imresize
+from hsrcli.ops.imresize import imresize
 
 
 def bicubic_resize(x: torch.Tensor, factor: float) -> torch.Tensor:

@@ -28,13 +28,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
+from hsrcli.checkpoint import make_checkpoint, model_from_checkpoint, read_checkpoint, save_checkpoint
 from hsrcli.data.dataset import ImageDataset, PatchDataset, load_manifest
 from hsrcli.errors import HsrInputError
 from hsrcli.metrics import compute_metrics
 from hsrcli.models import build, spec
 from hsrcli.runtime import amp_dtype, resolve_device, seed_everything
 from hsrcli.train import dist as ddp
-from hsrcli.train.checkpoint import make_checkpoint, model_from_checkpoint, read_checkpoint, save_checkpoint
 from hsrcli.train.config import TrainConfig, check_resumable, open_run_folder
 from hsrcli.train.losses import hloss, kd_loss
 from hsrcli.train.schedule import fit_epochs, kd_weight, make_scheduler, set_total_epochs

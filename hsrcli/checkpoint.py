@@ -22,8 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hsrcli.io.atomic import remove_stale, temp_name
 from hsrcli.errors import HsrInputError
+from hsrcli.io.atomic import remove_stale, temp_name
 
 FORMAT = "hsrcli-checkpoint/1"
 
@@ -63,8 +63,12 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except Exception as exc:  # pickle/zip errors come in many types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HsrInputError(f"{path}: not a readable checkpoint ({first[:200]})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise HsrInputError(f"{path}: not an hsrcli checkpoint (format {ckpt.get('format') if isinstance(ckpt, dict) else None!r})")
+    fmt = ckpt.get("format") if isinstance(ckpt, dict) else None
+    if isinstance(fmt, str) and fmt.startswith("hsrcli-checkpoint/") and fmt != FORMAT:
+        raise HsrInputError(f"{path}: checkpoint format {fmt!r} is not readable by this version of hsrcli "
+                            f"(it reads {FORMAT!r}); upgrade hsrcli")
+    if fmt != FORMAT:
+        raise HsrInputError(f"{path}: not an hsrcli checkpoint (format {fmt!r})")
     return ckpt
 
 
