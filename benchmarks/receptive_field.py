@@ -1,6 +1,6 @@
 """Effective receptive radius of each bundled model, measured on real scenes.
 
-    python benchmarks/receptive_field.py [--threshold 1e-5] [--update]
+    python benchmarks/receptive_field.py [--threshold 1e-4] [--update]
 
 For every bundled model with a finite theoretical receptive radius, one LR pixel of a real scene
 (the shipped AVIRIS sample; with ../shared/data also a CAVE scene) is raised and lowered by the
@@ -74,7 +74,7 @@ def measure(name: str, threshold: float) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threshold", type=float, default=1e-5)
+    ap.add_argument("--threshold", type=float, default=1e-4)
     ap.add_argument("--update", action="store_true", help="store the radii in the bundled checkpoints and cards")
     a = ap.parse_args()
     from hsrcli.checkpoint import read_checkpoint, save_checkpoint

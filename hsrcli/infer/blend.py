@@ -25,11 +25,14 @@ class RamAccumulator:
         self.sum = np.zeros((rows, cols, bands), dtype=np.float32)
         self.weight = np.zeros((rows, cols), dtype=np.float32)
 
-    def add(self, r0: int, c0: int, values: np.ndarray, weight: np.ndarray) -> None:
-        """Add ``values`` (h, w, bands) weighted by ``weight`` (h, w) at HR offset (r0, c0)."""
+    def add(self, r0: int, c0: int, values: np.ndarray, weight: np.ndarray, band0: int = 0,
+            add_weight: bool = True) -> None:
+        """Add ``values`` (h, w, b) — bands ``band0:band0+b`` — weighted by ``weight`` (h, w) at HR
+        offset (r0, c0); ``add_weight``: also count the weight (once per tile)."""
         h, w = weight.shape
-        self.sum[r0:r0 + h, c0:c0 + w] += values * weight[:, :, None]
-        self.weight[r0:r0 + h, c0:c0 + w] += weight
+        self.sum[r0:r0 + h, c0:c0 + w, band0:band0 + values.shape[2]] += values * weight[:, :, None]
+        if add_weight:
+            self.weight[r0:r0 + h, c0:c0 + w] += weight
 
     def result(self, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
         """(sum, weight) of HR rows r0:r1, columns c0:c1."""
@@ -75,14 +78,17 @@ class DiskAccumulator:
                 os.pwrite(fd, np.ascontiguousarray(data[k], dtype=np.float32).tobytes(), offset)
         return out if data is None else data
 
-    def add(self, r0: int, c0: int, values: np.ndarray, weight: np.ndarray) -> None:
+    def add(self, r0: int, c0: int, values: np.ndarray, weight: np.ndarray, band0: int = 0,
+            add_weight: bool = True) -> None:
+        """As :meth:`RamAccumulator.add` (a band range reads and writes back whole pixels)."""
         h, w = weight.shape
         total = self._io(0, r0, r0 + h, c0, c0 + w)
-        total += values * weight[:, :, None]
+        total[:, :, band0:band0 + values.shape[2]] += values * weight[:, :, None]
         self._io(0, r0, r0 + h, c0, c0 + w, total)
-        wt = self._io(1, r0, r0 + h, c0, c0 + w)
-        wt[:, :, 0] += weight
-        self._io(1, r0, r0 + h, c0, c0 + w, wt)
+        if add_weight:
+            wt = self._io(1, r0, r0 + h, c0, c0 + w)
+            wt[:, :, 0] += weight
+            self._io(1, r0, r0 + h, c0, c0 + w, wt)
 
     def result(self, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
         return self._io(0, r0, r1, c0, c1), self._io(1, r0, r1, c0, c1)[:, :, 0]

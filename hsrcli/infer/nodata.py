@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from hsrcli.errors import HsrInputError
+from hsrcli.models.base import SRModel
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class InputFill:
         return x
 
 
-class GoodBands(nn.Module):
+class GoodBands(SRModel):
     """Run a band-agnostic ``model`` on the bands in ``good`` only: ``(N, B, h, w) → (N, B, s·h, s·w)``,
     zeros in the other bands (they are written as nodata)."""
 
@@ -64,10 +65,7 @@ class GoodBands(nn.Module):
         super().__init__()
         self.model, self.bands = model, bands
         self.register_buffer("good", torch.as_tensor(good, dtype=torch.long), persistent=False)
-
-    @property
-    def receptive_radius(self) -> int | None:
-        return self.model.receptive_radius
+        self.receptive_radius = model.receptive_radius
 
     def fit_tile(self, tile: int) -> None:
         self.model.fit_tile(tile)

@@ -39,7 +39,7 @@ def influence_profile(model: nn.Module, x: torch.Tensor, scale: int, reach: int)
     return profile.flip(0).cummax(0).values.flip(0)  # what lies at distance >= r
 
 
-def effective_radius(model: nn.Module, x: torch.Tensor, scale: int, reach: int, threshold: float = 1e-5) -> int:
+def effective_radius(model: nn.Module, x: torch.Tensor, scale: int, reach: int, threshold: float = 1e-4) -> int:
     """Smallest LR radius past which one pixel's full-range change moves the output < ``threshold``."""
     profile = influence_profile(model, x, scale, reach)
     below = (profile < threshold).nonzero()

@@ -21,10 +21,12 @@ from rasterio.windows import Window
 
 from hsrcli.choices import OutputDtype
 from hsrcli.errors import HsrInputError
+from hsrcli.models.base import SRModel
 from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
 from hsrcli.infer.nodata import GoodBands, InputFill
 from hsrcli.infer.refine import MIN_CHECK_LR, AngleTally, Refinement, check_side, self_check
 from hsrcli.infer.resolve import ResolvedModel
+from hsrcli.infer.tileplan import auto_tile, plan_overlap
 from hsrcli.infer.tiling import Tile, TileGrid
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
@@ -32,8 +34,6 @@ from hsrcli.io.windows import iter_windows
 from hsrcli.io.writers import open_writer
 from hsrcli.models.finesr import finesr_terms
 
-TILE_HR_VALUES = 24 * 2**20  # default tile: at most this many output values (bands x HR pixels) per tile
-UNBOUNDED_OVERLAP = 32  # models whose receptive field is the whole image (global attention)
 RAM_ACCUMULATOR_BYTES = 128 * 2**20
 
 
@@ -49,41 +49,7 @@ class UpscaleOptions:
     amp: torch.dtype | None = None
     dtype: str = "float32"
     ram_budget: int = RAM_ACCUMULATOR_BYTES
-    max_window_bytes: int = 64 * 2**20
-
-
-def plan_overlap(radius: int | None, overlap: int | None) -> tuple[int, int]:
-    """(overlap, discarded margin) in LR pixels; the default overlap is 2 × the receptive radius."""
-    if overlap is None:
-        overlap = UNBOUNDED_OVERLAP if radius is None else 2 * radius
-    if overlap < 0:
-        raise HsrInputError("--overlap must be >= 0")
-    margin = overlap // 2 if radius is None else min(radius, overlap // 2)
-    return overlap, margin
-
-
-def auto_tile(bands: int, scale: int, overlap: int, rows: int | None = None, cols: int | None = None,
-              margin: int = 0) -> int:
-    """Default tile (LR px).
-
-    The cap is the largest multiple of 8 whose output fits :data:`TILE_HR_VALUES`, at least
-    ``overlap + 32`` and at most 512. Given the scene (``rows × cols`` LR px, padded by
-    ``margin`` on each side as :class:`TileGrid` does), the tile is then shrunk to split each
-    axis evenly into as few tiles as the cap allows, so that no sliver tile recomputes a
-    nearly whole tile of overlap.
-    """
-    side = int((TILE_HR_VALUES / max(1, bands)) ** 0.5 / scale) // 8 * 8
-    cap = max(overlap + 32, min(512, side))
-    if rows is None or cols is None:
-        return cap
-
-    def even(n: int) -> int:
-        if n <= cap:
-            return n
-        k = -(-(n - overlap) // (cap - overlap))  # tiles needed along this axis
-        return -(-(n - overlap) // k) + overlap
-
-    return max(even(rows + 2 * margin), even(cols + 2 * margin))
+    max_window_bytes: int = 16 * 2**20  # one output strip (its float32 working copies are 2-3x)
 
 
 def output_dtype(spec: str, meta: SceneMeta) -> np.dtype:
@@ -92,10 +58,10 @@ def output_dtype(spec: str, meta: SceneMeta) -> np.dtype:
     return meta.dtype if spec == OutputDtype.input else np.dtype(spec)
 
 
-def read_padded(scene: Scene, r0: int, c0: int, h: int, w: int, margin: int) -> np.ndarray:
-    """LR block (h, w, B) at padded coordinates (r0, c0): the scene mirrored ``margin`` px past its borders."""
+def read_padded(scene: Scene, r0: int, c0: int, h: int, w: int, pad: int) -> np.ndarray:
+    """LR block (h, w, B) at padded coordinates (r0, c0): the scene mirrored ``pad`` px past its borders."""
     m = scene.meta
-    sr0, sc0 = r0 - margin, c0 - margin
+    sr0, sc0 = r0 - pad, c0 - pad
     a0, a1 = max(0, sr0), min(m.rows, sr0 + h)
     b0, b1 = max(0, sc0), min(m.cols, sc0 + w)
     block = scene.read(Window(b0, a0, b1 - b0, a1 - a0))
@@ -144,12 +110,20 @@ def _forward(model: torch.nn.Module, x: torch.Tensor, opts: UpscaleOptions) -> t
         return model(x).float()
 
 
-def _read_block(scene: Scene, r0: int, c0: int, h: int, w: int, margin: int,
+def _forward_bands(model: SRModel, x: torch.Tensor, opts: UpscaleOptions):
+    """:meth:`SRModel.forward_bands` under ``no_grad`` and autocast; pieces as float32."""
+    with torch.no_grad(), torch.autocast(opts.device.type, dtype=opts.amp or torch.float32,
+                                         enabled=opts.amp is not None):
+        for b0, b1, y in model.forward_bands(x):
+            yield b0, b1, y.float()
+
+
+def _read_block(scene: Scene, r0: int, c0: int, h: int, w: int, pad: int,
                 fill: InputFill | None) -> tuple[np.ndarray, np.ndarray]:
     """Network input ``(B, h, w)`` float32 (missing values filled, see :mod:`hsrcli.infer.nodata`) and
     the mask ``(h, w)`` of pixels with no valid band, at padded LR coordinates (r0, c0)."""
     m = scene.meta
-    raw = read_padded(scene, r0, c0, h, w, margin)
+    raw = read_padded(scene, r0, c0, h, w, pad)
     x = raw.astype(np.float32)
     bad = m.nodata_mask(raw) | ~np.isfinite(x)
     if fill is not None:
@@ -247,20 +221,25 @@ def upscale_scene(
     out_dtype = output_dtype(opts.dtype, m)
     model = resolved.model.to(opts.device).eval()
     radius = model.receptive_radius
-    if radius is not None and refine is None and not opts.exact and resolved.effective_radius is not None:
-        radius = min(radius, resolved.effective_radius)  # measured: far fewer LR pixels computed twice
+    effective = resolved.effective_radius if refine is None and radius is not None else None
+    if effective is not None and not opts.exact:
+        radius = min(radius, effective)  # measured: far fewer LR pixels computed twice
     if refine is not None:
         r2 = 0 if refine.partner is None else refine.partner.model.receptive_radius
         radius = None if radius is None or r2 is None else max(radius, r2) + 3  # + the bicubic resizes
     overlap, margin = plan_overlap(radius, opts.overlap)
+    # The mirrored scene border: the measured radius when known (the same with --exact, so that
+    # --exact reproduces whole-image inference of the same padded scene), else the margin.
+    pad = margin if effective is None else effective
     if opts.tile is None:
-        tile = auto_tile(m.bands, s, overlap, m.rows, m.cols, margin)
+        tile = auto_tile(model.bands_held(m.bands) if refine is None else 2 * m.bands, s, overlap, m.rows,
+                         m.cols, pad, opts.device.type)
     else:
         tile = max(opts.tile, overlap + 16)
     if refine is not None:
         tile += tile % 2  # FineSR halves the tile
     model.fit_tile(tile)
-    grid = TileGrid(m.rows, m.cols, tile, overlap, margin, s)
+    grid = TileGrid(m.rows, m.cols, tile, overlap, margin, s, pad)
     hr = m.rescaled(s)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     nodata_out = None
@@ -299,14 +278,18 @@ def upscale_scene(
         tiles = list(grid)
         for i in bar(range(0, len(tiles), opts.batch), desc="tiles", unit="batch"):
             group: list[Tile] = tiles[i:i + opts.batch]
-            blocks = [_read_block(scene, t.row, t.col, t.size_r, t.size_c, margin, fill) for t in group]
+            blocks = [_read_block(scene, t.row, t.col, t.size_r, t.size_c, pad, fill) for t in group]
             x = torch.from_numpy(np.stack([b[0] for b in blocks])).to(opts.device) / div_t
-            y = _forward(model, x, opts)
-            if use_refine:
+            if use_refine:  # FineSR needs the whole output of the tile
+                y = _forward(model, x, opts)
                 y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
-            y = y.mul_(out_div).cpu().numpy()
-            for t, yt in zip(group, y):
-                _accumulate(acc, grid, t, yt, margin, s, hr.rows, hr.cols)
+                pieces = [(0, 2 * m.bands, y)]
+            else:  # band ranges as the model finishes them: a tile's full output is never held
+                pieces = _forward_bands(model, x, opts)
+            for b0, b1, y in pieces:
+                y = y.mul_(out_div[:, b0:b1]).cpu().numpy()
+                for t, yt in zip(group, y):
+                    _accumulate(acc, grid, t, yt, pad, s, hr.rows, hr.cols, b0)
         lam = np.float32(refiner.tally.weight) if use_refine else None
         strips = iter_windows(hr.rows, hr.cols, m.bands, 4, opts.max_window_bytes, writer.block_shape)
         for w in bar(list(strips), desc="write", unit="win"):
@@ -328,7 +311,7 @@ def upscale_scene(
             acc.close()
     seconds = time.perf_counter() - t0
     result = {"output": str(writer.path), "rows": hr.rows, "cols": hr.cols, "bands": m.bands, "scale": s,
-              "model": what, "tiles": len(tiles), "tile": tile, "overlap": overlap, "margin": margin, "exact": opts.exact,
+              "model": what, "tiles": len(tiles), "tile": tile, "overlap": overlap, "margin": margin, "pad": pad, "exact": opts.exact,
               "normalisation": norm_desc, "seconds": seconds,
               "mpx_bands_per_s": hr.rows * hr.cols * m.bands / 1e6 / max(seconds, 1e-9)}
     if refiner is not None:
@@ -336,16 +319,18 @@ def upscale_scene(
     return result
 
 
-def _accumulate(acc, grid: TileGrid, t: Tile, y: np.ndarray, margin: int, s: int, rows: int, cols: int) -> None:
-    """Add one tile output (B, h·s, w·s) with its weights, cropped to the scene's HR extent."""
+def _accumulate(acc, grid: TileGrid, t: Tile, y: np.ndarray, pad: int, s: int, rows: int, cols: int,
+                band0: int = 0) -> None:
+    """Add one tile's output bands ``band0:band0+b`` (b, h·s, w·s) with its weights (counted with the
+    piece that starts at band 0), cropped to the scene's HR extent."""
     weights = grid.weights(t)
-    r0, c0 = (t.row - margin) * s, (t.col - margin) * s
+    r0, c0 = (t.row - pad) * s, (t.col - pad) * s
     a0, b0 = max(0, r0), max(0, c0)
     a1, b1 = min(rows, r0 + y.shape[1]), min(cols, c0 + y.shape[2])
     if a1 <= a0 or b1 <= b0:
         return
     vals = y[:, a0 - r0:a1 - r0, b0 - c0:b1 - c0].transpose(1, 2, 0)
-    acc.add(a0, b0, vals, weights[a0 - r0:a1 - r0, b0 - c0:b1 - c0])
+    acc.add(a0, b0, vals, weights[a0 - r0:a1 - r0, b0 - c0:b1 - c0], band0=band0, add_weight=band0 == 0)
 
 
 def _finish(block: np.ndarray, scene: Scene, r0: int, r1: int, c0: int, c1: int, s: int, dtype: np.dtype,

@@ -1,8 +1,10 @@
 """Tile grid and feather weights for whole-scene inference (hand-written: ECOSYSTEM.md §C8).
 
-Coordinates are LR pixels of the scene *padded* by ``margin`` on every side
-(reflection of the scene across its borders), so border pixels get the same
-context as interior ones.
+Coordinates are LR pixels of the scene *padded* by ``pad`` on every side
+(reflection of the scene across its borders, by default ``margin``), so border pixels
+get context of their own rather than the network's zero padding. Whole-image inference
+is one tile over the padded scene; tiled inference reproduces it when ``margin`` is at
+least the model's receptive radius, whatever ``pad``.
 
 * Tiles are all ``tile × tile`` (the last one in a row/column is moved back to end
   at the padded border), with ``overlap`` LR pixels shared by neighbours.
@@ -86,13 +88,15 @@ class TileGrid:
     overlap: int
     margin: int
     scale: int
+    pad: int | None = None  # mirrored border of the scene (LR px); None: ``margin``
 
     def __post_init__(self) -> None:
-        if self.tile < 1 or self.overlap < 0 or self.margin < 0:
-            raise ValueError("tile must be >= 1 and overlap, margin >= 0")
+        self.pad = self.margin if self.pad is None else self.pad
+        if self.tile < 1 or self.overlap < 0 or self.margin < 0 or self.pad < 0:
+            raise ValueError("tile must be >= 1 and overlap, margin, pad >= 0")
         if 2 * self.margin > self.overlap:
             raise ValueError("the discarded margins cannot exceed the overlap")
-        self.prow, self.pcol = self.rows + 2 * self.margin, self.cols + 2 * self.margin
+        self.prow, self.pcol = self.rows + 2 * self.pad, self.cols + 2 * self.pad
         self.tr, self.tc = min(self.tile, self.prow), min(self.tile, self.pcol)
         if self.overlap >= self.tile and (self.tile < self.prow or self.tile < self.pcol):
             raise ValueError(f"--overlap {self.overlap} must be smaller than --tile {self.tile}")
@@ -109,8 +113,8 @@ class TileGrid:
 
     def core(self, t: Tile) -> tuple[int, int, int, int]:
         """Padded LR box ``(r0, r1, c0, c1)`` this tile owns; the boxes of all tiles partition the scene."""
-        rows = core_bounds(self.row_starts, self.tr, self.margin, self.margin + self.rows)
-        cols = core_bounds(self.col_starts, self.tc, self.margin, self.margin + self.cols)
+        rows = core_bounds(self.row_starts, self.tr, self.pad, self.pad + self.rows)
+        cols = core_bounds(self.col_starts, self.tc, self.pad, self.pad + self.cols)
         (r0, r1), (c0, c1) = rows[self.row_starts.index(t.row)], cols[self.col_starts.index(t.col)]
         return r0, r1, c0, c1
 

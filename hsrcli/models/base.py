@@ -9,10 +9,17 @@ name or poking attributes:
   parameter share), or ``None``.
 * :meth:`SRModel.fit_tile` — adjust memory knobs to the LR tile about to be run
   (results must not change).
+* :meth:`SRModel.forward_bands` — the output in consecutive band ranges as they are
+  finished, so that a caller can store each range and free it (a band-agnostic model
+  never holds a whole tile's output); :attr:`SRModel.bands_held` says how many output
+  bands that keeps in memory at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import torch
 from torch import nn
 
 
@@ -28,3 +35,14 @@ class SRModel(nn.Module):
 
     def fit_tile(self, tile: int) -> None:
         """Prepare for LR tiles of ``tile × tile`` pixels (default: nothing to adjust)."""
+
+    def bands_held(self, bands: int) -> int:
+        """Output bands :meth:`forward_bands` holds at once for a ``bands``-band input (default: all)."""
+        return bands
+
+    def forward_bands(self, x: torch.Tensor) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """``(b0, b1, y)``: the output bands ``b0:b1`` ``(N, b1 − b0, s·h, s·w)``, in order, covering all bands.
+
+        Default: one piece, the whole :meth:`forward`.
+        """
+        yield 0, x.shape[1], self(x)
