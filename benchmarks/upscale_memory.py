@@ -1,13 +1,14 @@
 """Peak memory of ``hsr upscale`` on growing synthetic scenes (issue #7 benchmark).
 
-Writes synthetic int16 ENVI scenes of 256², 1024² and 2048² LR pixels × 64 bands,
-upscales each ×4 in a fresh process (``--dtype input``), and prints the peak
-resident set size of every run and its growth from the smallest to the largest,
-with the machine it ran on. Targets: peak RSS < 1.5 GB, growth < 20 %.
+Writes synthetic int16 ENVI scenes of 256², 1024² and 2048² LR pixels × ``--bands`` bands,
+upscales each ×4 in a fresh process (``--dtype input``) with the model ``hsr upscale``
+picks by default (or ``--model``), and prints the peak resident set size of every run and
+its growth from the smallest to the largest, with the machine it ran on.
+Targets: peak RSS < 1.5 GB, growth < 20 % (issue #11: flat from 256² to 2048²).
 
-    python benchmarks/upscale_memory.py                      # bicubic, 256/1024/2048
-    python benchmarks/upscale_memory.py --model lkca-g_x4 --sizes 256 1024
-    python benchmarks/upscale_memory.py --dir /big/disk      # needs ~30 GB for 2048²
+    python benchmarks/upscale_memory.py --bands 8            # default model, 256/1024/2048 (~5 GB disk)
+    python benchmarks/upscale_memory.py --model bicubic      # 64 bands
+    python benchmarks/upscale_memory.py --dir /big/disk      # 64 bands need ~30 GB for 2048²
 """
 
 from __future__ import annotations
@@ -23,27 +24,26 @@ import tempfile
 import time
 from pathlib import Path
 
-BANDS = 64
 SCALE = 4
 LIMIT_MB = 1536.0
 
 
-def make_scene(path: Path, size: int) -> None:
+def make_scene(path: Path, size: int, bands: int) -> None:
     import numpy as np
     from affine import Affine
     from rasterio.crs import CRS
 
     from hsrcli.io import SceneMeta, iter_windows, open_writer
 
-    meta = SceneMeta(rows=size, cols=size, bands=BANDS, dtype="int16",
-                     wavelengths=400 + 8 * np.arange(BANDS, dtype=float),
+    meta = SceneMeta(rows=size, cols=size, bands=bands, dtype="int16",
+                     wavelengths=400 + 8 * np.arange(bands, dtype=float),
                      crs=CRS.from_epsg(32611).to_wkt(), transform=Affine(30, 0, 500000, 0, -30, 4100000))
     yy, xx = np.mgrid[0:size, 0:size]
     with open_writer(path, meta, overwrite=True) as w:
-        for win in iter_windows(size, size, BANDS, 2, 32 * 2**20):
+        for win in iter_windows(size, size, bands, 2, 32 * 2**20):
             r0, h = int(win.row_off), int(win.height)
             base = 2000 + 1500 * np.sin(yy[r0:r0 + h] / 17.0) * np.cos(xx[r0:r0 + h] / 23.0)
-            cube = base[:, :, None] * (0.5 + np.linspace(0, 1, BANDS))[None, None, :]
+            cube = base[:, :, None] * (0.5 + np.linspace(0, 1, bands))[None, None, :]
             w.write(win, cube.astype(np.int16))
 
 
@@ -52,8 +52,8 @@ def child(src: str, out: str, model: str) -> None:
 
     t0 = time.perf_counter()
     try:
-        app(["upscale", src, "-s", str(SCALE), "-m", model, "-o", out, "--dtype", "input", "-q", "--overwrite",
-             "--device", "cpu"], prog_name="hsr")
+        app(["upscale", src, "-s", str(SCALE), *([] if model == "default" else ["-m", model]), "-o", out,
+             "--dtype", "input", "-q", "--overwrite", "--device", "cpu"], prog_name="hsr")
     except SystemExit as e:
         if e.code not in (0, None):
             raise
@@ -64,7 +64,8 @@ def child(src: str, out: str, model: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 2048])
-    ap.add_argument("--model", default="bicubic")
+    ap.add_argument("--model", default="default", help="default: the model hsr upscale picks")
+    ap.add_argument("--bands", type=int, default=64)
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--_child", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -74,12 +75,12 @@ def main() -> int:
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
     print(f"machine: {platform.node()} | {cpu} | {os.cpu_count()} cores | Python {platform.python_version()}")
-    print(f"upscale x{SCALE}, {BANDS} bands int16, model {a.model}, output int16 ENVI\n")
+    print(f"upscale x{SCALE}, {a.bands} bands int16, model {a.model}, output int16 ENVI\n")
     peaks = []
     with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
         for size in a.sizes:
             src, out = Path(tmp) / f"lr{size}.hdr", Path(tmp) / f"hr{size}.hdr"
-            make_scene(src, size)
+            make_scene(src, size, a.bands)
             proc = subprocess.run([sys.executable, __file__, "--_child", str(src), str(out), a.model],
                                   capture_output=True, text=True)
             if proc.returncode:
@@ -87,7 +88,7 @@ def main() -> int:
                 return 1
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             peaks.append(r["peak_rss_mb"])
-            hr_gb = (size * SCALE) ** 2 * BANDS * 2 / 2**30
+            hr_gb = (size * SCALE) ** 2 * a.bands * 2 / 2**30
             print(f"{size:>5}² LR -> {size * SCALE:>5}² HR ({hr_gb:5.2f} GB out): peak RSS {r['peak_rss_mb']:7.1f} MB, "
                   f"{r['seconds']:7.1f} s")
             for p in Path(tmp).glob(f"*{size}*"):

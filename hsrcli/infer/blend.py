@@ -5,7 +5,8 @@
   files next to the output (opensr-utils' design), read and written row segment by
   row segment so the resident memory stays at one window whatever the scene size.
 
-Both store ``sum`` as (rows, cols, bands) and ``weight`` as (rows, cols) in HR pixels.
+Both take and return ``sum`` blocks as (rows, cols, bands) and ``weight`` as (rows, cols),
+in HR pixels; a block may cover a range of bands (``band0``), its weight counted once.
 """
 
 from __future__ import annotations
@@ -45,9 +46,11 @@ class RamAccumulator:
 class DiskAccumulator:
     """Sum/weight rasters in sparse temporary files, updated with positioned reads and writes.
 
-    Only the rows of the window being updated are read (``os.pread``) and written back
-    (``os.pwrite``): no file mapping, so the page cache never counts towards this
-    process's memory, whatever the scene size.
+    The sum file is band-planar ``(bands, rows, cols)``, so adding a range of bands reads and
+    writes only those bands (models hand their output over in band ranges); the weight file
+    is ``(rows, cols)``. Only the rows of the window being updated are read (``os.pread``)
+    and written back (``os.pwrite``): no file mapping, so the page cache never counts towards
+    this process's memory, whatever the scene size.
     """
 
     def __init__(self, rows: int, cols: int, bands: int, folder: Path) -> None:
@@ -62,36 +65,40 @@ class DiskAccumulator:
             os.ftruncate(fd, n * 4)  # sparse: reads as zeros
             self._fds.append(fd)
 
-    def _io(self, which: int, r0: int, r1: int, c0: int, c1: int, data: np.ndarray | None = None) -> np.ndarray:
-        """Read (data None) or write rows r0:r1, cols c0:c1 of raster ``which`` (0 = sum, 1 = weight)."""
-        rows, cols, bands = self.shape
-        per = bands if which == 0 else 1
-        fd = self._fds[which]
-        nbytes = (c1 - c0) * per * 4
+    def _plane(self, fd: int, plane: int, r0: int, r1: int, c0: int, c1: int,
+               data: np.ndarray | None = None) -> np.ndarray | None:
+        """Read (data None) or write rows r0:r1, cols c0:c1 of one (rows, cols) plane of a file."""
+        rows, cols, _ = self.shape
+        nbytes = (c1 - c0) * 4
         if data is None:
-            out = np.empty((r1 - r0, c1 - c0, per), dtype=np.float32)
+            out = np.empty((r1 - r0, c1 - c0), dtype=np.float32)
         for k, r in enumerate(range(r0, r1)):
-            offset = ((r * cols) + c0) * per * 4
+            offset = ((plane * rows + r) * cols + c0) * 4
             if data is None:
-                out[k] = np.frombuffer(os.pread(fd, nbytes, offset), dtype=np.float32).reshape(c1 - c0, per)
+                out[k] = np.frombuffer(os.pread(fd, nbytes, offset), dtype=np.float32)
             else:
                 os.pwrite(fd, np.ascontiguousarray(data[k], dtype=np.float32).tobytes(), offset)
-        return out if data is None else data
+        return out if data is None else None
 
     def add(self, r0: int, c0: int, values: np.ndarray, weight: np.ndarray, band0: int = 0,
             add_weight: bool = True) -> None:
-        """As :meth:`RamAccumulator.add` (a band range reads and writes back whole pixels)."""
+        """As :meth:`RamAccumulator.add`."""
         h, w = weight.shape
-        total = self._io(0, r0, r0 + h, c0, c0 + w)
-        total[:, :, band0:band0 + values.shape[2]] += values * weight[:, :, None]
-        self._io(0, r0, r0 + h, c0, c0 + w, total)
+        for j in range(values.shape[2]):
+            plane = self._plane(self._fds[0], band0 + j, r0, r0 + h, c0, c0 + w)
+            plane += values[:, :, j] * weight
+            self._plane(self._fds[0], band0 + j, r0, r0 + h, c0, c0 + w, plane)
         if add_weight:
-            wt = self._io(1, r0, r0 + h, c0, c0 + w)
-            wt[:, :, 0] += weight
-            self._io(1, r0, r0 + h, c0, c0 + w, wt)
+            wt = self._plane(self._fds[1], 0, r0, r0 + h, c0, c0 + w)
+            wt += weight
+            self._plane(self._fds[1], 0, r0, r0 + h, c0, c0 + w, wt)
 
     def result(self, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._io(0, r0, r1, c0, c1), self._io(1, r0, r1, c0, c1)[:, :, 0]
+        bands = self.shape[2]
+        total = np.empty((r1 - r0, c1 - c0, bands), dtype=np.float32)
+        for b in range(bands):
+            total[:, :, b] = self._plane(self._fds[0], b, r0, r1, c0, c1)
+        return total, self._plane(self._fds[1], 0, r0, r1, c0, c1)
 
     def close(self) -> None:
         for fd in self._fds:
