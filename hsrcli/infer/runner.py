@@ -221,15 +221,15 @@ def upscale_scene(
     out_dtype = output_dtype(opts.dtype, m)
     model = resolved.model.to(opts.device).eval()
     radius = model.receptive_radius
-    effective = resolved.effective_radius if refine is None and radius is not None else None
-    if effective is not None and not opts.exact:
+    effective = resolved.effective_radius if radius is not None else None
+    if effective is not None and refine is None and not opts.exact:
         radius = min(radius, effective)  # measured: far fewer LR pixels computed twice
     if refine is not None:
         r2 = 0 if refine.partner is None else refine.partner.model.receptive_radius
         radius = None if radius is None or r2 is None else max(radius, r2) + 3  # + the bicubic resizes
     overlap, margin = plan_overlap(radius, opts.overlap)
-    # The mirrored scene border: the measured radius when known (the same with --exact, so that
-    # --exact reproduces whole-image inference of the same padded scene), else the margin.
+    # The mirrored scene border: the model's measured radius when known (the same with --exact and
+    # --refine, so that they see the same padded scene as whole-image inference), else the margin.
     pad = margin if effective is None else effective
     if opts.tile is None:
         tile = auto_tile(model.bands_held(m.bands) if refine is None else 2 * m.bands, s, overlap, m.rows,

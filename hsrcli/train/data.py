@@ -1,0 +1,64 @@
+"""What ``hsr train`` feeds the model: the training patches of one or several data sets,
+the per-epoch loader, and the data description stored in every checkpoint."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, RandomSampler
+
+from hsrcli.data.dataset import BandCropDataset, PatchDataset, load_manifest
+from hsrcli.errors import HsrInputError
+from hsrcli.train import dist as ddp
+from hsrcli.train.config import TrainConfig
+
+
+def mixed(cfg: TrainConfig) -> bool:
+    """Several data sets or ``--band-crop``: items are random band windows (band-agnostic models)."""
+    return bool(cfg.extra_datasets) or cfg.band_crop is not None
+
+
+def training_data(cfg: TrainConfig, scale: int) -> Dataset:
+    """Patches ``(lr (B, p, p), hr (B, p·s, p·s))`` of ``cfg.dataset`` — or, when :func:`mixed`, of
+    every data set, as windows of ``band_crop`` adjacent bands cropped to the smallest LR patch."""
+    data = PatchDataset(cfg.dataset)
+    if not mixed(cfg):
+        return data
+    crop = cfg.band_crop or int(cfg.model_kwargs.get("group_bands", 8))
+    parts = [data] + [PatchDataset(d) for d in cfg.extra_datasets]
+    for d, p in zip([cfg.dataset, *cfg.extra_datasets], parts):
+        m = p.manifest
+        if int(m["scale"]) != scale:
+            raise HsrInputError(f"{d}: made for x{m['scale']}, the first data set for x{scale}")
+        if int(m["bands"]["count"]) < crop:
+            raise HsrInputError(f"{d}: has {m['bands']['count']} bands, fewer than --band-crop {crop}")
+    lr_patch = min(int(p.manifest["patches"]["size_lr"]) for p in parts)  # patch sizes may differ
+    return ConcatDataset([BandCropDataset(p, crop, lr_patch, scale) for p in parts])
+
+
+def epoch_loader(data: Dataset, cfg: TrainConfig, epoch: int, info: ddp.DistInfo) -> DataLoader:
+    """The batches of one epoch, drawn from (seed, epoch) so that a resumed run draws the same ones."""
+    if info.enabled:
+        sampler = DistributedSampler(data, num_replicas=info.world_size, rank=info.rank, shuffle=True,
+                                     seed=cfg.seed, drop_last=True)
+        sampler.set_epoch(epoch)
+    else:
+        g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        n = None if cfg.iters_per_epoch is None else cfg.iters_per_epoch * cfg.batch_size
+        sampler = RandomSampler(data, replacement=n is not None and n > len(data), num_samples=n, generator=g)
+    return DataLoader(data, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+                      drop_last=len(data) >= cfg.batch_size)
+
+
+def checkpoint_meta(cfg: TrainConfig, manifest: dict, band_agnostic: bool) -> dict:
+    """Normalisation, wavelengths and data provenance stored with the weights."""
+    sources = [s["name"] for s in manifest["sources"]]
+    for d in cfg.extra_datasets:
+        sources += [s["name"] for s in load_manifest(d)["sources"]]
+    norm = dict(manifest["normalization"])
+    if band_agnostic:
+        norm["per_scene"] = True  # band-agnostic weights serve other sensors: normalise each scene by itself
+    return {"normalization": norm,
+            "wavelengths_nm": None if mixed(cfg) else manifest["bands"]["wavelengths_nm"],
+            "dataset": {"path": str(cfg.dataset), "extra": cfg.extra_datasets, "sources": sources,
+                        "degradation": manifest["degradation"]},
+            "training": cfg.to_dict()}

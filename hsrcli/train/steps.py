@@ -1,0 +1,125 @@
+"""One optimiser step, one epoch and one validation pass of ``hsr train``.
+
+* :func:`train_epoch` — every batch of a loader: L1/HLoss, the LKCA-KD term with the
+  epoch's teacher weight, or band-by-band steps for models trained that way (CoarSR);
+  returns the mean loss.
+* :func:`validate` — mean PSNR/SSIM/SAM over the validation images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hsrcli.data.dataset import ImageDataset
+from hsrcli.metrics import compute_metrics
+from hsrcli.train.config import TrainConfig
+from hsrcli.train.losses import hloss, kd_loss
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def optimizer_step(model: nn.Module, opt, scaler, cfg: TrainConfig) -> None:
+    """Optional gradient clipping (``--clip-grad``), then the (scaled) optimiser step."""
+    if cfg.clip_grad:
+        scaler.unscale_(opt)
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+    scaler.step(opt)
+    scaler.update()
+
+
+def band_by_band_batch(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, cfg: TrainConfig, opt, scaler,
+                       autocast: Callable) -> float:
+    """One batch band by band with a detached recurrent state (CoarSR); returns the mean L1 over bands.
+
+    ``coarsr_step="batch"``: gradients accumulated over the bands, one step; ``"band"``: a
+    step per band (the published code).
+    """
+    bands = lr.shape[1]
+    per_batch = cfg.coarsr_step == "batch"
+    state, total = None, 0.0
+    if per_batch:
+        opt.zero_grad(set_to_none=True)
+    for i in range(bands):
+        if not per_batch:
+            opt.zero_grad(set_to_none=True)
+        # Under DDP, accumulate band gradients locally and synchronise on the last band only.
+        sync = not per_batch or i == bands - 1 or not hasattr(model, "no_sync")
+        with nullcontext() if sync else model.no_sync():
+            with autocast():
+                y, state = model(lr, band=i, state=state)
+                loss = F.l1_loss(y.float(), hr[:, i:i + 1])
+            state = state.detach()  # no back-propagation through the recurrence (published protocol)
+            scaler.scale(loss / bands if per_batch else loss).backward()
+        if not per_batch:
+            optimizer_step(model, opt, scaler, cfg)
+        total += float(loss.detach())
+    if per_batch:
+        optimizer_step(model, opt, scaler, cfg)
+    return total / bands
+
+
+def joint_batch(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, cfg: TrainConfig, opt, scaler,
+                autocast: Callable, teacher: nn.Module | None, kd_w: float) -> float:
+    """One batch through the whole model: HLoss (L1 when its weights are 0) + ``kd_w`` × KD term."""
+    opt.zero_grad(set_to_none=True)
+    with autocast():
+        if teacher is not None:
+            sr, s_res, base = model(lr, return_parts=True)
+            with torch.no_grad():
+                _, t_res, _ = teacher.forward_parts(lr)
+            loss = hloss(sr.float(), hr, cfg.lambda_spec, cfg.lambda_grad)
+            if kd_w > 0:
+                loss = loss + kd_w * kd_loss(s_res.float(), t_res.float(), base.float(), cfg.kd_lambda_spec,
+                                             cfg.kd_lambda_grad)
+        else:
+            loss = hloss(model(lr).float(), hr, cfg.lambda_spec, cfg.lambda_grad)
+    scaler.scale(loss).backward()
+    optimizer_step(model, opt, scaler, cfg)
+    return float(loss.detach())
+
+
+def train_epoch(model: nn.Module, batches: Iterable, cfg: TrainConfig, opt, scaler, autocast: Callable,
+                device: torch.device, band_steps: bool, teacher: nn.Module | None = None, kd_w: float = 0.0,
+                max_steps: int | None = None) -> float:
+    """Train on every ``(lr, hr)`` batch (at most ``max_steps``); mean loss of the batches."""
+    model.train()
+    total, steps = 0.0, 0
+    for lr, hr in batches:
+        lr, hr = lr.to(device, non_blocking=True), hr.to(device, non_blocking=True)
+        if band_steps:
+            value = band_by_band_batch(model, lr, hr, cfg, opt, scaler, autocast)
+        else:
+            value = joint_batch(model, lr, hr, cfg, opt, scaler, autocast, teacher, kd_w)
+        total += value
+        steps += 1
+        if hasattr(batches, "set_postfix"):
+            batches.set_postfix(loss=f"{value:.5f}")
+        if max_steps and steps >= max_steps:
+            break
+    return total / max(1, steps)
+
+
+@torch.no_grad()
+def validate(model: nn.Module, images: ImageDataset, device: torch.device, autocast: Callable) -> dict:
+    """Mean PSNR/SSIM/SAM over validation images (SR clipped to [0, 1], data range 1)."""
+    net = unwrap(model).eval()
+    rows = []
+    for _, lr, hr in images:
+        with autocast():
+            sr = net(lr.unsqueeze(0).to(device)).float()
+        rows.append(compute_metrics(sr[0].clamp(0, 1).cpu(), hr, 1.0, scale=None))
+    if not rows:
+        return {"psnr": None, "ssim": None, "sam": None}
+    mean = {}
+    for k in ("psnr", "ssim", "sam"):
+        vals = [r[k] for r in rows if r[k] is not None]
+        mean[k] = sum(vals) / len(vals) if vals else None
+    return mean
