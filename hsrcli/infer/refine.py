@@ -20,9 +20,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from hsrcli.infer.inputs import divisor, forward, read_block
+from hsrcli.infer.nodata import InputFill
 from hsrcli.infer.resolve import ResolvedModel
+from hsrcli.infer.tiling import Tile, TileGrid
+from hsrcli.io.scene import Scene
 from hsrcli.models.finesr import finesr_terms, weight_from_sam
 from hsrcli.models.resample import bicubic_resize
 
@@ -102,3 +107,65 @@ def self_check(forward_u: Forward, forward_v: Forward | None, crop: torch.Tensor
     return {"gain_db": gain, "mse_plain": mse_u, "mse_refined": mse_r, "weight": lam,
             "crop_lr_px": int(crop.shape[-1])}
 
+
+class SceneRefiner:
+    """FineSR for one scene: the partner's forward on the main model's scale, the self-check,
+    and the angle tally of the whole-image λ."""
+
+    def __init__(self, spec: Refinement, scene: Scene, stats: list[dict] | None, main_div: np.ndarray,
+                 device: torch.device, amp: torch.dtype | None = None) -> None:
+        self.spec = spec
+        self.scale_v = None
+        self.partner = None
+        if spec.partner is not None:
+            self.partner = spec.partner.model.to(device).eval()
+            div, _ = divisor(scene, spec.partner, stats)
+            # the partner sees its own normalisation; its output comes back on the main model's scale
+            self.scale_v = torch.from_numpy((div / main_div).astype(np.float32)).view(1, -1, 1, 1).to(device)
+        self.device, self.amp = device, amp
+        self.tally = AngleTally()
+        self.check: dict | None = None
+        self.applied = True
+        self.reason = "applied without self-check (--no-refine-check)"
+
+    def forward_v(self, x: torch.Tensor) -> torch.Tensor:
+        """V on the main model's normalised scale: ``(N, B, h, w) → (N, B, s/2·h, s/2·w)``."""
+        if self.partner is None:
+            return x
+        return forward(self.partner, x / self.scale_v, self.amp) * self.scale_v
+
+    def run_check(self, scene: Scene, forward_u, div_t: torch.Tensor, fill: InputFill | None, scale: int) -> None:
+        """Decide from the scene's own LR whether FineSR helps this pair (sets ``applied``)."""
+        m = scene.meta
+        side = check_side(m.rows, m.cols, scale)
+        if side == 0:
+            self.applied = False
+            self.reason = (f"not applied: the scene is too small for the self-check (needs at least "
+                           f"{MIN_CHECK_LR * scale} LR px a side; --no-refine-check applies it anyway)")
+            return
+        x, _ = read_block(scene, (m.rows - side) // 2, (m.cols - side) // 2, side, side, 0, fill)
+        crop = torch.from_numpy(x)[None].to(self.device) / div_t
+        self.check = self_check(forward_u, None if self.partner is None else self.forward_v, crop, scale)
+        gain = self.check["gain_db"]
+        self.applied = gain >= 0
+        self.reason = (f"{'applied' if self.applied else 'not applied'}: on this scene's own LR, degraded "
+                       f"x{scale} again, FineSR changes PSNR by {gain:+.2f} dB (--no-refine-check applies it "
+                       f"anyway)")
+
+    def terms(self, y: torch.Tensor, x: torch.Tensor, grid: TileGrid, group: list[Tile],
+              bads: list[np.ndarray]) -> torch.Tensor:
+        """Correction C ``(N, B, s·h, s·w)`` of a batch of tiles; tallies the angles the tiles own."""
+        correction, angles = finesr_terms(y, self.forward_v(x))
+        h2 = grid.scale // 2
+        for k, (t, bad) in enumerate(zip(group, bads)):
+            r0, r1, c0, c1 = grid.core(t)
+            a0, a1, b0, b1 = (r0 - t.row) * h2, (r1 - t.row) * h2, (c0 - t.col) * h2, (c1 - t.col) * h2
+            valid = ~np.repeat(np.repeat(bad, h2, axis=0), h2, axis=1)[a0:a1, b0:b1]
+            self.tally.add(angles[k, a0:a1, b0:b1].cpu(), torch.from_numpy(valid))
+        return correction
+
+    def summary(self) -> dict:
+        p = self.spec.partner
+        return {"partner": "LR input" if p is None else p.label, "applied": self.applied, "reason": self.reason,
+                "self_check": self.check, "sam": self.tally.sam if self.applied else None,
+                "weight": self.tally.weight if self.applied else None}

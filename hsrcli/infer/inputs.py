@@ -1,0 +1,98 @@
+"""What the network is fed for one scene, and how it is run.
+
+* :func:`scene_stats` / :func:`divisor` — per-band statistics when needed, and the divisor that
+  brings the scene to the model's normalised scale (the checkpoint's
+  :class:`~hsrcli.data.normalize.Normalizer`, or the scene's own maximum);
+* :func:`read_padded` / :func:`read_block` — an LR window of the scene mirrored past its
+  borders, missing values filled (:mod:`hsrcli.infer.nodata`), as ``(B, h, w)`` float32;
+* :func:`forward` / :func:`forward_bands` — the model under ``no_grad`` and autocast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from rasterio.windows import Window
+
+from hsrcli.data.normalize import Normalizer
+from hsrcli.errors import HsrInputError
+from hsrcli.infer.nodata import InputFill
+from hsrcli.infer.resolve import ResolvedModel
+from hsrcli.io.scene import Scene
+from hsrcli.models.base import SRModel
+
+
+def read_padded(scene: Scene, r0: int, c0: int, h: int, w: int, pad: int) -> np.ndarray:
+    """LR block (h, w, B) at padded coordinates (r0, c0): the scene mirrored ``pad`` px past its borders."""
+    m = scene.meta
+    sr0, sc0 = r0 - pad, c0 - pad
+    a0, a1 = max(0, sr0), min(m.rows, sr0 + h)
+    b0, b1 = max(0, sc0), min(m.cols, sc0 + w)
+    block = scene.read(Window(b0, a0, b1 - b0, a1 - a0))
+    pad = ((a0 - sr0, sr0 + h - a1), (b0 - sc0, sc0 + w - b1), (0, 0))
+    if any(p for p in pad[0] + pad[1]):
+        small = min(block.shape[0], block.shape[1]) <= max(pad[0] + pad[1])
+        block = np.pad(block, pad, mode="symmetric" if small else "reflect")
+    return block
+
+
+def scene_stats(scene: Scene, models: list[ResolvedModel], progress) -> list[dict] | None:
+    """Per-band statistics when a model normalises by the scene or the scene may hold nodata."""
+    from hsrcli.io.stats import band_stats
+
+    m = scene.meta
+    need = any(per_scene(r) for r in models)
+    has_nodata = m.nodata is not None or np.issubdtype(m.dtype, np.floating)
+    return band_stats(scene, progress=progress) if (need or has_nodata) else None
+
+
+def per_scene(resolved: ResolvedModel) -> bool:
+    """True when the model is fed the scene divided by its own maximum (band-agnostic weights)."""
+    norm = resolved.normalization or {}
+    return resolved.name != "bicubic" and bool(norm.get("per_scene") or not norm.get("divisor"))
+
+
+def divisor(scene: Scene, resolved: ResolvedModel, stats: list[dict] | None) -> tuple[np.ndarray, str]:
+    """Per-band divisor (B,) that brings the scene to the model's normalised scale, and its description."""
+    m = scene.meta
+    if resolved.name == "bicubic":
+        return np.ones(m.bands), "none (bicubic is linear)"
+    if per_scene(resolved):
+        top = max((s["max"] for s in stats or [] if s["max"] is not None), default=0.0)
+        if not top > 0:
+            raise HsrInputError(f"{scene.path}: the scene has no positive value to normalise by")
+        return np.full(m.bands, top), f"scene maximum {top:g}"
+    norm = Normalizer.from_dict(resolved.normalization)
+    try:
+        div = norm.array(m.bands).reshape(m.bands).copy()
+    except HsrInputError as exc:
+        raise HsrInputError(f"the checkpoint's {exc}") from None
+    return div, f"checkpoint {norm.kind} {np.asarray(norm.divisor).ravel()[:3].tolist()}"
+
+
+def forward(model: torch.nn.Module, x: torch.Tensor, amp: torch.dtype | None = None) -> torch.Tensor:
+    """``model(x)`` under ``no_grad`` and autocast (``amp``: reduced precision, None: float32), as float32."""
+    with torch.no_grad(), torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None):
+        return model(x).float()
+
+
+def forward_bands(model: SRModel, x: torch.Tensor, amp: torch.dtype | None = None):
+    """:meth:`SRModel.forward_bands` under ``no_grad`` and autocast; pieces as float32."""
+    with torch.no_grad(), torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None):
+        for b0, b1, y in model.forward_bands(x):
+            yield b0, b1, y.float()
+
+
+def read_block(scene: Scene, r0: int, c0: int, h: int, w: int, pad: int,
+                fill: InputFill | None) -> tuple[np.ndarray, np.ndarray]:
+    """Network input ``(B, h, w)`` float32 (missing values filled, see :mod:`hsrcli.infer.nodata`) and
+    the mask ``(h, w)`` of pixels with no valid band, at padded LR coordinates (r0, c0)."""
+    m = scene.meta
+    raw = read_padded(scene, r0, c0, h, w, pad)
+    x = raw.astype(np.float32)
+    bad = m.nodata_mask(raw) | ~np.isfinite(x)
+    if fill is not None:
+        x = fill.apply(x, bad)
+    elif bad.any():
+        x = np.where(bad, np.float32(0), x)
+    return np.ascontiguousarray(x.transpose(2, 0, 1)), bad.all(axis=2)
