@@ -55,7 +55,8 @@ def prepare(
                                                       "(names or a count).")] = None,
     guard: Annotated[int, typer.Option("--guard", help="HR pixels around test/val regions kept out of "
                                        "training.")] = 16,
-    degrade_kernel: Annotated[choices.Kernel, typer.Option("--degrade", help="Degradation kernel.")] = choices.Kernel.bicubic,
+    degrade_kernel: Annotated[choices.Kernel,
+                              typer.Option("--degrade", help="Degradation kernel.")] = choices.Kernel.bicubic,
     sigma: Annotated[str, typer.Option("--sigma", help="Gaussian blur sigma(s) in HR pixels; a list gives "
                                        "several kernels.")] = "0",
     bicubic: Annotated[choices.Bicubic, typer.Option("--bicubic", help="matlab (imresize-exact) or torch "

@@ -46,19 +46,23 @@ def train(
                                                            "(default: one pass over the patches).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Patches per batch (per process).")] = 16,
     lr: Annotated[float, typer.Option("--lr", help="Adam learning rate.")] = 1e-4,
-    schedule: Annotated[choices.Schedule, typer.Option("--schedule", help="LR schedule (per epoch).")] = choices.Schedule.step,
+    schedule: Annotated[choices.Schedule,
+                        typer.Option("--schedule", help="LR schedule (per epoch).")] = choices.Schedule.step,
     lr_step: Annotated[int, typer.Option("--lr-step", help="Epochs between LR decays (step).")] = 30,
     lr_gamma: Annotated[float, typer.Option("--lr-gamma", help="LR factor at each decay (step).")] = 0.5,
-    loss: Annotated[choices.Loss, typer.Option("--loss", help="l1, or hloss (L1 + 0.3 SAM + 0.1 gradient).")] = choices.Loss.l1,
+    loss: Annotated[choices.Loss,
+                    typer.Option("--loss", help="l1, or hloss (L1 + 0.3 SAM + 0.1 gradient).")] = choices.Loss.l1,
     clip_grad: Annotated[Optional[float], typer.Option("--clip-grad", help="Max gradient norm.")] = None,
     teacher: Annotated[Optional[Path], typer.Option("--teacher", help="lkca checkpoint to distil into an "
                                                     "lkca-lr student (LKCA-KD).")] = None,
     init_from_teacher: Annotated[bool, typer.Option("--init-from-teacher", help="Start the student from the "
                                                     "teacher (backbone + SVD of its upsampler).")] = False,
-    kd_decay: Annotated[choices.KDDecay, typer.Option("--kd-decay", help="Teacher weight decay.")] = choices.KDDecay.linear,
+    kd_decay: Annotated[choices.KDDecay,
+                        typer.Option("--kd-decay", help="Teacher weight decay.")] = choices.KDDecay.linear,
     kd_weight: Annotated[float, typer.Option("--kd-weight", help="Initial teacher weight w0.")] = 1.0,
-    coarsr_step: Annotated[choices.CoarSRStep, typer.Option("--coarsr-step", help="CoarSR: one optimiser step per "
-                                                            "batch, or per band (published code).")] = choices.CoarSRStep.batch,
+    coarsr_step: Annotated[choices.CoarSRStep,
+                           typer.Option("--coarsr-step", help="CoarSR: one optimiser step per batch, or per band "
+                                        "(published code).")] = choices.CoarSRStep.batch,
     model_arg: Annotated[Optional[list[str]], typer.Option("--model-arg", help="Model option KEY=VALUE "
                                                            "(see 'hsr models'); repeatable.")] = None,
     band_crop: Annotated[Optional[int], typer.Option("--band-crop", help="Band-agnostic models: train on random "
@@ -98,7 +102,8 @@ def train(
     show = not quiet and int(os.environ.get("RANK", "0")) == 0
 
     def bar(loader, epoch):
-        return tqdm(loader, desc=f"epoch {epoch + 1}" + ("" if minutes else f"/{epochs}"), unit="it", disable=not show, leave=False)
+        return tqdm(loader, desc=f"epoch {epoch + 1}" + ("" if minutes else f"/{epochs}"), unit="it",
+                    disable=not show, leave=False)
 
     summary = run(cfg, resume=resume, progress=bar, overwrite=overwrite)
     if show:

@@ -41,7 +41,8 @@ def upscale(
     refine: Annotated[bool, typer.Option("--refine", help="DualSR FineSR back-projection with a x s/2 "
                                          "model.")] = False,
     refine_model: Annotated[Optional[str], typer.Option("--refine-model", help="The x s/2 model for --refine "
-                                                        "(default: the best fitting bundled x s/2 model; DualSR uses coarsr_x2).")] = None,
+                                                        "(default: the best fitting bundled x s/2 model; "
+                                                        "DualSR uses coarsr_x2).")] = None,
     refine_check: Annotated[bool, typer.Option("--refine-check/--no-refine-check", help="Apply --refine only "
                                                "if it does not lower PSNR on the scene's own LR degraded "
                                                "once more (self-check).")] = True,

@@ -23,7 +23,6 @@ nothing behind.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -37,16 +36,15 @@ import torch
 from rasterio.windows import Window
 
 from hsrcli.choices import SCALES, Bicubic, Kernel, Sampling
+from hsrcli.data.arrays import PatchSpec, patch_layout, write_images, write_patches
 from hsrcli.data.dataset import MANIFEST_FORMAT
-from hsrcli.data.degrade import degrade, describe
+from hsrcli.data.degrade import describe
 from hsrcli.data.normalize import Normalizer
-from hsrcli.data.patches import grid_positions, random_positions, resize_mask
 from hsrcli.data.split import Box, ScenePlan, plan_split
 from hsrcli.io import HsrInputError, Scene, open_scene
 from hsrcli.io.atomic import process_tag, remove_stale
 from hsrcli.io.bands import parse_band_selection
 from hsrcli.io.hashing import sha256_files
-from hsrcli.ops.imresize import imresize, output_size
 
 DEFAULT_PATCH = {2: 64, 3: 63, 4: 64, 8: 128}
 
@@ -231,13 +229,16 @@ def prepare_dataset(
         nb = len(maxima[0])
         divisor = norm.array(nb)
 
-        layout = _patch_layout(sources, opts)
+        layout = patch_layout(sources, opts)
         if not layout:
             raise HsrInputError("no training patch fits inside the training regions; lower --patch, "
                                 "--guard or the held-out fractions")
         tmp.mkdir()
         try:
-            manifest = _write(tmp, sources, layout, opts, norm, divisor, nb, bar)
+            gen = torch.Generator().manual_seed(opts.seed)  # patches first, then images: a fixed order
+            write_patches(tmp, sources, layout, opts, divisor, nb, gen, bar)
+            images = write_images(tmp, sources, opts, divisor, gen, bar)
+            manifest = _manifest(sources, layout, images, opts, norm, nb)
             manifest.update(format=MANIFEST_FORMAT, hsrcli_version=__version__)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
             _commit_dir(tmp, out)
@@ -247,108 +248,17 @@ def prepare_dataset(
     return manifest
 
 
-def _patch_layout(sources: list[_Source], opts: PrepareOptions) -> list[tuple[int, int, tuple[int, int], float]]:
-    """Every training patch as (source index, factor index, (row, col), sigma), in write order."""
-    sig_rng = np.random.default_rng([opts.seed, 7])
-    out = []
-    for si, s in enumerate(sources):
-        if s.plan.role != "train":
-            continue
-        mask = s.plan.train_mask(s.valid)
-        for fi, f in enumerate(opts.scales):
-            m = mask if f == 1 else resize_mask(mask, f, output_size(mask.shape, f))
-            if opts.sampling == "grid":
-                pos = grid_positions(m, opts.patch, opts.stride)
-            else:
-                pos = random_positions(m, opts.patch, opts.patches_per_image, np.random.default_rng([opts.seed, si, fi]))
-            for rc in pos:
-                sigma = opts.sigma[0] if len(opts.sigma) == 1 else float(sig_rng.choice(opts.sigma))
-                out.append((si, fi, rc, sigma))
-    return out
-
-
-def _lr(hr: np.ndarray, opts: PrepareOptions, sigma: float, gen: torch.Generator) -> np.ndarray:
-    t = degrade(torch.from_numpy(hr), opts.scale, kernel=opts.degrade, sigma=sigma, method=opts.bicubic,
-                noise_sigma=opts.noise_sigma, noise_snr=opts.noise_snr, generator=gen)
-    return t.numpy()
-
-
-def _write(tmp: Path, sources, layout, opts: PrepareOptions, norm: Normalizer, divisor: np.ndarray, nb: int,
-           bar) -> dict:
-    from numpy.lib.format import open_memmap
-
-    p, s = opts.patch, opts.scale
-    n = len(layout)
-    hr_out = open_memmap(tmp / "train_hr.npy", mode="w+", dtype=np.float32, shape=(n, nb, p, p))
-    lr_out = open_memmap(tmp / "train_lr.npy", mode="w+", dtype=np.float32, shape=(n, nb, p // s, p // s))
-    gen = torch.Generator().manual_seed(opts.seed)
-    rows_csv = []
-    k = 0
-    groups: dict[tuple[int, int], list] = {}
-    for item in layout:
-        groups.setdefault((item[0], item[1]), []).append(item)
-    for (si, fi), items in bar(list(groups.items()), desc="patches", unit="scene"):
-        src, f = sources[si], opts.scales[fi]
-        whole = None
-        if f != 1:  # resized copies need the whole scene (documented)
-            m = src.scene.meta
-            cube = src.read(Box(0, 0, m.rows, m.cols)) / divisor
-            whole = imresize(torch.from_numpy(cube), f).numpy()
-        by_row: dict[int, list] = {}
-        for it in items:
-            by_row.setdefault(it[2][0], []).append(it)
-        for r, row_items in by_row.items():
-            if whole is None:
-                m = src.scene.meta
-                strip = src.read(Box(r, 0, r + p, m.cols)) / divisor
-                hrs = np.stack([strip[:, :, c:c + p] for (_, _, (_, c), _) in row_items])
-            else:
-                hrs = np.stack([whole[:, r:r + p, c:c + p] for (_, _, (_, c), _) in row_items])
-            sigmas = [it[3] for it in row_items]
-            lrs = np.empty((len(row_items), nb, p // s, p // s))
-            for sig in sorted(set(sigmas)):
-                sel = [i for i, v in enumerate(sigmas) if v == sig]
-                lrs[sel] = _lr(hrs[sel], opts, sig, gen)
-            hr_out[k:k + len(row_items)] = hrs.astype(np.float32)
-            lr_out[k:k + len(row_items)] = lrs.astype(np.float32)
-            for (_, _, (rr, cc), sig) in row_items:
-                rows_csv.append([k, src.name, f, rr, cc, sig])
-                k += 1
-    hr_out.flush()
-    lr_out.flush()
-    del hr_out, lr_out
-    with open(tmp / "train_patches.csv", "w", newline="") as fcsv:
-        w = csv.writer(fcsv)
-        w.writerow(["index", "scene", "resize_factor", "row", "col", "sigma"])
-        w.writerows(rows_csv)
-
-    images = {"val": [], "test": []}
-    for src in bar(sources, desc="images", unit="scene"):
-        plan = src.plan
-        m = src.scene.meta
-        boxes = []
-        if plan.role in ("test", "val"):
-            boxes.append((plan.role, plan.name, Box(0, 0, m.rows, m.cols)))
-        boxes += [("test", f"{plan.name}_test{i}", b) for i, b in enumerate(plan.test)]
-        boxes += [("val", f"{plan.name}_val{i}", b) for i, b in enumerate(plan.val)]
-        for split, name, box in boxes:
-            box = box.mod_crop(s)
-            (tmp / split).mkdir(exist_ok=True)
-            hr = src.read(box) / divisor
-            lr = _lr(hr, opts, opts.sigma[0], gen)
-            np.save(tmp / split / f"{name}.hr.npy", hr.astype(np.float32))
-            np.save(tmp / split / f"{name}.lr.npy", lr.astype(np.float32))
-            nodata = int((~src.valid[box.r0:box.r1, box.c0:box.c1]).sum())
-            images[split].append({"name": name, "scene": plan.name, "box": box.as_list(),
-                                  "hr": f"{split}/{name}.hr.npy", "lr": f"{split}/{name}.lr.npy",
-                                  "shape_hr": list(hr.shape), "invalid_pixels": nodata})
-
+def _manifest(sources: list[_Source], layout: list[PatchSpec], images: dict, opts: PrepareOptions,
+              norm: Normalizer, bands: int) -> dict:
+    """Everything about the data set but its format and version (added by the caller)."""
+    s = opts.scale
     ref = sources[0]
     wl = ref.scene.meta.wavelengths
     sel = list(range(ref.scene.meta.bands)) if ref.bands is None else ref.bands
     return {
         "scale": s,
-        "bands": {"count": nb, "indices": sel, "wavelengths_nm": None if wl is None else [float(wl[b]) for b in sel]},
+        "bands": {"count": bands, "indices": sel,
+                  "wavelengths_nm": None if wl is None else [float(wl[b]) for b in sel]},
         "sources": [{"name": x.name, "path": str(x.path), "format": x.scene.meta.format,
                      "shape": list(x.scene.meta.shape), "dtype": x.scene.meta.dtype.name,
                      "files": len(x.scene.files()), "sha256": sha256_files(x.scene.files()), "crop": opts.crop,
