@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hsrcli.errors import HsrInputError
+from hsrcli.io.coords import parse_ints
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,7 @@ class Box:
 
 def parse_box(spec: str, rows: int, cols: int) -> Box:
     """``ROW0,COL0,ROW1,COL1`` (half-open, 0-based) checked against a scene."""
-    try:
-        r0, c0, r1, c1 = (int(v) for v in spec.split(","))
-    except ValueError:
-        raise HsrInputError(f"bad --test-region {spec!r} (use ROW0,COL0,ROW1,COL1, half-open)") from None
+    r0, c0, r1, c1 = parse_ints(spec, "ROW0,COL0,ROW1,COL1", "--test-region", "half-open, 0-based")
     if not (0 <= r0 < r1 <= rows and 0 <= c0 < c1 <= cols):
         raise HsrInputError(f"--test-region {spec} is outside the {rows} x {cols} scene")
     return Box(r0, c0, r1, c1)

@@ -23,18 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hsrcli.ops.windows import overlapping_starts
+
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Start offsets of same-size tiles covering ``[0, length)`` with ``overlap`` between neighbours."""
-    if tile >= length:
-        return [0]
-    step = tile - overlap
-    if step < 1:
-        raise ValueError(f"overlap {overlap} must be smaller than the tile {tile}")
-    starts = list(range(0, length - tile + 1, step))
-    if starts[-1] + tile < length:
-        starts.append(length - tile)
-    return starts
+    return overlapping_starts(length, tile, overlap)
 
 
 def core_bounds(starts: list[int], tile: int, lo: int, hi: int) -> list[tuple[int, int]]:

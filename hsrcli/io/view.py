@@ -5,6 +5,7 @@ from __future__ import annotations
 from affine import Affine
 
 from hsrcli.errors import HsrInputError
+from hsrcli.io.coords import parse_ints
 from hsrcli.io.scene import Scene
 
 
@@ -41,8 +42,4 @@ class CroppedScene(Scene):
 
 def parse_crop_box(spec: str) -> tuple[int, int, int, int]:
     """``ROW0,COL0,ROW1,COL1`` (half-open, 0-based)."""
-    try:
-        r0, c0, r1, c1 = (int(v) for v in spec.split(","))
-    except ValueError:
-        raise HsrInputError(f"bad --crop {spec!r} (use ROW0,COL0,ROW1,COL1, half-open)") from None
-    return r0, c0, r1, c1
+    return parse_ints(spec, "ROW0,COL0,ROW1,COL1", "--crop", "half-open, 0-based")

@@ -21,6 +21,7 @@ from hsrcli.choices import SCALES
 from hsrcli.models.base import SRModel
 from hsrcli.models.lkca import COMPACT_BRANCHES, LKCANet
 from hsrcli.models.registry import register
+from hsrcli.ops.windows import overlapping_starts
 
 #: Spectral groups × LR pixels per forward chunk that :meth:`GroupedLKCA.fit_tile` aims at
 #: (channels-last on 2 CPU cores: ~56 GFLOP/s at 4 × 64² or 1 × 128², ~40 at 8 × 64²).
@@ -29,13 +30,7 @@ GROUP_PIXELS = 4 * 64 * 64
 
 def group_starts(bands: int, group: int, overlap: int) -> list[int]:
     """First band of every group; the last group ends at the last band."""
-    if bands <= group:
-        return [0]
-    step = group - overlap
-    starts = list(range(0, bands - group + 1, step))
-    if starts[-1] + group < bands:
-        starts.append(bands - group)
-    return starts
+    return overlapping_starts(bands, group, overlap)
 
 
 def blend_weights(bands: int, group: int, starts: list[int]) -> torch.Tensor:

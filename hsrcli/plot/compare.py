@@ -16,6 +16,7 @@ import torch
 from rasterio.windows import Window
 
 from hsrcli.errors import HsrInputError
+from hsrcli.io.coords import parse_ints
 from hsrcli.io.scene import Scene
 from hsrcli.metrics.functional import sam_map
 from hsrcli.metrics.stream import stream_metrics
@@ -37,10 +38,7 @@ def parse_crop(spec: str | None, rows: int, cols: int) -> tuple[int, int, int]:
     """``ROW,COL,SIZE`` (reference pixels) → validated crop; None → centre crop."""
     if spec is None:
         return default_crop(rows, cols)
-    try:
-        r, c, s = (int(v) for v in spec.split(","))
-    except ValueError:
-        raise HsrInputError(f"bad --crop {spec!r} (use ROW,COL,SIZE)") from None
+    r, c, s = parse_ints(spec, "ROW,COL,SIZE", "--crop")
     if s <= 0 or r < 0 or c < 0 or r + s > rows or c + s > cols:
         raise HsrInputError(f"--crop {spec} does not fit the {rows} x {cols} reference")
     return r, c, s

@@ -18,6 +18,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from hsrcli.errors import HsrInputError
+from hsrcli.io.coords import parse_ints
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 from hsrcli.plot.rgb import read_preview, rgb_bands, stretch
@@ -58,10 +59,7 @@ def parse_pixels(specs: Sequence[str], random: int, meta: SceneMeta, seed: int =
     """Pixels from ``ROW,COL`` strings (0-based, on the reference grid) plus ``random`` ones."""
     pixels = []
     for s in specs:
-        try:
-            r, c = (int(v) for v in s.split(","))
-        except ValueError:
-            raise HsrInputError(f"bad --pixel {s!r} (use ROW,COL, 0-based)") from None
+        r, c = parse_ints(s, "ROW,COL", "--pixel")
         if not (0 <= r < meta.rows and 0 <= c < meta.cols):
             raise HsrInputError(f"--pixel {r},{c} is outside the {meta.rows} x {meta.cols} reference")
         pixels.append((r, c))
