@@ -58,7 +58,12 @@ def test_default_output_name_and_model(runner, tmp_path):
     res = runner.invoke(app, ["upscale", str(src), "-s", "2", "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "scene_x2.hdr").exists() and (tmp_path / "scene_x2.img").exists()
-    assert "using model" in res.stderr
+    from hsrcli.weights import default_model
+
+    want = default_model(6, 2)
+    assert want == "lkca-g_x2"  # the best measured bundled x2 model that fits 6 bands
+    assert f"using model {want}" in res.stderr
+    assert any(f"with {want}" in h for h in open_scene(tmp_path / "scene_x2.hdr").meta.history)
 
 
 @pytest.mark.parametrize("fmt,suffix", [("gtiff", ".tif"), ("envi", ".hdr")])

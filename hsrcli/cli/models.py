@@ -24,32 +24,11 @@ def models(
     as_json: Json = False,
 ) -> None:
     """List the registry models with parameters, upsampler share and FLOPs per LR pixel."""
-    from hsrcli.io import HsrInputError
-    from hsrcli.models import build, names, spec
-    from hsrcli.models.complexity import count_params, flops_per_lr_pixel, upsampler_params
-
-    if bands < 1:
-        raise HsrInputError("--bands must be >= 1")
-    rows = []
-    for name in names():
-        s = spec(name)
-        row = {"name": name, "summary": s.summary, "scales": list(s.scales), "band_agnostic": s.band_agnostic,
-               "supported": scale in s.scales and bands >= s.min_bands}
-        if row["supported"]:
-            m = build(name, bands, scale)
-            params, up = count_params(m), upsampler_params(m)
-            row.update(params=params, upsampler_params=up,
-                       upsampler_share=None if not up else up / params,
-                       flops_per_lr_pixel=flops_per_lr_pixel(m, bands))
-        else:
-            row["reason"] = (f"scale {scale} not supported" if scale not in s.scales
-                             else f"needs at least {s.min_bands} bands")
-        rows.append(row)
-    full = next((r for r in rows if r["name"] == "lkca" and r["supported"]), None)
-    low = next((r for r in rows if r["name"] == "lkca-lr" and r["supported"]), None)
-    if full and low:
-        low["upsampler_reduction_vs_lkca"] = full["upsampler_params"] / low["upsampler_params"]
+    from hsrcli.models.complexity import model_table
     from hsrcli.weights import bundled
+
+    rows = model_table(bands, scale)
+    low = next((r for r in rows if r["name"] == "lkca-lr" and r["supported"]), None)
 
     result = {"bands": bands, "scale": scale, "models": rows, "bundled_weights": bundled()}
     if as_json:
