@@ -28,9 +28,9 @@ def main() -> int:
     ap.add_argument("--method", choices=["matlab", "torch"], default="matlab")
     a = ap.parse_args()
     ds = ImageDataset(a.dataset, "test")
-    scale = int(ds.manifest["scale"])
+    scale = ds.manifest.scale
     print(f"machine: {platform.node()} {platform.machine()} Python {platform.python_version()} torch {torch.__version__}")
-    print(f"data set: {a.dataset} (x{scale}, normalisation {ds.manifest['normalization']}, {len(ds)} test images)")
+    print(f"data set: {a.dataset} (x{scale}, normalisation {ds.manifest.normalization}, {len(ds)} test images)")
     rows = []
     for name, lr, hr in ds:
         t0 = time.perf_counter()

@@ -97,7 +97,7 @@ def main() -> int:
                     "measured_by": "benchmarks/receptive_field.py", "date": str(dt.date.today())}
             pt = WEIGHTS_DIR / f"{name}.pt"
             ckpt = read_checkpoint(pt)
-            ckpt["meta"]["effective_radius"] = info
+            ckpt.meta["effective_radius"] = info
             save_checkpoint(ckpt, pt)
             card_path = pt.with_suffix(".json")
             card = json.loads(card_path.read_text())

@@ -7,15 +7,17 @@ A checkpoint is a dict of plain types and tensors::
      "state_dict": {...},
      "meta": {"wavelengths_nm": [...] | None, "normalization": {...} | None,
               "training": {...}, "metrics": {...}, "hsrcli_version": "...", "torch_version": "..."},
-     ...training state (optimizer, scheduler, RNG, epoch) in last.pt only}
+     ...training state (config, epoch, optimizer, scheduler, …) in last.pt only}
 
-Writes are atomic (temporary file + rename), so a kill while saving never
+In code it is a :class:`Checkpoint` (typed model record, weights, metadata, training state);
+:func:`read_checkpoint` refuses other files and other format versions clearly. Writes are atomic (temporary file + rename), so a kill while saving never
 corrupts an existing checkpoint.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +30,88 @@ from hsrcli.io.atomic import remove_stale, temp_name
 FORMAT = "hsrcli-checkpoint/1"
 
 
+@dataclass(frozen=True)
+class ModelRecord:
+    """The registry model a checkpoint holds weights for."""
+
+    name: str
+    bands: int
+    scale: int
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint as a typed record (the file stays a dict of plain types and tensors).
+
+    ``state`` is what ``last.pt`` adds for ``--resume`` (``config``, ``epoch``, ``best_psnr``,
+    ``epochs_total``, ``seconds``, ``optimizer``, ``scheduler``, ``scaler``).
+    """
+
+    model: ModelRecord
+    state_dict: dict[str, torch.Tensor]
+    meta: dict
+    state: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "checkpoint") -> Checkpoint:
+        """Check the format version and the model record; :class:`HsrInputError` naming ``where``."""
+        fmt = d.get("format") if isinstance(d, dict) else None
+        if isinstance(fmt, str) and fmt.startswith("hsrcli-checkpoint/") and fmt != FORMAT:
+            raise HsrInputError(f"{where}: checkpoint format {fmt!r} is not readable by this version of hsrcli "
+                                f"(it reads {FORMAT!r}); upgrade hsrcli")
+        if fmt != FORMAT:
+            raise HsrInputError(f"{where}: not an hsrcli checkpoint (format {fmt!r})")
+        try:
+            m = d["model"]
+            record = ModelRecord(str(m["name"]), int(m["bands"]), int(m["scale"]), dict(m.get("kwargs") or {}))
+            rest = {k: v for k, v in d.items() if k not in ("format", "model", "state_dict", "meta")}
+            return cls(record, d["state_dict"], dict(d.get("meta") or {}), rest)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HsrInputError(f"{where}: corrupt checkpoint (bad or missing {exc})") from None
+
+    def to_dict(self) -> dict:
+        """The dict written to disk (``torch.save``; loadable with ``weights_only=True``)."""
+        return {"format": FORMAT, "model": asdict(self.model), "state_dict": self.state_dict, "meta": self.meta,
+                **self.state}
+
+    def weights_only(self) -> Checkpoint:
+        """The same checkpoint without the optimiser, scheduler and scaler states (``best.pt``)."""
+        keep = {k: v for k, v in self.state.items() if k not in ("optimizer", "scheduler", "scaler")}
+        return Checkpoint(self.model, self.state_dict, self.meta, keep)
+
+    @property
+    def config(self) -> dict:
+        """The training configuration (``config.json`` of the run), empty for other checkpoints."""
+        return dict(self.state.get("config") or {})
+
+    @property
+    def normalization(self) -> dict | None:
+        """How inputs were normalised in training (see :class:`hsrcli.data.normalize.Normalizer`)."""
+        return self.meta.get("normalization")
+
+    @property
+    def effective_radius(self) -> int | None:
+        """Measured effective receptive radius (LR px) stored by ``benchmarks/receptive_field.py``."""
+        info = self.meta.get("effective_radius")
+        return None if not info else int(info["lr_px"])
+
+
 def make_checkpoint(model: nn.Module, name: str, bands: int, scale: int, kwargs: dict,
-                    meta: dict | None = None, **extra: Any) -> dict:
-    """Assemble a checkpoint dict (the model's weights are copied to CPU)."""
+                    meta: dict | None = None, **state: Any) -> Checkpoint:
+    """Assemble a checkpoint (the model's weights are copied to CPU); ``state``: training state."""
     from hsrcli import __version__
 
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     info = {"hsrcli_version": __version__, "torch_version": str(torch.__version__)}
     info.update(meta or {})
-    return {"format": FORMAT, "model": {"name": name, "bands": bands, "scale": scale, "kwargs": dict(kwargs)},
-            "state_dict": state, "meta": info, **extra}
+    return Checkpoint(ModelRecord(name, bands, scale, dict(kwargs)), weights, info, state)
 
 
-def save_checkpoint(ckpt: dict, path: str | Path) -> Path:
+def save_checkpoint(ckpt: Checkpoint | dict, path: str | Path) -> Path:
     """Write atomically: a crash mid-write leaves the previous file intact."""
+    if isinstance(ckpt, Checkpoint):
+        ckpt = ckpt.to_dict()
     path = Path(path)
     remove_stale(path.parent)
     tmp = temp_name(path)
@@ -53,7 +123,7 @@ def save_checkpoint(ckpt: dict, path: str | Path) -> Path:
     return path
 
 
-def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load a checkpoint safely (``weights_only=True``); bad files raise :class:`HsrInputError`."""
     path = Path(path)
     if not path.is_file():
@@ -63,42 +133,36 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     except Exception as exc:  # pickle/zip errors come in many types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HsrInputError(f"{path}: not a readable checkpoint ({first[:200]})") from None
-    fmt = ckpt.get("format") if isinstance(ckpt, dict) else None
-    if isinstance(fmt, str) and fmt.startswith("hsrcli-checkpoint/") and fmt != FORMAT:
-        raise HsrInputError(f"{path}: checkpoint format {fmt!r} is not readable by this version of hsrcli "
-                            f"(it reads {FORMAT!r}); upgrade hsrcli")
-    if fmt != FORMAT:
-        raise HsrInputError(f"{path}: not an hsrcli checkpoint (format {fmt!r})")
-    return ckpt
+    return Checkpoint.from_dict(ckpt, str(path))
 
 
-def model_from_checkpoint(ckpt: dict) -> nn.Module:
+def model_from_checkpoint(ckpt: Checkpoint) -> nn.Module:
     """Build the registry model a checkpoint describes and load its weights (strict)."""
     from hsrcli.models import build
 
-    m = ckpt["model"]
+    m = ckpt.model
     try:
-        model = build(m["name"], m["bands"], m["scale"], **m["kwargs"])
+        model = build(m.name, m.bands, m.scale, **m.kwargs)
     except (KeyError, ValueError, TypeError) as exc:
         raise HsrInputError(f"checkpoint describes a model this version cannot build: {exc}") from None
-    model.load_state_dict(ckpt["state_dict"], strict=True)
+    model.load_state_dict(ckpt.state_dict, strict=True)
     return model
 
 
-def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, Checkpoint]:
     """``(model, checkpoint)`` from a file."""
     ckpt = read_checkpoint(path, map_location)
     return model_from_checkpoint(ckpt), ckpt
 
 
-def check_compatible(ckpt: dict, bands: int, scale: int, source: str = "the input") -> None:
+def check_compatible(ckpt: Checkpoint, bands: int, scale: int, source: str = "the input") -> None:
     """Refuse a band-specific checkpoint whose band count or scale differs from the data's."""
     from hsrcli.models import spec
 
-    m = ckpt["model"]
-    if m["scale"] != scale:
-        raise HsrInputError(f"the model was trained for x{m['scale']}, not x{scale}; use -s {m['scale']} or a "
+    m = ckpt.model
+    if m.scale != scale:
+        raise HsrInputError(f"the model was trained for x{m.scale}, not x{scale}; use -s {m.scale} or a "
                             f"x{scale} model")
-    if not spec(m["name"]).band_agnostic and m["bands"] != bands:
-        raise HsrInputError(f"the {m['name']} model expects {m['bands']} bands but {source} has {bands}; use the "
+    if not spec(m.name).band_agnostic and m.bands != bands:
+        raise HsrInputError(f"the {m.name} model expects {m.bands} bands but {source} has {bands}; use the "
                             "band-agnostic 'lkca-g' or train a model for this sensor with 'hsr train'")

@@ -44,27 +44,27 @@ def main() -> int:
     ap.add_argument("--rank", type=int, default=0, help="preference among models that fit (lower first)")
     a = ap.parse_args()
     ckpt = read_checkpoint(a.run / "best.pt")
-    ckpt = {k: v for k, v in ckpt.items() if k not in ("optimizer", "scheduler", "scaler")}
+    ckpt = ckpt.weights_only()
     out = ROOT / "hsrcli" / "weights" / f"{a.name}.pt"
     save_checkpoint(ckpt, out)
     if a.fp16 or out.stat().st_size > LIMIT:
-        ckpt["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
-        ckpt["meta"]["storage"] = "fp16"
+        ckpt.state_dict = {k: v.half() if v.is_floating_point() else v for k, v in ckpt.state_dict.items()}
+        ckpt.meta["storage"] = "fp16"
         save_checkpoint(ckpt, out)
     with open(a.run / "log.csv", newline="") as f:
         log = list(csv.DictReader(f))
     best = max((r for r in log if r["val_psnr"]), key=lambda r: float(r["val_psnr"]))
     seconds = sum(float(r["seconds"]) for r in log)
-    cfg = ckpt["meta"].get("training", {})
+    cfg = ckpt.meta.get("training", {})
     iters, batch = cfg.get("iters_per_epoch"), cfg.get("batch_size", 0)
     steps = len(log) * iters if iters else None  # optimiser steps (batches; CoarSR: one per batch or per band)
-    m = ckpt["model"]
+    m = ckpt.model
     card = {
-        "name": a.name, "model": m["name"], "scale": m["scale"],
-        "bands": None if spec(m["name"]).band_agnostic else m["bands"],
-        "band_agnostic": spec(m["name"]).band_agnostic, "kwargs": m["kwargs"], "rank": a.rank,
-        "trained_on": a.trained_on, "sources": ckpt["meta"]["dataset"]["sources"],
-        "degradation": ckpt["meta"]["dataset"]["degradation"], "normalization": ckpt["meta"]["normalization"],
+        "name": a.name, "model": m.name, "scale": m.scale,
+        "bands": None if spec(m.name).band_agnostic else m.bands,
+        "band_agnostic": spec(m.name).band_agnostic, "kwargs": m.kwargs, "rank": a.rank,
+        "trained_on": a.trained_on, "sources": ckpt.meta["dataset"]["sources"],
+        "degradation": ckpt.meta["dataset"]["degradation"], "normalization": ckpt.meta["normalization"],
         "command": a.command, "epochs": len(log), "steps": steps,
         "training_seconds": round(seconds, 1),
         "throughput_patches_per_s": round(steps * batch / seconds, 1) if steps and seconds else None,
@@ -73,7 +73,7 @@ def main() -> int:
                        "ssim": float(best["val_ssim"]), "sam": float(best["val_sam"]),
                        "note": "validation strips of the training data set, normalised, SR clipped to [0, 1]"},
         "size_bytes": out.stat().st_size,
-        "hsrcli_version": ckpt["meta"].get("hsrcli_version"),
+        "hsrcli_version": ckpt.meta.get("hsrcli_version"),
     }
     (out.with_suffix(".json")).write_text(json.dumps(card, indent=2) + "\n")
     print(f"wrote {out} ({card['size_bytes']} bytes) and {out.with_suffix('.json')}")

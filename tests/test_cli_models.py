@@ -56,7 +56,8 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path):
     x = torch.rand(1, 16, 5, 5)
     with torch.no_grad():
         assert torch.equal(back.eval()(x), model.eval()(x))
-    assert ckpt["meta"]["normalization"] == {"kind": "max"} and "torch_version" in ckpt["meta"]
+    assert ckpt.normalization == {"kind": "max"} and "torch_version" in ckpt.meta
+    assert ckpt.model.name == "lkca" and ckpt.model.kwargs == {"channels": 12, "blocks": 1}
 
 
 def test_checkpoint_errors_and_compatibility(tmp_path):

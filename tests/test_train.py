@@ -73,8 +73,8 @@ def test_killed_and_resumed_run_equals_uninterrupted(runner, dataset, tmp_path, 
     _train(runner, dataset, straight, *extra, model=model, epochs=3)
     _train(runner, dataset, resumed, *extra, model=model, epochs=2)  # "killed" after epoch 2
     _train(runner, dataset, resumed, *extra, "--resume", model=model, epochs=3)
-    a = read_checkpoint(straight / "last.pt")["state_dict"]
-    b = read_checkpoint(resumed / "last.pt")["state_dict"]
+    a = read_checkpoint(straight / "last.pt").state_dict
+    b = read_checkpoint(resumed / "last.pt").state_dict
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
@@ -167,7 +167,7 @@ def test_band_agnostic_training_on_data_sets_with_different_band_counts(runner, 
                               "--model-arg", "channels=6", "--model-arg", "blocks=1", "--band-crop", "5"])
     assert res.exit_code == 0, res.output
     ckpt = read_checkpoint(run / "best.pt")
-    assert ckpt["meta"]["normalization"]["per_scene"] is True and ckpt["meta"]["wavelengths_nm"] is None
+    assert ckpt.normalization["per_scene"] is True and ckpt.meta["wavelengths_nm"] is None
     res = runner.invoke(app, ["train", str(dataset), str(other), "-m", "lkca", "-o", str(tmp_path / "h"), "-q"])
     assert res.exit_code == 2 and "band-agnostic" in res.stderr
 
@@ -203,8 +203,8 @@ def test_minutes_budget_stops_early_and_resume_keeps_the_fitted_schedule(runner,
     _train(runner, dataset, run, *TINY, "--minutes", "0.02", "--schedule", "cosine", epochs=200)
     log = _log(run)
     ckpt = read_checkpoint(run / "last.pt")
-    assert 1 <= len(log) < 200 and ckpt["epochs_total"] == len(log)
-    assert ckpt["seconds"] > 0 and ckpt["config"]["minutes"] == 0.02
+    assert 1 <= len(log) < 200 and ckpt.state["epochs_total"] == len(log)
+    assert ckpt.state["seconds"] > 0 and ckpt.config["minutes"] == 0.02
     res = runner.invoke(app, ["train", str(dataset), "-m", "lkca", "-o", str(run), "--epochs", "200", "--minutes",
                               "0.02", "--schedule", "cosine", "--batch-size", "4", "--iters-per-epoch", "3",
                               "--resume", "--device", "cpu", "-q", *TINY])
@@ -222,8 +222,8 @@ def test_train_on_cuda_with_bf16_autocast(runner, dataset, tmp_path):
     assert len(log) == 2 and float(log[-1]["val_psnr"]) > 10
     assert float(log[1]["train_loss"]) < float(log[0]["train_loss"]) * 1.5  # finite, not diverging
     ckpt = read_checkpoint(run / "best.pt")  # weights come back to the CPU
-    assert all(t.device.type == "cpu" for t in ckpt["state_dict"].values())
-    assert ckpt["meta"]["training"]["device"] == "cuda" and ckpt["meta"]["training"]["amp"] == "bf16"
+    assert all(t.device.type == "cpu" for t in ckpt.state_dict.values())
+    assert ckpt.meta["training"]["device"] == "cuda" and ckpt.meta["training"]["amp"] == "bf16"
 
 
 def test_band_and_patch_windows_stay_aligned_between_lr_and_hr():

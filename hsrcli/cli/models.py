@@ -87,11 +87,11 @@ def analyze_rank(
         up = find_upsampler(model)
     except TypeError as exc:
         raise HsrInputError(f"{checkpoint}: {exc}") from None
-    info = ckpt["model"]
+    info = ckpt.model
     prof = rank_profile(effective_weight(up), up.scale, energy)
     with atomic_path(output, overwrite) as tmp:
-        plot_rank(prof, tmp, f"{info['name']} x{info['scale']}, {up.bands} bands: upsampler {prof['full']['shape']}")
-    summary = {"checkpoint": str(checkpoint), "model": info["name"], "energy": energy,
+        plot_rank(prof, tmp, f"{info.name} x{info.scale}, {up.bands} bands: upsampler {prof['full']['shape']}")
+    summary = {"checkpoint": str(checkpoint), "model": info.name, "energy": energy,
                "full": {k: prof["full"][k] for k in ("shape", "n", "r90", "r95", "r99", "r90_fraction",
                                                      "r95_fraction", "r99_fraction")},
                "phases": [{k: p[k] for k in ("n", "r90", "r95", "r99")} for p in prof["phases"]]}

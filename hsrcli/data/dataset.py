@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,27 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from hsrcli.data.augment import N_TRANSFORMS, dihedral
-from hsrcli.errors import HsrInputError
-
-#: Format of the manifest.json that `hsr prepare` writes (and the only one this version reads).
-MANIFEST_FORMAT = "hsrcli-dataset/1"
-
-
-def load_manifest(root: str | Path) -> dict:
-    """The manifest of a prepared data set (clear error when it is not one)."""
-    path = Path(root) / "manifest.json"
-    if not path.is_file():
-        raise HsrInputError(f"{root}: not a data set made by 'hsr prepare' (no manifest.json)")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise HsrInputError(f"{path}: corrupt manifest ({exc.msg})") from None
-    fmt = str(manifest.get("format", ""))
-    if fmt != MANIFEST_FORMAT:
-        hint = "; upgrade hsrcli or re-run 'hsr prepare'" if fmt.startswith("hsrcli-dataset/") else ""
-        raise HsrInputError(f"{path}: unknown data set format {manifest.get('format')!r} "
-                            f"(this version reads {MANIFEST_FORMAT!r}){hint}")
-    return manifest
+from hsrcli.data.manifest import load_manifest
 
 
 class PatchDataset(Dataset):
@@ -45,13 +24,13 @@ class PatchDataset(Dataset):
     def __init__(self, root: str | Path, augment: bool | None = None) -> None:
         self.root = Path(root)
         self.manifest = load_manifest(self.root)
-        self.augment = self.manifest["augmentation"]["enabled"] if augment is None else augment
+        self.augment = self.manifest.augment if augment is None else augment
         self._hr = self._lr = None
-        self.count = int(self.manifest["counts"]["train"])
+        self.count = self.manifest.train_count
 
     def _arrays(self):
         if self._hr is None:
-            a = self.manifest["arrays"]
+            a = self.manifest.arrays
             self._hr = np.load(self.root / a["train_hr"], mmap_mode="r")
             self._lr = np.load(self.root / a["train_lr"], mmap_mode="r")
         return self._lr, self._hr
@@ -62,7 +41,7 @@ class PatchDataset(Dataset):
     @property
     def bands(self) -> int:
         """Bands per item."""
-        return int(self.manifest["bands"]["count"])
+        return self.manifest.bands
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.pair(i)
@@ -128,7 +107,7 @@ class ImageDataset(Dataset):
             raise ValueError("split must be 'val' or 'test'")
         self.root = Path(root)
         self.manifest = load_manifest(self.root)
-        self.items = self.manifest["images"][split]
+        self.items = self.manifest.images[split]
 
     def __len__(self) -> int:
         return len(self.items)

@@ -37,8 +37,8 @@ from rasterio.windows import Window
 
 from hsrcli.choices import SCALES, Bicubic, Kernel, Sampling
 from hsrcli.data.arrays import PatchSpec, patch_layout, write_images, write_patches
-from hsrcli.data.dataset import MANIFEST_FORMAT
 from hsrcli.data.degrade import describe
+from hsrcli.data.manifest import MANIFEST_FORMAT
 from hsrcli.data.normalize import Normalizer
 from hsrcli.data.split import Box, ScenePlan, plan_split
 from hsrcli.io import HsrInputError, Scene, open_scene

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hsrcli.checkpoint import Checkpoint
 from hsrcli.errors import HsrInputError
 
 
@@ -21,14 +22,13 @@ class ResolvedModel:
     scale: int
     bands: int | None  # None: band-agnostic
     normalization: dict | None
-    checkpoint: dict | None
+    checkpoint: Checkpoint | None
 
     @property
     def effective_radius(self) -> int | None:
         """Measured effective receptive radius (LR px) stored with the weights, if any
         (``benchmarks/receptive_field.py``; see :mod:`hsrcli.infer.receptive`)."""
-        info = (self.checkpoint or {}).get("meta", {}).get("effective_radius")
-        return None if not info else int(info["lr_px"])
+        return None if self.checkpoint is None else self.checkpoint.effective_radius
 
 
 def resolve_model(spec: str, bands: int, scale: int, device: torch.device | str = "cpu",
@@ -56,7 +56,6 @@ def resolve_model(spec: str, bands: int, scale: int, device: torch.device | str 
     ckpt = read_checkpoint(path, map_location="cpu")
     check_compatible(ckpt, bands, scale, source)
     model = model_from_checkpoint(ckpt).to(device).eval()
-    m = ckpt["model"]
-    agnostic = model_spec(m["name"]).band_agnostic
-    return ResolvedModel(model, m["name"], spec, m["scale"], None if agnostic else m["bands"],
-                         ckpt["meta"].get("normalization"), ckpt)
+    m = ckpt.model
+    agnostic = model_spec(m.name).band_agnostic
+    return ResolvedModel(model, m.name, spec, m.scale, None if agnostic else m.bands, ckpt.normalization, ckpt)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, RandomSampler
 
-from hsrcli.data.dataset import BandCropDataset, PatchDataset, load_manifest
+from hsrcli.data.dataset import BandCropDataset, PatchDataset
+from hsrcli.data.manifest import Manifest, load_manifest
 from hsrcli.errors import HsrInputError
 from hsrcli.train import dist as ddp
 from hsrcli.train.config import TrainConfig
@@ -27,11 +28,11 @@ def training_data(cfg: TrainConfig, scale: int) -> Dataset:
     parts = [data] + [PatchDataset(d) for d in cfg.extra_datasets]
     for d, p in zip([cfg.dataset, *cfg.extra_datasets], parts):
         m = p.manifest
-        if int(m["scale"]) != scale:
-            raise HsrInputError(f"{d}: made for x{m['scale']}, the first data set for x{scale}")
-        if int(m["bands"]["count"]) < crop:
-            raise HsrInputError(f"{d}: has {m['bands']['count']} bands, fewer than --band-crop {crop}")
-    lr_patch = min(int(p.manifest["patches"]["size_lr"]) for p in parts)  # patch sizes may differ
+        if m.scale != scale:
+            raise HsrInputError(f"{d}: made for x{m.scale}, the first data set for x{scale}")
+        if m.bands < crop:
+            raise HsrInputError(f"{d}: has {m.bands} bands, fewer than --band-crop {crop}")
+    lr_patch = min(p.manifest.lr_patch for p in parts)  # patch sizes may differ
     return ConcatDataset([BandCropDataset(p, crop, lr_patch, scale) for p in parts])
 
 
@@ -49,16 +50,16 @@ def epoch_loader(data: Dataset, cfg: TrainConfig, epoch: int, info: ddp.DistInfo
                       drop_last=len(data) >= cfg.batch_size)
 
 
-def checkpoint_meta(cfg: TrainConfig, manifest: dict, band_agnostic: bool) -> dict:
+def checkpoint_meta(cfg: TrainConfig, manifest: Manifest, band_agnostic: bool) -> dict:
     """Normalisation, wavelengths and data provenance stored with the weights."""
-    sources = [s["name"] for s in manifest["sources"]]
+    sources = list(manifest.source_names)
     for d in cfg.extra_datasets:
-        sources += [s["name"] for s in load_manifest(d)["sources"]]
-    norm = dict(manifest["normalization"])
+        sources += load_manifest(d).source_names
+    norm = dict(manifest.normalization)
     if band_agnostic:
         norm["per_scene"] = True  # band-agnostic weights serve other sensors: normalise each scene by itself
     return {"normalization": norm,
-            "wavelengths_nm": None if mixed(cfg) else manifest["bands"]["wavelengths_nm"],
+            "wavelengths_nm": None if mixed(cfg) else manifest.wavelengths_nm,
             "dataset": {"path": str(cfg.dataset), "extra": cfg.extra_datasets, "sources": sources,
-                        "degradation": manifest["degradation"]},
+                        "degradation": manifest.degradation},
             "training": cfg.to_dict()}

@@ -26,8 +26,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
              progress: Callable | None = None) -> list[dict]:
     """Mean metrics over the images of ``split`` for every model (SR clipped to [0, 1], data range 1)."""
     images = ImageDataset(dataset, split)
-    scale = int(images.manifest["scale"])
-    bands = int(images.manifest["bands"]["count"])
+    scale, bands = images.manifest.scale, images.manifest.bands
     rows = []
     for spec in models:
         main, _, partner = spec.partition("+")

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from hsrcli.checkpoint import make_checkpoint, model_from_checkpoint, read_checkpoint, save_checkpoint
-from hsrcli.data.dataset import ImageDataset, load_manifest
+from hsrcli.data.dataset import ImageDataset
+from hsrcli.data.manifest import load_manifest
 from hsrcli.errors import HsrInputError
 from hsrcli.models import build, spec
 from hsrcli.runtime import amp_dtype, resolve_device, seed_everything
@@ -35,20 +36,21 @@ from hsrcli.train.steps import train_epoch, unwrap, validate
 LOG_FIELDS = ["epoch", "lr", "train_loss", "kd_weight", "val_psnr", "val_ssim", "val_sam", "seconds"]
 
 
-def _teacher(cfg: TrainConfig, bands: int, scale: int, device: torch.device):
+def _teacher(cfg: TrainConfig, bands: int, scale: int, device: torch.device) -> nn.Module:
+    """The frozen KD teacher: a checkpoint of the model ``spec(cfg.model).teacher``, same data shape."""
     ckpt = read_checkpoint(cfg.teacher)
-    m = ckpt["model"]
+    m = ckpt.model
     want = spec(cfg.model).teacher
-    if m["name"] != want:
+    if m.name != want:
         raise HsrInputError(f"{cfg.teacher}: the teacher of {cfg.model!r} must be a {want!r} checkpoint, "
-                            f"not {m['name']!r}")
-    if m["bands"] != bands or m["scale"] != scale:
-        raise HsrInputError(f"{cfg.teacher}: teacher is {m['bands']} bands x{m['scale']}, the data set is "
+                            f"not {m.name!r}")
+    if m.bands != bands or m.scale != scale:
+        raise HsrInputError(f"{cfg.teacher}: teacher is {m.bands} bands x{m.scale}, the data set is "
                             f"{bands} bands x{scale}")
     teacher = model_from_checkpoint(ckpt).to(device).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    return teacher, m
+    return teacher
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: Callable | None = None, overwrite: bool = False) -> dict:
@@ -94,7 +96,7 @@ def _build(cfg: TrainConfig, bands: int, scale: int, device: torch.device, resum
         raise HsrInputError(str(exc)) from None
     teacher = None
     if cfg.teacher:
-        teacher, _ = _teacher(cfg, bands, scale, device)
+        teacher = _teacher(cfg, bands, scale, device)
         if cfg.init_from_teacher and not resume:
             from hsrcli.models.lkca import lkca_lr_from_lkca
 
@@ -108,19 +110,21 @@ def _build(cfg: TrainConfig, bands: int, scale: int, device: torch.device, resum
 def _restore(state: _State, cfg: TrainConfig, last: Path, bands: int, scale: int) -> None:
     """Continue from ``last.pt``: same configuration (what is trained), same data shape."""
     ckpt = read_checkpoint(last, map_location="cpu")
-    check_resumable(ckpt.get("config", {}), cfg, last)
-    saved = ckpt.get("model", {})
-    if (saved.get("bands"), saved.get("scale")) != (bands, scale):
-        raise HsrInputError(f"{last}: was trained for {saved.get('bands')} bands x{saved.get('scale')}, the data "
+    check_resumable(ckpt.config, cfg, last)
+    if (ckpt.model.bands, ckpt.model.scale) != (bands, scale):
+        raise HsrInputError(f"{last}: was trained for {ckpt.model.bands} bands x{ckpt.model.scale}, the data "
                             f"set has {bands} bands x{scale}")
-    state.model.load_state_dict(ckpt["state_dict"])
-    state.opt.load_state_dict(ckpt["optimizer"])
-    state.sched.load_state_dict(ckpt["scheduler"])
-    if ckpt.get("scaler"):
-        state.scaler.load_state_dict(ckpt["scaler"])
-    state.start, state.best = int(ckpt["epoch"]) + 1, float(ckpt.get("best_psnr", float("-inf")))
+    saved = ckpt.state
+    if "optimizer" not in saved or "epoch" not in saved:
+        raise HsrInputError(f"{last}: holds no training state to resume from")
+    state.model.load_state_dict(ckpt.state_dict)
+    state.opt.load_state_dict(saved["optimizer"])
+    state.sched.load_state_dict(saved["scheduler"])
+    if saved.get("scaler"):
+        state.scaler.load_state_dict(saved["scaler"])
+    state.start, state.best = int(saved["epoch"]) + 1, float(saved.get("best_psnr", float("-inf")))
     if cfg.minutes:
-        state.n_epochs, state.trained_s = int(ckpt.get("epochs_total", cfg.epochs)), float(ckpt.get("seconds", 0.0))
+        state.n_epochs, state.trained_s = int(saved.get("epochs_total", cfg.epochs)), float(saved.get("seconds", 0.0))
     if state.start >= state.n_epochs:
         raise HsrInputError(f"{last}: already trained for {state.start} epochs"
                             + ("; raise --minutes to continue" if cfg.minutes else "; raise --epochs to continue"))
@@ -140,14 +144,13 @@ def _save_epoch(state: _State, cfg: TrainConfig, out: Path, epoch: int, meta: di
                            scaler=state.scaler.state_dict() if state.scaler.is_enabled() else None)
     save_checkpoint(ckpt, out / "last.pt")
     if improved or not (out / "best.pt").exists():
-        save_checkpoint({k: v for k, v in ckpt.items() if k not in ("optimizer", "scheduler", "scaler")},
-                        out / "best.pt")
+        save_checkpoint(ckpt.weights_only(), out / "best.pt")
 
 
 def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info: ddp.DistInfo) -> dict:
     out = Path(cfg.out)
     manifest = load_manifest(cfg.dataset)
-    bands, scale = int(manifest["bands"]["count"]), int(manifest["scale"])
+    bands, scale = manifest.bands, manifest.scale
     model_spec = spec(cfg.model)
     model, teacher = _build(cfg, bands, scale, device, resume)
     dtype = amp_dtype(cfg.amp, device)
