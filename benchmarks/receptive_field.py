@@ -55,19 +55,19 @@ def measure(name: str, threshold: float) -> dict:
     from hsrcli.infer.resolve import resolve_model
     from hsrcli.weights import bundled
 
-    card = next(c for c in bundled() if c["name"] == name)
-    bands = card["bands"] or 8
-    r = resolve_model(name, bands, card["scale"])
+    card = next(c for c in bundled() if c.name == name)
+    bands = card.bands or 8
+    r = resolve_model(name, bands, card.scale)
     reach = r.model.receptive_radius
     n = 2 * reach + 1
     worst, trials = 0, 0
-    for _, cube in scenes(card["bands"]):
+    for _, cube in scenes(card.bands):
         x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(cube, -1, 0)))[None]
         reps = (-(-n // x.shape[-2]), -(-n // x.shape[-1]))
         x = x.repeat(1, 1, *reps) if max(reps) > 1 else x  # small scenes: tile them up to the reach
         for oy, ox in ((0, 0), (x.shape[-2] - n, x.shape[-1] - n), ((x.shape[-2] - n) // 2, 0)):
             crop = x[..., oy:oy + n, ox:ox + n].contiguous()
-            worst = max(worst, effective_radius(r.model, crop, card["scale"], reach, threshold))
+            worst = max(worst, effective_radius(r.model, crop, card.scale, reach, threshold))
             trials += 1
     return {"model": name, "theoretical": reach, "effective": worst, "trials": trials}
 
@@ -84,8 +84,8 @@ def main() -> int:
     torch.set_grad_enabled(False)
     names = []
     for c in bundled():
-        if getattr(build(c["model"], c["bands"] or 8, c["scale"], **c["kwargs"]), "receptive_radius", None):
-            names.append(c["name"])
+        if getattr(build(c.model, c.bands or 8, c.scale, **c.raw.get("kwargs", {})), "receptive_radius", None):
+            names.append(c.name)
     print(f"# effective receptive radius (LR px), threshold {a.threshold:g} of the data range; "
           f"{platform.node()}, torch {torch.__version__}, {dt.date.today()}")
     print("| model | theoretical | effective | trials |\n|---|---|---|---|")

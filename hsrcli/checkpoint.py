@@ -10,8 +10,8 @@ A checkpoint is a dict of plain types and tensors::
      ...training state (config, epoch, optimizer, scheduler, …) in last.pt only}
 
 In code it is a :class:`Checkpoint` (typed model record, weights, metadata, training state);
-:func:`read_checkpoint` refuses other files and other format versions clearly. Writes are atomic (temporary file + rename), so a kill while saving never
-corrupts an existing checkpoint.
+:func:`read_checkpoint` refuses other files and other format versions clearly. Writes are
+atomic (temporary file + rename), so a kill while saving never corrupts an existing checkpoint.
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ def _evaluate(runner, ds, *models):
 def _bundled(name):
     from hsrcli.weights import bundled
 
-    if name not in {c["name"] for c in bundled()}:
+    if name not in {c.name for c in bundled()}:
         pytest.skip(f"bundled model {name} not shipped")
 
 

@@ -243,11 +243,11 @@ def test_default_model_prefers_the_best_fitting_bundled_model(monkeypatch):
     from hsrcli.weights import default_model
 
     cards = [
-        {"name": "spec31", "scale": 4, "bands": 31, "band_agnostic": False, "test": {"psnr": 34.0}},
-        {"name": "agn", "scale": 4, "bands": None, "band_agnostic": True, "test": {"psnr": 35.0}},
-        {"name": "spec31_x2", "scale": 2, "bands": 31, "band_agnostic": False},
+        {"name": "spec31", "model": "lkca", "scale": 4, "bands": 31, "band_agnostic": False, "test": {"psnr": 34.0}},
+        {"name": "agn", "model": "lkca-g", "scale": 4, "bands": None, "band_agnostic": True, "test": {"psnr": 35.0}},
+        {"name": "spec31_x2", "model": "lkca", "scale": 2, "bands": 31, "band_agnostic": False},
     ]
-    monkeypatch.setattr(weights, "bundled", lambda: cards)
+    monkeypatch.setattr(weights, "bundled", lambda: [weights.ModelCard.from_dict(c) for c in cards])
     assert default_model(31, 4) == "agn"  # better measured PSNR wins
     assert default_model(224, 4) == "agn"  # band-specific weights do not fit 224 bands
     assert default_model(31, 2) == "spec31_x2"

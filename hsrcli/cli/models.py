@@ -30,7 +30,8 @@ def models(
     rows = model_table(bands, scale)
     low = next((r for r in rows if r["name"] == "lkca-lr" and r["supported"]), None)
 
-    result = {"bands": bands, "scale": scale, "models": rows, "bundled_weights": bundled()}
+    cards = bundled()
+    result = {"bands": bands, "scale": scale, "models": rows, "bundled_weights": [c.to_dict() for c in cards]}
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -51,15 +52,15 @@ def models(
     if result["bundled_weights"]:
         typer.echo(f"  {'name':<15} {'model':<8} {'scale':>5} {'bands':>5}  {'PSNR':>7} {'gain':>6} {'SSIM':>6} "
                    f"{'SAM':>6}  {'airborne gain':>13}  trained on")
-    for w in result["bundled_weights"]:
-        t, air = w.get("test") or {}, w.get("test_airborne") or {}
+    for w in cards:
+        t, air = w.test or {}, w.test_airborne or {}
 
         def num(d, k, f):
             return f"{d[k]:{f}}" if d.get(k) is not None else "-"
-        typer.echo(f"  {w['name']:<15} {w.get('model', ''):<8} {'x' + str(w.get('scale')):>5} "
-                   f"{'any' if w.get('band_agnostic') else str(w.get('bands')):>5}  {num(t, 'psnr', '.2f'):>7} "
+        typer.echo(f"  {w.name:<15} {w.model:<8} {'x' + str(w.scale):>5} "
+                   f"{'any' if w.band_agnostic else str(w.bands):>5}  {num(t, 'psnr', '.2f'):>7} "
                    f"{num(t, 'gain_db', '+.2f'):>6} {num(t, 'ssim', '.4f'):>6} {num(t, 'sam', '.2f'):>6}  "
-                   f"{num(air, 'gain_db', '+.2f'):>13}  {w.get('trained_on', '')}")
+                   f"{num(air, 'gain_db', '+.2f'):>13}  {w.trained_on}")
 
 
 @reports_bad_input

@@ -47,7 +47,7 @@ def resolve_model(spec: str, bands: int, scale: int, device: torch.device | str 
         return ResolvedModel(model.to(device), "bicubic", "bicubic", scale, None, None, None)
     path = Path(spec)
     if not path.is_file():
-        names = {c["name"]: c for c in bundled()}
+        names = {c.name: c for c in bundled()}
         if spec in names:
             path = WEIGHTS_DIR / f"{spec}.pt"
         else:

@@ -4,8 +4,8 @@ Variable choice (``var``): a named variable, or by default the largest numeric
 3-D array in the file. Layout (``layout``): ``hwc`` = (rows, cols, bands),
 ``chw`` = (bands, rows, cols), ``auto`` (default): when two axes are equal they are
 the image's sides; otherwise ``hwc`` for ``.mat`` (MATLAB's convention: an 80 × 100 × 162
-HYDICE crop is 162 bands) and, for ``.npy``, ``chw`` when the first axis is the smallest. Layouts describe the array as MATLAB/NumPy show it
-(v7.3 files store MATLAB arrays transposed in HDF5; that is undone here).
+HYDICE crop is 162 bands) and, for ``.npy``, ``chw`` when the first axis is the smallest.
+Layouts describe the array as MATLAB/NumPy show it (v7.3 files store MATLAB arrays transposed in HDF5; that is undone here).
 
 Unmixing benchmarks store a 2-D ``bands × pixels`` matrix plus ``lines``/``cols``
 scalars (Jasper Ridge: ``Y`` 198 × 10000, column-major pixels). Such a variable is
@@ -80,7 +80,8 @@ def _scalar(values: dict[str, Any], names: tuple[str, ...]) -> int | None:
     return None
 
 
-def _matrix_geometry(shape: tuple[int, int], lines: int | None, cols: int | None, where: str) -> tuple[int, int, int, bool]:
+def _matrix_geometry(shape: tuple[int, int], lines: int | None, cols: int | None,
+                     where: str) -> tuple[int, int, int, bool]:
     """(rows, cols, bands, pixels_first) for a 2-D bands×pixels (or pixels×bands) matrix."""
     if lines is None or cols is None:
         raise HsrInputError(

@@ -56,7 +56,8 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
             seconds += time.perf_counter() - t0
             per_image.append(compute_metrics(sr[0].clamp(0, 1).cpu(), hr, 1.0, scale))
         n = max(1, len(per_image))
-        row = {"model": spec, "arch": r.name + ("+finesr" if partner else ""), "images": len(per_image), "seconds_per_image": seconds / n}
+        row = {"model": spec, "arch": r.name + ("+finesr" if partner else ""), "images": len(per_image),
+               "seconds_per_image": seconds / n}
         for k in COLUMNS:
             vals = [m[k] for m in per_image if m[k] is not None]
             row[k] = sum(vals) / len(vals) if vals else None

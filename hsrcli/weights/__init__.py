@@ -1,21 +1,67 @@
-"""Bundled pretrained weights: ``<name>.pt`` checkpoints with ``<name>.json`` model cards."""
+"""Bundled pretrained weights: ``<name>.pt`` checkpoints with ``<name>.json`` model cards.
+
+A card (:class:`ModelCard`) says which registry model the weights are for (scale, band count
+or band-agnostic), how they were trained (data, command, steps, hardware) and what they scored
+on the held-out scenes (``test``, ``test_airborne``: written by ``benchmarks/quality.py``).
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from hsrcli.errors import HsrInputError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 
 
-def bundled() -> list[dict]:
-    """Model cards of the bundled weights (empty until weights are trained and shipped)."""
+@dataclass(frozen=True)
+class ModelCard:
+    """The fields of a model card the code reads; ``raw`` keeps the whole card (shown by ``hsr models``)."""
+
+    name: str
+    model: str
+    scale: int
+    bands: int | None  # None: band-agnostic
+    band_agnostic: bool
+    file: Path
+    rank: int = 0
+    test: dict | None = None  # held-out CAVE scenes: psnr, gain_db, ssim, sam…
+    test_airborne: dict | None = None
+    trained_on: str = ""
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, d: dict, file: Path | None = None) -> ModelCard:
+        """Check the fields used; :class:`HsrInputError` naming the card otherwise."""
+        try:
+            agnostic = bool(d.get("band_agnostic", d.get("bands") is None))
+            return cls(name=str(d["name"]), model=str(d["model"]), scale=int(d["scale"]),
+                       bands=None if agnostic else int(d["bands"]), band_agnostic=agnostic,
+                       file=Path(file or d.get("file") or WEIGHTS_DIR / f"{d['name']}.pt"),
+                       rank=int(d.get("rank", 0)),
+                       test=d.get("test"), test_airborne=d.get("test_airborne"),
+                       trained_on=str(d.get("trained_on", "")), raw=dict(d))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HsrInputError(f"model card {d.get('name', file)!r}: bad or missing {exc}") from None
+
+    def to_dict(self) -> dict:
+        """The card as stored, plus the weights' file."""
+        return self.raw | {"file": str(self.file)}
+
+    def fits(self, bands: int, scale: int) -> bool:
+        """Usable for data with ``bands`` bands at ``scale``."""
+        return self.scale == scale and (self.band_agnostic or self.bands == bands)
+
+
+def bundled() -> list[ModelCard]:
+    """Model cards of the bundled weights, by name."""
     cards = []
     for card in sorted(WEIGHTS_DIR.glob("*.json")):
         info = json.loads(card.read_text())
         info.setdefault("name", card.stem)
-        info["file"] = str(card.with_suffix(".pt"))
-        cards.append(info)
+        cards.append(ModelCard.from_dict(info, card.with_suffix(".pt")))
     return cards
 
 
@@ -26,13 +72,12 @@ def default_model(bands: int, scale: int) -> str:
     band count. Best: the highest test PSNR recorded in the model cards; without one,
     band-specific before band-agnostic, then the card's ``rank``.
     """
-    fits = [c for c in bundled() if c.get("scale") == scale
-            and (c.get("band_agnostic") or c.get("bands") == bands)]
+    fits = [c for c in bundled() if c.fits(bands, scale)]
     if not fits:
         return "bicubic"
 
-    def key(c: dict):
-        psnr = (c.get("test") or {}).get("psnr")
-        return (-(psnr if psnr is not None else float("-inf")), bool(c.get("band_agnostic")), c.get("rank", 0))
+    def key(c: ModelCard):
+        psnr = (c.test or {}).get("psnr")
+        return (-(psnr if psnr is not None else float("-inf")), c.band_agnostic, c.rank)
 
-    return sorted(fits, key=key)[0]["name"]
+    return sorted(fits, key=key)[0].name
