@@ -214,13 +214,19 @@ def test_disk_and_ram_accumulators_agree(tmp_path):
     from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
 
     g = np.random.default_rng(0)
-    ram, disk = RamAccumulator(20, 17, 3), DiskAccumulator(20, 17, 3, tmp_path)
+    ram, disk = RamAccumulator(20, 17, 5), DiskAccumulator(20, 17, 5, tmp_path)
+    want_sum, want_w = np.zeros((20, 17, 5)), np.zeros((20, 17))
     for r0, c0, h, w in [(0, 0, 10, 9), (5, 4, 12, 13), (8, 0, 12, 17)]:
-        vals, wt = g.random((h, w, 3)).astype(np.float32), g.random((h, w)).astype(np.float32)
-        ram.add(r0, c0, vals, wt)
-        disk.add(r0, c0, vals, wt)
-    for a, b in zip(ram.result(3, 18, 2, 15), disk.result(3, 18, 2, 15)):
-        np.testing.assert_allclose(a, b, rtol=1e-6)
+        vals, wt = g.random((5, h, w)).astype(np.float32), g.random((h, w)).astype(np.float32)
+        for b0, b1 in [(0, 2), (2, 5)]:  # a tile's output in two band ranges, its weight counted once
+            for acc in (ram, disk):
+                acc.add(r0, c0, vals[b0:b1], wt, band0=b0, add_weight=b0 == 0)
+        want_sum[r0:r0 + h, c0:c0 + w] += vals.transpose(1, 2, 0) * wt[:, :, None]
+        want_w[r0:r0 + h, c0:c0 + w] += wt
+    for acc in (ram, disk):
+        total, weight = acc.result(3, 18, 2, 15)
+        np.testing.assert_allclose(total, want_sum[3:18, 2:15], rtol=1e-6)
+        np.testing.assert_allclose(weight, want_w[3:18, 2:15], rtol=1e-6)
     disk.close()
     assert list(tmp_path.iterdir()) == []
 

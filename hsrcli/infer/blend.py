@@ -5,8 +5,9 @@
   files next to the output (opensr-utils' design), read and written row segment by
   row segment so the resident memory stays at one window whatever the scene size.
 
-Both take and return ``sum`` blocks as (rows, cols, bands) and ``weight`` as (rows, cols),
-in HR pixels; a block may cover a range of bands (``band0``), its weight counted once.
+Both store the sum band-planar and take blocks as models produce them, ``(bands, rows, cols)``
+(a block may cover a range of bands, ``band0``; its weight (rows, cols) is counted once per
+tile); :meth:`result` returns ``(rows, cols, bands)`` windows as writers take them. HR pixels.
 """
 
 from __future__ import annotations
@@ -23,21 +24,22 @@ class RamAccumulator:
     """In-memory sum/weight accumulator."""
 
     def __init__(self, rows: int, cols: int, bands: int) -> None:
-        self.sum = np.zeros((rows, cols, bands), dtype=np.float32)
+        self.sum = np.zeros((bands, rows, cols), dtype=np.float32)
         self.weight = np.zeros((rows, cols), dtype=np.float32)
 
     def add(self, r0: int, c0: int, values: np.ndarray, weight: np.ndarray, band0: int = 0,
             add_weight: bool = True) -> None:
-        """Add ``values`` (h, w, b) — bands ``band0:band0+b`` — weighted by ``weight`` (h, w) at HR
+        """Add ``values`` (b, h, w) — bands ``band0:band0+b`` — weighted by ``weight`` (h, w) at HR
         offset (r0, c0); ``add_weight``: also count the weight (once per tile)."""
         h, w = weight.shape
-        self.sum[r0:r0 + h, c0:c0 + w, band0:band0 + values.shape[2]] += values * weight[:, :, None]
+        target = self.sum[band0:band0 + values.shape[0], r0:r0 + h, c0:c0 + w]
+        target += values * weight
         if add_weight:
             self.weight[r0:r0 + h, c0:c0 + w] += weight
 
     def result(self, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
-        """(sum, weight) of HR rows r0:r1, columns c0:c1."""
-        return self.sum[r0:r1, c0:c1], self.weight[r0:r1, c0:c1]
+        """(sum (h, w, bands), weight (h, w)) of HR rows r0:r1, columns c0:c1."""
+        return np.ascontiguousarray(self.sum[:, r0:r1, c0:c1].transpose(1, 2, 0)), self.weight[r0:r1, c0:c1]
 
     def close(self) -> None:
         self.sum = self.weight = None
@@ -84,9 +86,9 @@ class DiskAccumulator:
             add_weight: bool = True) -> None:
         """As :meth:`RamAccumulator.add`."""
         h, w = weight.shape
-        for j in range(values.shape[2]):
+        for j in range(values.shape[0]):
             plane = self._plane(self._fds[0], band0 + j, r0, r0 + h, c0, c0 + w)
-            plane += values[:, :, j] * weight
+            plane += values[j] * weight
             self._plane(self._fds[0], band0 + j, r0, r0 + h, c0, c0 + w, plane)
         if add_weight:
             wt = self._plane(self._fds[1], 0, r0, r0 + h, c0, c0 + w)

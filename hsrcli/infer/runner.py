@@ -214,7 +214,7 @@ def _accumulate(acc, grid: TileGrid, t: Tile, y: np.ndarray, pad: int, s: int, r
     a1, b1 = min(rows, r0 + y.shape[1]), min(cols, c0 + y.shape[2])
     if a1 <= a0 or b1 <= b0:
         return
-    vals = y[:, a0 - r0:a1 - r0, b0 - c0:b1 - c0].transpose(1, 2, 0)
+    vals = y[:, a0 - r0:a1 - r0, b0 - c0:b1 - c0]
     acc.add(a0, b0, vals, weights[a0 - r0:a1 - r0, b0 - c0:b1 - c0], band0=band0, add_weight=band0 == 0)
 
 

@@ -82,9 +82,8 @@ class EnviWriter(SceneWriter):
         mm = self._img.open_memmap(interleave="bip", writable=True)
         try:
             mm[r0:r0 + data.shape[0], c0:c0 + data.shape[1], :] = data
-            mm.flush()
         finally:
-            del mm
+            del mm  # unmapped: the dirty pages leave this process (the kernel writes them back)
 
     def _finish(self) -> list[tuple[Path, Path]]:
         self._img = None
