@@ -106,7 +106,6 @@ def main() -> int:
 
     device = resolve_device(a.device)
     amp = amp_dtype(a.amp, device)
-    upscale_memory.BANDS = a.bands
     print(f"machine: {machine(device)}")
     resolved = resolve_model(a.model, a.bands, SCALE, device)
     model = resolved.model.eval()
@@ -121,7 +120,7 @@ def main() -> int:
     best_t, best_pps = max(rows, key=lambda r: r[1])
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "lr.hdr", Path(tmp) / "hr.hdr"
-        upscale_memory.make_scene(src, a.size)
+        upscale_memory.make_scene(src, a.size, a.bands)
         code = (
             "import json, resource, sys\n"
             "from typer.testing import CliRunner\n"
