@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from rasters import ROOT
 
 from hsrcli.cli import app
 
@@ -151,3 +152,22 @@ def test_bundled_lkca_lr_kd_is_close_to_lkca_with_a_smaller_upsampler(runner, ca
     full = resolve_model("lkca_x4", 31, 4).model.upsampler
     low = resolve_model("lkca-lr-kd_x4", 31, 4).model.upsampler
     assert sum(p.numel() for p in full.parameters()) >= 4 * sum(p.numel() for p in low.parameters())
+
+
+def test_bundled_lkca_g_x4_beats_bicubic_on_the_held_out_airborne_scenes(shared_data):
+    """Issue #10's cross-sensor line, through the real ``hsr upscale`` code path (tiling, borders):
+    the protocol's 5 whole airborne test scenes (25-31 LR px wide at x4, so the scene border matters)."""
+    import sys
+
+    import torch
+
+    _bundled("lkca-g_x4")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import quality
+
+    rows = quality.evaluate(shared_data, "airborne", 4, quality.AIRBORNE_CONFIGS[:2], torch.device("cpu"))
+    base, model = rows
+    # Measured +0.94 dB over MATLAB bicubic (issue #10 asks for 1.0); a wrong border rule (mirroring
+    # without the edge pixel) drops it to +0.6, which this guard catches.
+    assert model["model"] == "lkca-g_x4" and model["psnr"] >= base["psnr"] + 0.9, (model["psnr"], base["psnr"])
+    assert model["sam"] < base["sam"]
