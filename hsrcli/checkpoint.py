@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from hsrcli.errors import HsrInputError
-from hsrcli.io.atomic import remove_stale, temp_name
+from hsrcli.io.atomic import temp_name
 
 FORMAT = "hsrcli-checkpoint/1"
 
@@ -113,7 +113,6 @@ def save_checkpoint(ckpt: Checkpoint | dict, path: str | Path) -> Path:
     if isinstance(ckpt, Checkpoint):
         ckpt = ckpt.to_dict()
     path = Path(path)
-    remove_stale(path.parent)
     tmp = temp_name(path)
     try:
         torch.save(ckpt, tmp)

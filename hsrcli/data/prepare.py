@@ -42,7 +42,7 @@ from hsrcli.data.manifest import MANIFEST_FORMAT
 from hsrcli.data.normalize import Normalizer
 from hsrcli.data.split import Box, ScenePlan, plan_split
 from hsrcli.io import HsrInputError, Scene, open_scene
-from hsrcli.io.atomic import process_tag, remove_stale
+from hsrcli.io.atomic import remove_stale, temp_name
 from hsrcli.io.bands import parse_band_selection
 from hsrcli.io.hashing import sha256_files
 
@@ -173,13 +173,13 @@ def _atomic_dir(out: Path, overwrite: bool) -> Path:
     if not os.access(out.parent, os.W_OK | os.X_OK):
         raise HsrInputError(f"{out.parent}: output folder is not writable")
     remove_stale(out.parent)
-    return out.parent / f".{out.name}.{process_tag()}.partial"
+    return temp_name(out)
 
 
 def _commit_dir(tmp: Path, out: Path) -> None:
     old = None
     if out.exists():
-        old = out.parent / f".{out.name}.{process_tag()}.old"
+        old = temp_name(out, kind="old")
         os.replace(out, old)
     os.replace(tmp, out)
     if old is not None:

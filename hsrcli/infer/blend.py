@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsrcli.io.atomic import process_tag, remove_stale
+from hsrcli.io.atomic import process_tag
 
 
 class RamAccumulator:
@@ -56,8 +56,7 @@ class DiskAccumulator:
     """
 
     def __init__(self, rows: int, cols: int, bands: int, folder: Path) -> None:
-        tag = process_tag()  # names this process: a later run removes the files if it was killed
-        remove_stale(folder)
+        tag = process_tag()  # names this process: a later run's check_targets removes them if it was killed
         self.shape = (rows, cols, bands)
         self.sum_path = folder / f".hsr-accumulator-sum.{tag}.partial"
         self.weight_path = folder / f".hsr-accumulator-weight.{tag}.partial"

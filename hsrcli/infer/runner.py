@@ -175,6 +175,7 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
         group: list[Tile] = tiles[i:i + opts.batch]
         blocks = [read_block(scene, t.row, t.col, t.size_r, t.size_c, grid.pad, fill) for t in group]
         x = torch.from_numpy(np.stack([b[0] for b in blocks])).to(opts.device) / div_t
+        weights = [grid.weights(t) for t in group]  # once per tile, whatever the band pieces
         if refiner is not None:  # FineSR needs the whole output of the tile
             y = forward(model, x, opts.amp)
             y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
@@ -183,8 +184,8 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
             pieces = forward_bands(model, x, opts.amp)
         for b0, b1, y in pieces:
             y = y.mul_(out_div[:, b0:b1]).cpu().numpy()
-            for t, yt in zip(group, y):
-                _accumulate(acc, grid, t, yt, grid.pad, grid.scale, hr_rows, hr_cols, b0)
+            for t, w, yt in zip(group, weights, y):
+                _accumulate(acc, t, w, yt, grid.pad, grid.scale, hr_rows, hr_cols, b0)
 
 
 def _write(scene: Scene, acc, writer, s: int, out_dtype: np.dtype, nodata_out: float | None,
@@ -204,11 +205,10 @@ def _write(scene: Scene, acc, writer, s: int, out_dtype: np.dtype, nodata_out: f
         writer.write(Window(c0, r0, c1 - c0, r1 - r0), block)
 
 
-def _accumulate(acc, grid: TileGrid, t: Tile, y: np.ndarray, pad: int, s: int, rows: int, cols: int,
+def _accumulate(acc, t: Tile, weights: np.ndarray, y: np.ndarray, pad: int, s: int, rows: int, cols: int,
                 band0: int = 0) -> None:
-    """Add one tile's output bands ``band0:band0+b`` (b, h·s, w·s) with its weights (counted with the
-    piece that starts at band 0), cropped to the scene's HR extent."""
-    weights = grid.weights(t)
+    """Add one tile's output bands ``band0:band0+b`` (b, h·s, w·s) with its HR ``weights`` (counted
+    with the piece that starts at band 0), cropped to the scene's HR extent."""
     r0, c0 = (t.row - pad) * s, (t.col - pad) * s
     a0, b0 = max(0, r0), max(0, c0)
     a1, b1 = min(rows, r0 + y.shape[1]), min(cols, c0 + y.shape[2])

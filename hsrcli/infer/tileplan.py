@@ -69,12 +69,10 @@ def auto_tile(bands: int, scale: int, overlap: int, rows: int | None = None, col
         return cap
     pr, pc = rows + 2 * pad, cols + 2 * pad
     best = None
-    for limit in range(min(cap, overlap + 16 + 7) // 8 * 8 or 8, cap + 1, 8):
-        if limit <= overlap:
-            continue
+    for limit in range((overlap + 16 + 7) // 8 * 8, cap + 1, 8):  # multiples of 8 from overlap + 16 (cap >= it)
         (kr, tr), (kc, tc) = _split(pr, limit, overlap), _split(pc, limit, overlap)
         tile = max(tr, tc)
         cost = kr * kc * tile * tile / relative_speed(tile, device_type)
         if best is None or cost < best[0] - 1e-9:
             best = (cost, tile)
-    return best[1] if best else cap
+    return best[1]

@@ -221,12 +221,13 @@ class EnviScene(Scene):
 
     def close(self) -> None:
         self._spy = None
-        if self._inflated is not None:
-            self._inflated.unlink(missing_ok=True)
-            self._inflated = None
+        self._drop_inflated()
 
     def __del__(self) -> None:
-        inflated = getattr(self, "_inflated", None)
+        self._drop_inflated()
+
+    def _drop_inflated(self) -> None:
+        inflated, self._inflated = getattr(self, "_inflated", None), None
         if inflated is not None:
             inflated.unlink(missing_ok=True)
 

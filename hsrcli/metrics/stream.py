@@ -94,12 +94,9 @@ def _to_chw(block: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(block.transpose(2, 0, 1))).to(torch.float64)
 
 
-def valid_pixels(block: torch.Tensor, nodata: float | None) -> torch.Tensor:
-    """``(h, w)`` True where every band of a ``(C, h, w)`` block is finite and not ``nodata``."""
-    ok = torch.isfinite(block)
-    if nodata is not None:
-        ok &= block != nodata
-    return ok.all(dim=0)
+def _missing(raw: np.ndarray, meta) -> np.ndarray:
+    """Values of a stored block that are nodata (:meth:`SceneMeta.nodata_mask`) or not finite."""
+    return meta.nodata_mask(raw) | ~np.isfinite(raw.astype(np.float64))
 
 
 def scene_max(scene: Scene, bands: Sequence[int] | None, rows: tuple[int, int], cols: tuple[int, int],
@@ -112,12 +109,8 @@ def scene_max(scene: Scene, bands: Sequence[int] | None, rows: tuple[int, int], 
     nb = scene.meta.bands if bands is None else len(bands)
     best = -np.inf
     for w in iter_windows(rows[1] - rows[0], cols[1] - cols[0], nb, 8, max_bytes):
-        block = scene.read(Window(cols[0] + w.col_off, rows[0] + w.row_off, w.width, w.height), bands)
-        block = block.astype(np.float64)
-        ok = np.isfinite(block)
-        if scene.meta.nodata is not None:
-            ok &= block != scene.meta.nodata
-        finite = block[ok]
+        raw = scene.read(Window(cols[0] + w.col_off, rows[0] + w.row_off, w.width, w.height), bands)
+        finite = raw[~_missing(raw, scene.meta)].astype(np.float64)
         if finite.size:
             best = max(best, float(finite.max()))
     return best
@@ -192,10 +185,10 @@ def stream_metrics(
         b = min(a + strip, r1)
         lo, hi = max(a - SSIM_HALO, r0), min(b + SSIM_HALO, r1)
         win = Window(c0, lo, width, hi - lo)
-        x = _to_chw(sr.read(win, bands))
-        y = _to_chw(ref.read(win, bands))
+        rx, ry = sr.read(win, bands), ref.read(win, bands)
+        x, y = _to_chw(rx), _to_chw(ry)
         core = slice(a - lo, b - lo)
-        valid = valid_pixels(x, ms.nodata) & valid_pixels(y, mr.nodata)
+        valid = torch.from_numpy(~(_missing(rx, ms) | _missing(ry, mr)).any(axis=2))
         masked += int((~valid[core]).sum())
         if clip_to is not None:
             x = x.clamp(0.0, clip_to)

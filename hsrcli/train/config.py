@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hsrcli.choices import Amp, CoarSRStep, KDDecay, Loss, Schedule, check_device
 from hsrcli.errors import HsrInputError
+from hsrcli.io.atomic import remove_stale
 
 #: HLoss weights (CST defaults): L1 + 0.3·SAM/π + 0.1·gradient; also the LKCA-KD alignment terms.
 HLOSS_SPEC, HLOSS_GRAD = 0.3, 0.1
@@ -107,7 +108,7 @@ class TrainConfig:
 
 
 def open_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
-    """Check that ``out`` may receive the run (nothing is created here).
+    """Check that ``out`` may receive the run (nothing is created; leftovers of killed runs are removed).
 
     Fresh folder: must not hold a run (``last.pt``) — use ``resume`` or ``overwrite``.
     ``resume``: ``last.pt`` must exist. With ``overwrite`` the new run replaces the old one's
@@ -122,6 +123,8 @@ def open_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
         raise HsrInputError(f"{out}: no last.pt to resume from")
     if has_run and not (resume or overwrite):
         raise HsrInputError(f"{out}: holds a run already (use --resume to continue or --overwrite to restart)")
+    if out.is_dir():
+        remove_stale(out)  # checkpoints half-written by a killed run
 
 
 def check_resumable(saved: dict, cfg: TrainConfig, where: Path) -> None:
