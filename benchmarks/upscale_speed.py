@@ -100,10 +100,12 @@ def main() -> int:
     ap.add_argument("--amp", default="off", help="bf16 on CUDA to measure mixed precision")
     ap.add_argument("--tiles", type=int, nargs="+", default=[32, 64, 128, 256])
     a = ap.parse_args()
+    from hsrcli.allocator import retain_freed_memory
     from hsrcli.infer.resolve import resolve_model
     from hsrcli.models.complexity import flops_per_lr_pixel
     from hsrcli.runtime import amp_dtype, resolve_device
 
+    retain_freed_memory()  # as every hsr command does
     device = resolve_device(a.device)
     amp = amp_dtype(a.amp, device)
     print(f"machine: {machine(device)}")
@@ -122,14 +124,15 @@ def main() -> int:
         src, out = Path(tmp) / "lr.hdr", Path(tmp) / "hr.hdr"
         upscale_memory.make_scene(src, a.size, a.bands)
         code = (
-            "import json, resource, sys\n"
+            f"import json, sys\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+            "from upscale_memory import peak_rss_mb\n"
             "from typer.testing import CliRunner\n"
             "from hsrcli.cli import app\n"
             f"r = CliRunner().invoke(app, ['upscale', {str(src)!r}, '-s', '{SCALE}', '-m', {a.model!r}, '-o', "
             f"{str(out)!r}, '--dtype', 'input', '-q', '--json', '--device', {a.device!r}, '--amp', {a.amp!r}])\n"
             "assert r.exit_code == 0, r.output\n"
             "stats = json.loads(r.stdout[r.stdout.index('{'):])\n"
-            "stats['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+            "stats['peak_rss_mb'] = peak_rss_mb()\n"
             "print(json.dumps(stats))\n"
         )
         t0 = time.perf_counter()

@@ -8,7 +8,7 @@ import torch
 from hsrcli.models import build, names, spec
 from hsrcli.models.coarsr import neighbour_bands
 from hsrcli.models.finesr import finesr, finesr_weight
-from hsrcli.models.lkca import lkca_lr_from_lkca
+from hsrcli.models.lkca import lkca_lr_from_lkca, polyphase_depthwise
 from hsrcli.models.lkca_g import blend_weights, group_starts
 from hsrcli.models.resample import bicubic_resize
 from hsrcli.models.upsampler import lowrank_param_count
@@ -145,6 +145,36 @@ def test_lkca_g_same_weights_for_224_and_31_bands_and_blending():
         assert torch.allclose(model(x), bicubic_resize(x, 4), atol=1e-5)
         const = torch.full((1, 37, 5, 4), 0.3)
         assert torch.allclose(model(const), torch.full((1, 37, 20, 16), 0.3), atol=1e-6)
+
+
+@pytest.mark.parametrize("bands", [5, 21, 31, 64])
+def test_lkca_g_group_chunks_do_not_change_the_output(bands):
+    """Groups run a chunk at a time (fit_tile) with the overlap carried over: any chunk size gives
+    the all-at-once result (21 bands: three groups share band 13)."""
+    torch.manual_seed(5)
+    model = build("lkca-g", bands, 2, channels=6, blocks=1).eval()
+    x = torch.rand(2, bands, 9, 7)
+    with torch.no_grad():
+        model.group_batch = 1000
+        ref = model(x)
+        for chunk in (2, 4, 6):  # per-image chunks of 1, 2, 3 groups
+            model.group_batch = chunk
+            pieces = list(model.forward_bands(x))
+            assert [p[0] for p in pieces][0] == 0 and pieces[-1][1] == bands
+            assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))  # contiguous band ranges
+            assert torch.allclose(torch.cat([p[2] for p in pieces], 1), ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("k,d", [(7, 2), (9, 3), (9, 4), (3, 2)])
+@pytest.mark.parametrize("size", [(12, 12), (13, 10), (5, 3)])
+def test_polyphase_depthwise_equals_the_dilated_convolution(k, d, size):
+    torch.manual_seed(6)
+    conv = torch.nn.Conv2d(5, 5, k, padding=d * (k // 2), dilation=d, groups=5)
+    x = torch.rand(2, 5, *size, requires_grad=True)
+    y = polyphase_depthwise(x, conv)
+    assert torch.allclose(y, conv(x), atol=1e-6)
+    y.sum().backward()  # trainable through the polyphase path (CPU training)
+    assert x.grad is not None and conv.weight.grad is not None
 
 
 @pytest.mark.parametrize("bands", [5, 8, 9, 31, 224, 300])

@@ -39,3 +39,14 @@ def test_integer_output_is_rounded_and_clipped(tmp_path):
     out = _finish(block[:2], scene, 0, 2, 0, 2, 1, np.dtype("uint16"), None)
     assert out.dtype == np.uint16
     np.testing.assert_array_equal(out[0], [[0, 0, 1], [2, 65535, 0]])  # round half to even, clip, NaN -> 0
+
+
+def test_retain_freed_memory_on_glibc_and_a_no_op_elsewhere(monkeypatch):
+    import platform
+
+    from hsrcli import allocator
+
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert allocator.retain_freed_memory() is True
+    monkeypatch.setattr(allocator.sys, "platform", "darwin")
+    assert allocator.retain_freed_memory() is False

@@ -223,12 +223,46 @@ def test_disk_and_ram_accumulators_agree(tmp_path):
                 acc.add(r0, c0, vals[b0:b1], wt, band0=b0, add_weight=b0 == 0)
         want_sum[r0:r0 + h, c0:c0 + w] += vals.transpose(1, 2, 0) * wt[:, :, None]
         want_w[r0:r0 + h, c0:c0 + w] += wt
+    want = want_sum / np.maximum(want_w, 1e-20)[:, :, None]
     for acc in (ram, disk):
-        total, weight = acc.result(3, 18, 2, 15)
-        np.testing.assert_allclose(total, want_sum[3:18, 2:15], rtol=1e-6)
-        np.testing.assert_allclose(weight, want_w[3:18, 2:15], rtol=1e-6)
+        np.testing.assert_allclose(acc.result(3, 18, 2, 15), want[3:18, 2:15], rtol=1e-5)
     disk.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unweighted_accumulators_store_owned_cores(tmp_path):
+    """Default grids: the tiles' cores partition the scene, so blocks are stored, never weighted
+    or read back, and no weight raster exists."""
+    from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
+
+    g = np.random.default_rng(1)
+    ram, disk = RamAccumulator(20, 17, 5, weighted=False), DiskAccumulator(20, 17, 5, tmp_path, weighted=False)
+    assert ram.weight is None and len(list(tmp_path.iterdir())) == 1
+    want = np.zeros((20, 17, 5), dtype=np.float32)
+    for r0, r1, c0, c1 in [(0, 12, 0, 9), (0, 12, 9, 17), (12, 20, 0, 17)]:
+        vals = g.random((5, r1 - r0, c1 - c0)).astype(np.float32)
+        for b0, b1 in [(0, 3), (3, 5)]:
+            for acc in (ram, disk):
+                acc.add(r0, c0, vals[b0:b1], band0=b0)
+        want[r0:r1, c0:c1] = vals.transpose(1, 2, 0)
+    for acc in (ram, disk):
+        np.testing.assert_array_equal(acc.result(3, 18, 2, 15), want[3:18, 2:15])
+    disk.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tile_cores_partition_the_scene_where_weights_are_one():
+    for rows, cols, tile, overlap, margin in [(50, 41, 16, 6, 3), (37, 64, 20, 8, 4), (9, 9, 30, 6, 3)]:
+        g = TileGrid(rows, cols, tile, overlap, margin, 2, pad=5)
+        assert not g.feathered
+        owner = np.zeros((g.prow, g.pcol), dtype=int)
+        for t in g:
+            r0, r1, c0, c1 = g.core(t)
+            owner[r0:r1, c0:c1] += 1
+            w = g.weights(t)[::2, ::2]  # LR resolution
+            assert (w[r0 - t.row:r1 - t.row, c0 - t.col:c1 - t.col] == 1).all()  # a core is trusted
+        assert (owner[5:-5, 5:-5] == 1).all() and owner.sum() == rows * cols
+    assert TileGrid(50, 41, 16, 8, 2, 2).feathered
 
 
 def test_large_output_uses_disk_accumulator_and_matches(runner, tmp_path, monkeypatch):

@@ -46,6 +46,9 @@ def _root(
     ] = None,
 ) -> None:
     """Hyperspectral image super-resolution toolkit."""
+    from hsrcli.allocator import retain_freed_memory
+
+    retain_freed_memory()  # large tensors reused instead of page-faulted in again (see hsrcli.allocator)
 
 
 app.command("info")(info)

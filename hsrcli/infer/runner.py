@@ -116,8 +116,8 @@ def upscale_scene(
         writer = open_writer(out, out_meta, fmt, overwrite=overwrite)
         channels = 2 * m.bands if use_refine else m.bands  # FineSR: U and its correction C side by side
         hr_bytes = hr.rows * hr.cols * channels * 4
-        acc = (RamAccumulator(hr.rows, hr.cols, channels) if hr_bytes <= opts.ram_budget
-               else DiskAccumulator(hr.rows, hr.cols, channels, out.parent))
+        acc = (RamAccumulator(hr.rows, hr.cols, channels, grid.feathered) if hr_bytes <= opts.ram_budget
+               else DiskAccumulator(hr.rows, hr.cols, channels, out.parent, grid.feathered))
         out_div = torch.cat([div_t, div_t], 1) if use_refine else div_t
         _blend_tiles(scene, model, grid, acc, fill, div_t, out_div, refiner if use_refine else None, opts, bar)
         lam = np.float32(refiner.tally.weight) if use_refine else None
@@ -175,7 +175,7 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
         group: list[Tile] = tiles[i:i + opts.batch]
         blocks = [read_block(scene, t.row, t.col, t.size_r, t.size_c, grid.pad, fill) for t in group]
         x = torch.from_numpy(np.stack([b[0] for b in blocks])).to(opts.device) / div_t
-        weights = [grid.weights(t) for t in group]  # once per tile, whatever the band pieces
+        weights = [grid.weights(t) if grid.feathered else None for t in group]  # once per tile
         if refiner is not None:  # FineSR needs the whole output of the tile
             y = forward(model, x, opts.amp)
             y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
@@ -185,7 +185,7 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
         for b0, b1, y in pieces:
             y = y.mul_(out_div[:, b0:b1]).cpu().numpy()
             for t, w, yt in zip(group, weights, y):
-                _accumulate(acc, t, w, yt, grid.pad, grid.scale, hr_rows, hr_cols, b0)
+                _accumulate(acc, grid, t, w, yt, hr_rows, hr_cols, b0)
 
 
 def _write(scene: Scene, acc, writer, s: int, out_dtype: np.dtype, nodata_out: float | None,
@@ -197,25 +197,30 @@ def _write(scene: Scene, acc, writer, s: int, out_dtype: np.dtype, nodata_out: f
                  desc="write", unit="win"):
         r0, r1 = int(w.row_off), int(w.row_off + w.height)
         c0, c1 = int(w.col_off), int(w.col_off + w.width)
-        total, weight = acc.result(r0, r1, c0, c1)
-        block = total / np.maximum(weight, 1e-20)[:, :, None]
+        block = acc.result(r0, r1, c0, c1)
         if lam is not None:
             block = block[:, :, :m.bands] + lam * block[:, :, m.bands:]
         block = _finish(block, scene, r0, r1, c0, c1, s, out_dtype, nodata_out)
         writer.write(Window(c0, r0, c1 - c0, r1 - r0), block)
 
 
-def _accumulate(acc, t: Tile, weights: np.ndarray, y: np.ndarray, pad: int, s: int, rows: int, cols: int,
+def _accumulate(acc, grid: TileGrid, t: Tile, weights: np.ndarray | None, y: np.ndarray, rows: int, cols: int,
                 band0: int = 0) -> None:
-    """Add one tile's output bands ``band0:band0+b`` (b, h·s, w·s) with its HR ``weights`` (counted
-    with the piece that starts at band 0), cropped to the scene's HR extent."""
+    """Add one tile's output bands ``band0:band0+b`` (b, h·s, w·s): with its HR ``weights`` (counted
+    with the piece that starts at band 0) cropped to the scene's HR extent, or, without, its core."""
+    s, pad = grid.scale, grid.pad
     r0, c0 = (t.row - pad) * s, (t.col - pad) * s
-    a0, b0 = max(0, r0), max(0, c0)
-    a1, b1 = min(rows, r0 + y.shape[1]), min(cols, c0 + y.shape[2])
+    if weights is None:  # unfeathered grid: store the core this tile owns
+        k0, k1, j0, j1 = grid.core(t)
+        a0, a1, b0, b1 = (k0 - pad) * s, (k1 - pad) * s, (j0 - pad) * s, (j1 - pad) * s
+    else:
+        a0, b0 = max(0, r0), max(0, c0)
+        a1, b1 = min(rows, r0 + y.shape[1]), min(cols, c0 + y.shape[2])
     if a1 <= a0 or b1 <= b0:
         return
     vals = y[:, a0 - r0:a1 - r0, b0 - c0:b1 - c0]
-    acc.add(a0, b0, vals, weights[a0 - r0:a1 - r0, b0 - c0:b1 - c0], band0=band0, add_weight=band0 == 0)
+    w = None if weights is None else weights[a0 - r0:a1 - r0, b0 - c0:b1 - c0]
+    acc.add(a0, b0, vals, w, band0=band0, add_weight=band0 == 0)
 
 
 def _finish(block: np.ndarray, scene: Scene, r0: int, r1: int, c0: int, c1: int, s: int, dtype: np.dtype,

@@ -20,9 +20,10 @@ TILE_HR_VALUES = 24 * 2**20
 #: Overlap for models whose receptive field is the whole image (global attention).
 UNBOUNDED_OVERLAP = 32
 #: Relative forward speed (LR px/s) of a tile of side N on CPU, measured with the bundled
-#: lkca-g_x4 on 64 bands, 2 cores (benchmarks/upscale_speed.py): the working set outgrows the
-#: caches past ~192 px. Interpolated in log2(N); flat outside the table.
-CPU_SPEED = {48: 1.0, 64: 1.0, 96: 0.93, 128: 0.90, 160: 0.91, 192: 0.86, 256: 0.67, 384: 0.54}
+#: lkca-g_x4 on 64 bands, 2 cores, freed memory retained (:mod:`hsrcli.allocator`;
+#: benchmarks/upscale_speed.py): the working set outgrows the caches past ~256 px.
+#: Interpolated in log2(N); flat outside the table.
+CPU_SPEED = {48: 1.0, 64: 1.0, 96: 0.95, 128: 0.98, 160: 0.99, 192: 0.96, 256: 0.90, 320: 0.82, 384: 0.78}
 #: Largest default tile.
 MAX_TILE = 512
 

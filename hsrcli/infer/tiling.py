@@ -10,7 +10,9 @@ least the model's receptive radius, whatever ``pad``.
   at the padded border), with ``overlap`` LR pixels shared by neighbours.
 * Each tile's output is weighted: zero on the ``margin`` pixels next to an inner
   tile edge (outputs there saw the zero padding of the network), then a linear
-  ramp over the rest of the overlap, one elsewhere. With ``margin`` ≥ the model's
+  ramp over the rest of the overlap, one elsewhere. When the overlap is exactly
+  twice the margin (the default) there is no ramp: each output pixel comes from
+  the one tile whose *core* holds it (the cores partition the scene). With ``margin`` ≥ the model's
   receptive radius, every output pixel that gets weight is exactly the whole-image
   output, so tiled and untiled results agree; weights are normalised by their sum,
   so a model that maps a constant image to a constant one gives a seamless
@@ -96,6 +98,16 @@ class TileGrid:
             raise ValueError(f"--overlap {self.overlap} must be smaller than --tile {self.tile}")
         self.row_starts = tile_starts(self.prow, self.tr, self.overlap)
         self.col_starts = tile_starts(self.pcol, self.tc, self.overlap)
+        self._row_cores = dict(zip(self.row_starts, core_bounds(self.row_starts, self.tr, self.pad,
+                                                                 self.pad + self.rows)))
+        self._col_cores = dict(zip(self.col_starts, core_bounds(self.col_starts, self.tc, self.pad,
+                                                                 self.pad + self.cols)))
+
+    @property
+    def feathered(self) -> bool:
+        """Whether neighbours blend with ramps (overlap > 2 × margin); if not, every output pixel
+        is taken from the one tile whose core (:meth:`core`) holds it."""
+        return self.overlap > 2 * self.margin
 
     def __iter__(self):
         for r in self.row_starts:
@@ -107,9 +119,7 @@ class TileGrid:
 
     def core(self, t: Tile) -> tuple[int, int, int, int]:
         """Padded LR box ``(r0, r1, c0, c1)`` this tile owns; the boxes of all tiles partition the scene."""
-        rows = core_bounds(self.row_starts, self.tr, self.pad, self.pad + self.rows)
-        cols = core_bounds(self.col_starts, self.tc, self.pad, self.pad + self.cols)
-        (r0, r1), (c0, c1) = rows[self.row_starts.index(t.row)], cols[self.col_starts.index(t.col)]
+        (r0, r1), (c0, c1) = self._row_cores[t.row], self._col_cores[t.col]
         return r0, r1, c0, c1
 
     def weights(self, t: Tile) -> np.ndarray:

@@ -72,7 +72,7 @@ class EnviWriter(SceneWriter):
                 shape=(meta.rows, meta.cols, meta.bands), dtype=meta.dtype,
                 interleave=interleave, ext=data.suffix, force=True,
             )
-        except Exception:
+        except BaseException:  # SIGTERM (SystemExit) and Ctrl-C too: no temporary file stays behind
             self.abort()
             raise
         img._memmap = None  # writes go through per-window memmaps (bounded RSS)

@@ -57,7 +57,7 @@ class GeoTiffWriter(SceneWriter):
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 self._ds = rasterio.open(self._tmp, "w", **profile)
             self._write_tags(out_meta)
-        except Exception:
+        except BaseException:  # SIGTERM (SystemExit) and Ctrl-C too: no temporary file stays behind
             self.abort()
             raise
 

@@ -103,17 +103,25 @@ class GroupedLKCA(SRModel):
             if x.device.type == "cpu":
                 groups = groups.contiguous(memory_format=torch.channels_last)  # measured faster on CPU
             outs = self.net(groups).reshape(n, len(ks), g, h * s, w * s)
+            outs.mul_(weights[ks[0]:ks[-1] + 1].view(1, len(ks), g, 1, 1))
             hi = starts[ks[-1]] + g
-            buf = x.new_zeros(n, hi - lo, h * s, w * s)
-            if carry is not None:
-                buf[:, :carry.shape[1]] = carry
+            buf = outs[:, 0] if len(ks) == 1 else x.new_empty(n, hi - lo, h * s, w * s)
+            end = lo  # bands of buf written so far: groups overlap their predecessor only
             for j, k in enumerate(ks):
-                buf[:, starts[k] - lo:starts[k] - lo + g] += outs[:, j] * weights[k].view(1, g, 1, 1)
+                a = starts[k] - lo
+                if len(ks) > 1:
+                    ov = end - lo - a
+                    if ov > 0:
+                        buf[:, a:a + ov] += outs[:, j, :ov]
+                    buf[:, a + max(ov, 0):a + g] = outs[:, j, max(ov, 0):]
+                end = starts[k] + g
+            if carry is not None:  # the previous chunk's last bands overlap this chunk's first group
+                buf[:, :carry.shape[1]] += carry
             done = starts[ks[-1] + 1] if ks[-1] + 1 < len(starts) else hi
             stop = min(done, b)
             if stop > lo:
-                yield lo, stop, buf[:, :stop - lo].contiguous()
-            carry, lo = buf[:, done - lo:], done
+                yield lo, stop, buf[:, :stop - lo]
+            carry, lo = buf[:, done - lo:].clone(), done
 
 
 @register("lkca-g", "band-agnostic LKCA: one shared net over overlapping 8-band groups, blended", SCALES, True)

@@ -81,7 +81,9 @@ def _periodic(w: torch.Tensor, idx: torch.Tensor, period: int) -> int | None:
 
 def _resize_dim_conv(x: torch.Tensor, dim: int, w: torch.Tensor, idx: torch.Tensor, period: int, stride: int,
                      in_len: int) -> torch.Tensor:
-    """Periodic resize as a strided 1-D convolution with one kernel per output phase (fast, deterministic).
+    """Periodic resize as a strided depthwise convolution with one kernel per output phase (fast,
+    deterministic): every other dimension is a channel (``groups``), so the convolution runs on the
+    array in place instead of on millions of one-channel rows.
 
     ``idx`` holds the unmirrored source index of every (output, tap); taps need not be contiguous.
     """
@@ -93,12 +95,21 @@ def _resize_dim_conv(x: torch.Tensor, dim: int, w: torch.Tensor, idx: torch.Tens
         kernel[p, 0, (first[p] - base).tolist()] = w[p]
     q = w.shape[0] // period
     idx = mirror(torch.arange(base, base + (q - 1) * stride + k_len), in_len).to(x.device)
-    xt = x.movedim(dim, -1).index_select(-1, idx)
-    lead = xt.shape[:-1]
-    flat = xt.reshape(-1, 1, xt.shape[-1])
-    y = torch.nn.functional.conv1d(flat, kernel.to(device=x.device, dtype=x.dtype), stride=stride)
-    y = y.transpose(1, 2).reshape(*lead, q * period)
-    return y.movedim(-1, dim)
+    dim = dim % x.ndim
+    xt = x.index_select(dim, idx)
+    other = xt.shape[-1] if dim == x.ndim - 2 else xt.shape[-2]  # the other spatial dimension
+    flat = xt.reshape(1, -1, *xt.shape[-2:])  # (1, lead, H, W): lead = every dimension before H, W
+    lead = flat.shape[1]
+    k = kernel.to(device=x.device, dtype=x.dtype).repeat(lead, 1, 1)  # (lead·period, 1, k_len)
+    if dim == x.ndim - 1:
+        y = torch.nn.functional.conv2d(flat, k.unsqueeze(2), stride=(1, stride), groups=lead)  # (1, lead·p, H, q)
+        y = y.view(lead, period, other, q).permute(0, 2, 3, 1)  # (lead, H, q, p)
+    else:
+        y = torch.nn.functional.conv2d(flat, k.unsqueeze(3), stride=(stride, 1), groups=lead)  # (1, lead·p, q, W)
+        y = y.view(lead, period, q, other).permute(0, 2, 1, 3)  # (lead, q, p, W)
+    shape = list(x.shape)
+    shape[dim] = q * period
+    return y.reshape(shape)
 
 
 def _resize_dim(x: torch.Tensor, dim: int, out_len: int, scale: float, antialias: bool) -> torch.Tensor:
