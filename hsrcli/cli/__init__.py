@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from hsrcli.cli.adapt import adapt
 from hsrcli.cli.info import info
 from hsrcli.cli.metrics import metrics
 from hsrcli.cli.models import analyze_rank, models
@@ -53,6 +54,7 @@ def _root(
 
 app.command("info")(info)
 app.command("upscale")(upscale)
+app.command("adapt")(adapt)
 app.command("prepare")(prepare)
 app.command("train")(train)
 app.command("evaluate")(evaluate)

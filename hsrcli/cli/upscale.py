@@ -46,6 +46,10 @@ def upscale(
     refine_check: Annotated[bool, typer.Option("--refine-check/--no-refine-check", help="Apply --refine only "
                                                "if it does not lower PSNR on the scene's own LR degraded "
                                                "once more (self-check).")] = True,
+    adapt: Annotated[bool, typer.Option("--adapt", help="First fit the model to each scene (see 'hsr adapt', "
+                                        "default settings); the adapted checkpoint is cached and reused "
+                                        "($HSR_CACHE_DIR or ~/.cache/hsrcli/adapted).")] = False,
+    adapt_steps: Annotated[int, typer.Option("--adapt-steps", help="Optimiser steps of --adapt.")] = 300,
     var: Var = None,
     layout: Layout = choices.Layout.auto,
     wavelengths: Wavelengths = None,
@@ -89,6 +93,9 @@ def upscale(
     results = []
     for path, out, f, meta in plans:
         name = model or default_model(meta.bands, scale)
+        if adapt:
+            name = _adapted(path, name, scale, adapt_steps, device, quiet,
+                            {"var": var, "layout": layout, "wavelengths": wavelengths})
         resolved = resolve_model(name, meta.bands, scale, dev, source=str(path))
         ref = None
         if refine:
@@ -116,3 +123,38 @@ def upscale(
                        f"{stats['tiles']} tiles of {stats['tile']} LR px, overlap {stats['overlap']})", err=True)
     if as_json:
         typer.echo(json.dumps(results if len(results) > 1 else results[0], indent=2))
+
+
+def _adapted(path: Path, base: str, scale: int, steps: int, device: str, quiet: bool, open_kw: dict) -> str:
+    """The cached adapted checkpoint of ``base`` for the scene ``path`` (made now if missing)."""
+    from tqdm import tqdm
+
+    from hsrcli.cli.adapt import adapt_config
+    from hsrcli.train.adapt import adapt, cache_path
+
+    cfg = adapt_config(base, scale, steps, None, None, choices.Kernel.bicubic, 0.0, device, 0)
+    cached = cache_path([path], cfg, open_kw)
+    if cached.is_file():
+        if not quiet:
+            typer.echo(f"{path}: using the adapted model {cached}", err=True)
+        return str(cached)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+
+    def bar(items, **kw):
+        return tqdm(items, disable=quiet, leave=False, **kw)
+
+    import os
+
+    from hsrcli.io.atomic import temp_name
+
+    partial = temp_name(cached)  # a fit cut short is never taken for a finished one
+    try:
+        summary = adapt([path], partial, cfg, progress=bar, open_kw=open_kw, overwrite=True)
+        os.replace(partial, cached)
+    finally:
+        partial.unlink(missing_ok=True)
+    if not quiet:
+        typer.echo(f"{path}: {base} adapted in {summary['seconds']:.0f} s (validation PSNR "
+                   f"{summary['val_psnr_base']:.2f} -> {summary['val_psnr_adapted']:.2f} dB), cached as {cached}",
+                   err=True)
+    return str(cached)

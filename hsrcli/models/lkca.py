@@ -62,7 +62,7 @@ def polyphase_depthwise(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     """
     d = conv.dilation[0]
     k = conv.kernel_size[0]
-    n, c, h, w = x.shape
+    c, h, w = x.shape[1:]
     ph, pw = (-h) % d, (-w) % d
     if ph or pw:
         x = F.pad(x, (0, pw, 0, ph))

@@ -18,13 +18,18 @@ def mixed(cfg: TrainConfig) -> bool:
     return bool(cfg.extra_datasets) or cfg.band_crop is not None
 
 
+def band_window(model_kwargs: dict, band_crop: int | None = None) -> int:
+    """Bands per training sample of a band-agnostic model: ``--band-crop``, else its group size."""
+    return band_crop or int(model_kwargs.get("group_bands", 8))
+
+
 def training_data(cfg: TrainConfig, scale: int) -> Dataset:
     """Patches ``(lr (B, p, p), hr (B, p·s, p·s))`` of ``cfg.dataset`` — or, when :func:`mixed`, of
     every data set, as windows of ``band_crop`` adjacent bands cropped to the smallest LR patch."""
     data = PatchDataset(cfg.dataset)
     if not mixed(cfg):
         return data
-    crop = cfg.band_crop or int(cfg.model_kwargs.get("group_bands", 8))
+    crop = band_window(cfg.model_kwargs, cfg.band_crop)
     parts = [data] + [PatchDataset(d) for d in cfg.extra_datasets]
     for d, p in zip([cfg.dataset, *cfg.extra_datasets], parts):
         m = p.manifest
