@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from hsrcli.checkpoint import Checkpoint, read_checkpoint, save_checkpoint
+from hsrcli.checkpoint import Checkpoint, check_compatible, read_checkpoint, save_checkpoint
 from hsrcli.choices import Kernel
 from hsrcli.data.augment import N_TRANSFORMS, dihedral
 from hsrcli.data.degrade import degrade
@@ -172,8 +172,8 @@ def _base(cfg: AdaptConfig, paths: list[Path], open_kw: dict) -> tuple[ResolvedM
     if not ms.trainable or ms.band_steps:
         raise HsrInputError(f"{cfg.base}: adapt fine-tunes one-pass trainable models (lkca, lkca-lr, lkca-g), "
                             f"not {resolved.name}")
-    for p, m in zip(paths[1:], metas[1:]):
-        resolve_model(cfg.base, m.bands, cfg.scale, "cpu", source=str(p))  # same band check for every scene
+    for p, m in zip(paths[1:], metas[1:]):  # the band check of resolve_model, for every scene
+        check_compatible(resolved.checkpoint, m.bands, cfg.scale, str(p))
     radius = resolved.model.receptive_radius
     pad = resolved.effective_radius if resolved.effective_radius is not None else plan_overlap(radius, None)[1]
     return resolved, pad

@@ -99,9 +99,9 @@ def load_scene(scene: Scene, resolved: ResolvedModel, crop: int, val_fraction: f
     train_span, val_span = (0, side - val), (side - val, side)
     full = (0, other)
     starts = _valid_starts(invalid, crop, *((train_span, full) if long_rows else (full, train_span)))
-    grid = _valid_starts(invalid, crop, *((val_span, full) if long_rows else (full, val_span)))
-    val_tiles = [(int(r), int(c)) for r, c in grid if (r - (val_span[0] if long_rows else 0)) % crop == 0
-                 and (c - (0 if long_rows else val_span[0])) % crop == 0]
+    vr, vc = (val_span, full) if long_rows else (full, val_span)
+    val_tiles = [(r, c) for r in range(vr[0], vr[1] - crop + 1, crop) for c in range(vc[0], vc[1] - crop + 1, crop)
+                 if not invalid[r:r + crop, c:c + crop].any()]  # non-overlapping, fully valid
     if len(starts) == 0 or not val_tiles:
         raise HsrInputError(f"{name}: too few pixels without nodata to adapt on (no fully valid {crop}-px crop "
                             "in the training area or the validation strip)")
