@@ -10,6 +10,7 @@
 #                                               CUDA tests (-m gpu) while the data sets are being made
 #   bash scripts/gpu_remote.sh watch SECONDS    report progress every 30 s for up to SECONDS (or until the
 #                                               training ends), then put the results in $OUT/runs.tar.NN
+#   bash scripts/gpu_remote.sh bench            benchmarks/upscale_speed.py on the GPU (bf16 and fp32) -> bench.log
 #   bash scripts/gpu_remote.sh collect          only the last step
 # Re-running `start` on a machine that still holds the runs continues them (stages skip or --resume).
 set -euo pipefail
@@ -30,7 +31,7 @@ status() {  # one line per run folder: epochs, last and best validation PSNR
 
 collect() {  # best checkpoints, logs and configs -> $OUT/runs.tar.NN (15 MiB parts)
   local out=${OUT:?OUT is set by the device tool}
-  (cd "$H" && tar cf "$H/runs.tar" --ignore-failed-read hardware.txt train.log tests.log runs/timings.txt \
+  (cd "$H" && tar cf "$H/runs.tar" --ignore-failed-read hardware.txt train.log tests.log bench.log runs/timings.txt \
      runs/*.log runs/*/best.pt runs/*/log.csv runs/*/config.json 2>/dev/null || true)
   split -b 15M -d "$H/runs.tar" "$out/runs.tar."
   ls -la "$out"
@@ -53,7 +54,7 @@ case ${1:-} in
 'rasterio', rasterio.__version__, 'spectral', spectral.__version__)"; } > "$H/hardware.txt"
     cat "$H/hardware.txt"
     cd "$H/src"
-    PROFILE=gpu MINUTES=${MINUTES:-15} DATA=$H/data HSR="python3 -m hsrcli" PY=python3 \
+    PROFILE=gpu MINUTES=${MINUTES:-15} FINETUNE=${FINETUNE:-0} DATA=$H/data HSR="python3 -m hsrcli" PY=python3 \
       setsid nohup bash scripts/train_bundled.sh "$H/runs" > "$H/train.log" 2>&1 < /dev/null &
     echo "training started (pid $!), log $H/train.log"
     [ "${TESTS:-1}" = 0 ] || python3 -m pytest -q -p no:cacheprovider -m gpu tests 2>&1 | tee "$H/tests.log" | tail -15 ;;
@@ -66,6 +67,11 @@ case ${1:-} in
       sleep 30
     done
     tail -3 "$H/train.log"; collect ;;
+  bench)
+    cd "$H/src"
+    for amp in bf16 off; do
+      python3 benchmarks/upscale_speed.py --device cuda --amp "$amp" --size 512 --bands 64 2>&1 | tee -a "$H/bench.log"
+    done ;;
   collect) collect ;;
   *) sed -n 2,15p "$0"; exit 2 ;;
 esac

@@ -14,6 +14,9 @@
 #   parallel, then every model trains at once on the one GPU, each for MINUTES (default 15) of wall
 #   time (hsr train --minutes: the cosine schedule is fitted to the time); LKCA-Net and its LKCA-KD
 #   student share one slot (MINUTES/2 each). scripts/gpu_remote.sh runs this on a lent GPU machine.
+#   FINETUNE=1: continue the bundled models instead of starting afresh (hsr train --init-from NAME, a
+#   warm restart of the cosine schedule at LR 2e-4, the bundled models' widths; LKCA-Net gets 60 % of
+#   its slot, its student 40 %), so that GPU sessions add up.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 W=${1:-$ROOT/../runs}
@@ -87,21 +90,33 @@ elif [ "$PROFILE" = gpu ]; then
   prep_cave 2 64 32 & prep_cave 3 63 30 & prep_cave 4 64 32 & prep_cave 8 128 64 & prep_cave 4 128 64 cave128_x4 &
   prep_air 2 & prep_air 3 & prep_air 4 &
   wait
-  half=$(awk "BEGIN{print $MINUTES/2}")
-  { train lkca_x4 cave_x4 -m lkca --minutes "$half" --iters-per-epoch 250 --batch-size 32 --lr 5e-4 "${G[@]}" &&
-    train lkca-lr-kd_x4 cave_x4 -m lkca-lr --teacher lkca_x4/best.pt --init-from-teacher --model-arg lr_rank=4 \
-      --minutes "$half" --iters-per-epoch 250 --batch-size 32 --lr 5e-4 "${G[@]}"; } &
+  if [ "${FINETUNE:-0}" = 1 ]; then
+    LR=2e-4; CLR=1e-4; FEATS=16; KD_INIT=(--init-from lkca-lr-kd_x4); SHARE=0.6
+  else
+    LR=5e-4; CLR=2e-4; FEATS=64; KD_INIT=(--init-from-teacher); SHARE=0.5
+  fi
+  from() { [ "${FINETUNE:-0}" = 1 ] && echo "--init-from $1" || true; }  # the bundled model to continue
+  teach=$(awk "BEGIN{print $MINUTES*$SHARE}"); student=$(awk "BEGIN{print $MINUTES*(1-$SHARE)}")
+  # shellcheck disable=SC2046
+  { train lkca_x4 cave_x4 -m lkca $(from lkca_x4) --minutes "$teach" --iters-per-epoch 250 --batch-size 32 \
+      --lr "$LR" "${G[@]}" &&
+    train lkca-lr-kd_x4 cave_x4 -m lkca-lr --teacher lkca_x4/best.pt "${KD_INIT[@]}" --model-arg lr_rank=4 \
+      --minutes "$student" --iters-per-epoch 250 --batch-size 32 --lr "$LR" "${G[@]}"; } &
   for s in 2 3 4; do
     # shellcheck disable=SC2046
-    train "lkca-g_x$s" "cave_x$s" $(air "$s") -m lkca-g --minutes "$MINUTES" --iters-per-epoch 250 --batch-size 32 \
-      --lr 5e-4 "${G[@]}" &
+    train "lkca-g_x$s" "cave_x$s" $(air "$s") -m lkca-g $(from "lkca-g_x$s") --minutes "$MINUTES" \
+      --iters-per-epoch 250 --batch-size 32 --lr "$LR" "${G[@]}" &
   done
   # x8: CAVE only (the airborne crops are too small for 128-pixel patches with their test strips).
-  train lkca-g_x8 cave_x8 -m lkca-g --minutes "$MINUTES" --iters-per-epoch 250 --batch-size 32 --lr 5e-4 "${G[@]}" &
-  train coarsr_x4 cave128_x4 -m coarsr --model-arg feats=64 --minutes "$MINUTES" --iters-per-epoch 50 \
-    --batch-size 32 --lr 2e-4 "${G[@]}" &
-  train coarsr_x2 cave_x2 -m coarsr --model-arg feats=64 --minutes "$MINUTES" --iters-per-epoch 50 \
-    --batch-size 32 --lr 2e-4 "${G[@]}" &
+  # shellcheck disable=SC2046
+  train lkca-g_x8 cave_x8 -m lkca-g $(from lkca-g_x8) --minutes "$MINUTES" --iters-per-epoch 250 --batch-size 32 \
+    --lr "$LR" "${G[@]}" &
+  # shellcheck disable=SC2046
+  train coarsr_x4 cave128_x4 -m coarsr --model-arg "feats=$FEATS" $(from coarsr_x4) --minutes "$MINUTES" \
+    --iters-per-epoch 50 --batch-size 32 --lr "$CLR" "${G[@]}" &
+  # shellcheck disable=SC2046
+  train coarsr_x2 cave_x2 -m coarsr --model-arg "feats=$FEATS" $(from coarsr_x2) --minutes "$MINUTES" \
+    --iters-per-epoch 50 --batch-size 32 --lr "$CLR" "${G[@]}" &
   wait
 else
   echo "PROFILE must be cpu or gpu" >&2; exit 2

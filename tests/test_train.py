@@ -123,6 +123,27 @@ def test_distillation_logs_the_weight_and_adds_the_kd_term(runner, dataset, tmp_
     assert res.exit_code == 2 and "lkca-lr" in res.stderr
 
 
+def test_init_from_fine_tunes_a_checkpoint_and_refuses_another_model(runner, dataset, tmp_path):
+    base = tmp_path / "base"
+    _train(runner, dataset, base, *TINY, epochs=1)
+    start = read_checkpoint(base / "best.pt").state_dict
+    tuned, fresh = tmp_path / "tuned", tmp_path / "fresh"
+    # Adam moves every weight by about --lr per step: at 1e-9 the run keeps its starting point.
+    _train(runner, dataset, tuned, *TINY, "--init-from", str(base / "best.pt"), "--lr", "1e-9", epochs=1)
+    _train(runner, dataset, fresh, *TINY, "--lr", "1e-9", epochs=1)
+    for name, w in read_checkpoint(tuned / "best.pt").state_dict.items():
+        assert torch.allclose(w, start[name], atol=1e-6), name
+    assert any(not torch.allclose(w, start[n], atol=1e-6) for n, w in read_checkpoint(fresh / "best.pt").state_dict.items())
+    assert read_checkpoint(tuned / "best.pt").config["init_from"] == str(base / "best.pt")
+    for extra, msg in [(["-m", "lkca-g"], "holds a 'lkca' model, not 'lkca-g'"),
+                       (["-m", "lkca", "--model-arg", "channels=6"], "train with --model-arg channels=6 --model-arg blocks=1")]:
+        out = tmp_path / "refused"
+        res = runner.invoke(app, ["train", str(dataset), *extra, "-o", str(out), "--init-from", str(base / "best.pt"),
+                                  "--device", "cpu", "-q"])
+        assert res.exit_code == 2 and msg in res.stderr, res.output
+        assert not out.exists()
+
+
 def test_evaluate_and_plot_training(runner, dataset, tmp_path):
     run = tmp_path / "run"
     _train(runner, dataset, run, *TINY, epochs=2)

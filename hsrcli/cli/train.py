@@ -57,6 +57,10 @@ def train(
                                                     "lkca-lr student (LKCA-KD).")] = None,
     init_from_teacher: Annotated[bool, typer.Option("--init-from-teacher", help="Start the student from the "
                                                     "teacher (backbone + SVD of its upsampler).")] = False,
+    init_from: Annotated[Optional[str], typer.Option("--init-from", metavar="CHECKPOINT|NAME",
+                                                     help="Fine-tune: start from the weights of a checkpoint "
+                                                     "or a bundled model (same model and --model-arg; fresh "
+                                                     "optimiser and schedule).")] = None,
     kd_decay: Annotated[choices.KDDecay,
                         typer.Option("--kd-decay", help="Teacher weight decay.")] = choices.KDDecay.linear,
     kd_weight: Annotated[float, typer.Option("--kd-weight", help="Initial teacher weight w0.")] = 1.0,
@@ -96,6 +100,7 @@ def train(
         lr_step=lr_step,
         lr_gamma=lr_gamma, lambda_spec=lambda_spec, lambda_grad=lambda_grad,
         clip_grad=clip_grad, teacher=str(teacher) if teacher else None, init_from_teacher=init_from_teacher,
+        init_from=init_from,
         kd_decay=kd_decay, kd_w0=kd_weight, coarsr_step=coarsr_step, device=device, amp=amp, seed=seed,
         workers=workers,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -37,7 +36,7 @@ def resolve_model(spec: str, bands: int, scale: int, device: torch.device | str 
     from hsrcli.checkpoint import check_compatible, model_from_checkpoint, read_checkpoint
     from hsrcli.models import build
     from hsrcli.models import spec as model_spec
-    from hsrcli.weights import WEIGHTS_DIR, bundled
+    from hsrcli.weights import bundled, checkpoint_path
 
     if spec == "bicubic":
         try:
@@ -45,14 +44,10 @@ def resolve_model(spec: str, bands: int, scale: int, device: torch.device | str 
         except ValueError as exc:
             raise HsrInputError(str(exc)) from None
         return ResolvedModel(model.to(device), "bicubic", "bicubic", scale, None, None, None)
-    path = Path(spec)
-    if not path.is_file():
-        names = {c.name: c for c in bundled()}
-        if spec in names:
-            path = WEIGHTS_DIR / f"{spec}.pt"
-        else:
-            known = ", ".join(["bicubic", *names]) if names else "bicubic"
-            raise HsrInputError(f"unknown model {spec!r}: not a checkpoint file, and not a bundled model ({known})")
+    path = checkpoint_path(spec)
+    if path is None:
+        known = ", ".join(["bicubic", *(c.name for c in bundled())])
+        raise HsrInputError(f"unknown model {spec!r}: not a checkpoint file, and not a bundled model ({known})")
     ckpt = read_checkpoint(path, map_location="cpu")
     check_compatible(ckpt, bands, scale, source)
     model = model_from_checkpoint(ckpt).to(device).eval()

@@ -52,6 +52,7 @@ class TrainConfig:
     clip_grad: float | None = None
     teacher: str | None = None
     init_from_teacher: bool = False
+    init_from: str | None = None
     kd_decay: str = "linear"
     kd_w0: float = 1.0
     kd_lambda_spec: float = HLOSS_SPEC
@@ -87,6 +88,14 @@ class TrainConfig:
                                 f"not {self.model!r}")
         if self.init_from_teacher and not self.teacher:
             raise HsrInputError("--init-from-teacher needs --teacher")
+        if self.init_from is not None:
+            from hsrcli.weights import checkpoint_path
+
+            if self.init_from_teacher:
+                raise HsrInputError("--init-from and --init-from-teacher exclude each other")
+            if checkpoint_path(self.init_from) is None:
+                raise HsrInputError(f"--init-from {self.init_from!r}: not a checkpoint file, and not a bundled "
+                                    "model (see 'hsr models')")
         if (self.extra_datasets or self.band_crop is not None) and not spec.band_agnostic:
             raise HsrInputError(f"several data sets / --band-crop need a band-agnostic model, not {self.model!r}")
         positive = {"--epochs": self.epochs, "--batch-size": self.batch_size, "--lr": self.lr,

@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hsrcli.checkpoint import make_checkpoint, model_from_checkpoint, read_checkpoint, save_checkpoint
+from hsrcli.checkpoint import (check_compatible, make_checkpoint, model_from_checkpoint, read_checkpoint,
+                               save_checkpoint)
 from hsrcli.data.dataset import ImageDataset
 from hsrcli.data.manifest import load_manifest
 from hsrcli.errors import HsrInputError
@@ -51,6 +52,25 @@ def _teacher(cfg: TrainConfig, bands: int, scale: int, device: torch.device) -> 
     for p in teacher.parameters():
         p.requires_grad_(False)
     return teacher
+
+
+def _initial_weights(cfg: TrainConfig, bands: int, scale: int) -> dict:
+    """The ``state_dict`` of ``--init-from`` (a checkpoint or bundled name): same model, options and scale."""
+    from hsrcli.weights import checkpoint_path
+
+    path = checkpoint_path(cfg.init_from)
+    if path is None:
+        raise HsrInputError(f"--init-from {cfg.init_from!r}: no such checkpoint or bundled model")
+    ckpt = read_checkpoint(path)
+    m = ckpt.model
+    if m.name != cfg.model:
+        raise HsrInputError(f"--init-from {cfg.init_from}: holds a {m.name!r} model, not {cfg.model!r}")
+    if m.kwargs != cfg.model_kwargs:
+        given = " ".join(f"--model-arg {k}={v}" for k, v in m.kwargs.items()) or "no --model-arg"
+        raise HsrInputError(f"--init-from {cfg.init_from}: was built with other model options "
+                            f"({m.kwargs} vs {cfg.model_kwargs}); train with {given}")
+    check_compatible(ckpt, bands, scale, "the data set")
+    return ckpt.state_dict
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: Callable | None = None, overwrite: bool = False) -> dict:
@@ -88,7 +108,7 @@ class _State:
 
 
 def _build(cfg: TrainConfig, bands: int, scale: int, device: torch.device, resume: bool):
-    """The model (seeded initialisation, or the teacher's projection) and the KD teacher."""
+    """The model (seeded initialisation, the teacher's projection, or ``--init-from``) and the KD teacher."""
     seed_everything(cfg.seed)  # the initial weights depend on --seed alone
     try:
         model = build(cfg.model, bands, scale, **cfg.model_kwargs)
@@ -104,6 +124,8 @@ def _build(cfg: TrainConfig, bands: int, scale: int, device: torch.device, resum
             init = lkca_lr_from_lkca(teacher.cpu(), kw.get("lr_groups"), kw.get("lr_rank", 16))
             teacher.to(device)
             model.load_state_dict(init.state_dict())
+    if cfg.init_from and not resume:  # fine-tuning: the weights of a checkpoint, a fresh optimiser and schedule
+        model.load_state_dict(_initial_weights(cfg, bands, scale))
     return model.to(device), teacher
 
 

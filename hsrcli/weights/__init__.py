@@ -65,6 +65,15 @@ def bundled() -> list[ModelCard]:
     return cards
 
 
+def checkpoint_path(spec: str) -> Path | None:
+    """The checkpoint file ``spec`` names — a path, or a bundled model's name — or ``None``."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    bundled_file = WEIGHTS_DIR / f"{spec}.pt"
+    return bundled_file if (WEIGHTS_DIR / f"{spec}.json").is_file() and bundled_file.is_file() else None
+
+
 def default_model(bands: int, scale: int) -> str:
     """The best bundled model that fits the data, else ``bicubic``.
 
