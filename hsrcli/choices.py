@@ -143,6 +143,7 @@ class Format(Choice):
 
     envi = "envi"
     gtiff = "gtiff"
+    cog = "cog"  # Cloud-Optimised GeoTIFF: GDAL's COG driver (tiles, overviews, header first)
 
 
 class OutputDtype(Choice):

@@ -54,7 +54,7 @@ case ${1:-} in
 'rasterio', rasterio.__version__, 'spectral', spectral.__version__)"; } > "$H/hardware.txt"
     cat "$H/hardware.txt"
     cd "$H/src"
-    PROFILE=gpu MINUTES=${MINUTES:-15} FINETUNE=${FINETUNE:-0} DATA=$H/data HSR="python3 -m hsrcli" PY=python3 \
+    PROFILE=gpu MINUTES=${MINUTES:-15} FINETUNE=${FINETUNE:-0} INIT_DIR=${INIT_DIR:-$H/init} DATA=$H/data HSR="python3 -m hsrcli" PY=python3 \
       setsid nohup bash scripts/train_bundled.sh "$H/runs" > "$H/train.log" 2>&1 < /dev/null &
     echo "training started (pid $!), log $H/train.log"
     [ "${TESTS:-1}" = 0 ] || python3 -m pytest -q -p no:cacheprovider -m gpu tests 2>&1 | tee "$H/tests.log" | tail -15 ;;

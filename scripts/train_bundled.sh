@@ -91,11 +91,14 @@ elif [ "$PROFILE" = gpu ]; then
   prep_air 2 & prep_air 3 & prep_air 4 &
   wait
   if [ "${FINETUNE:-0}" = 1 ]; then
-    LR=2e-4; CLR=1e-4; FEATS=16; KD_INIT=(--init-from lkca-lr-kd_x4); SHARE=0.6
+    LR=${LR:-2e-4}; CLR=${CLR:-1e-4}; FEATS=16; KD_INIT=(--init-from lkca-lr-kd_x4); SHARE=0.6
   else
     LR=5e-4; CLR=2e-4; FEATS=64; KD_INIT=(--init-from-teacher); SHARE=0.5
   fi
-  from() { [ "${FINETUNE:-0}" = 1 ] && echo "--init-from $1" || true; }  # the bundled model to continue
+  from() {  # the model to continue: INIT_DIR/NAME.pt when there is one (a run brought back), else the bundled one
+    [ "${FINETUNE:-0}" = 1 ] || return 0
+    if [ -n "${INIT_DIR:-}" ] && [ -f "$INIT_DIR/$1.pt" ]; then echo "--init-from $INIT_DIR/$1.pt"; else echo "--init-from $1"; fi
+  }
   teach=$(awk "BEGIN{print $MINUTES*$SHARE}"); student=$(awk "BEGIN{print $MINUTES*(1-$SHARE)}")
   # shellcheck disable=SC2046
   { train lkca_x4 cave_x4 -m lkca $(from lkca_x4) --minutes "$teach" --iters-per-epoch 250 --batch-size 32 \

@@ -10,32 +10,63 @@ from hsrcli.io import HsrInputError, OutputExistsError, open_scene, open_writer
 from hsrcli.io.windows import iter_windows
 
 
-@pytest.mark.parametrize("name", ["o.hdr", "o.tif"])
-def test_error_midway_leaves_nothing(tmp_path, utm_meta, name):
+FORMATS = [("o.hdr", None), ("o.tif", None), ("o.tif", "cog")]
+
+
+@pytest.mark.parametrize("name,fmt", FORMATS)
+def test_error_midway_leaves_nothing(tmp_path, utm_meta, name, fmt):
     with pytest.raises(RuntimeError):
-        with open_writer(tmp_path / name, utm_meta) as w:
+        with open_writer(tmp_path / name, utm_meta, fmt) as w:
             w.write(Window(0, 0, 16, 8), np.zeros((8, 16, 8), np.int16))
             raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("name", ["o.hdr", "o.tif"])
-def test_existing_output_needs_overwrite_and_survives_a_failed_run(tmp_path, utm_meta, name):
+@pytest.mark.parametrize("name,fmt", FORMATS)
+def test_existing_output_needs_overwrite_and_survives_a_failed_run(tmp_path, utm_meta, name, fmt):
     ones = np.ones((16, 16, 8), np.int16)
-    with open_writer(tmp_path / name, utm_meta) as w:
+    with open_writer(tmp_path / name, utm_meta, fmt) as w:
         w.write(Window(0, 0, 16, 16), ones)
     before = sorted(p.name for p in tmp_path.iterdir())
     with pytest.raises(OutputExistsError, match="--overwrite"):
-        open_writer(tmp_path / name, utm_meta)
+        open_writer(tmp_path / name, utm_meta, fmt)
     with pytest.raises(RuntimeError):
-        with open_writer(tmp_path / name, utm_meta, overwrite=True) as w:
+        with open_writer(tmp_path / name, utm_meta, fmt, overwrite=True) as w:
             w.write(Window(0, 0, 16, 16), ones * 7)
             raise RuntimeError("killed")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     np.testing.assert_array_equal(open_scene(tmp_path / name).read(), ones)
-    with open_writer(tmp_path / name, utm_meta, overwrite=True) as w:
+    with open_writer(tmp_path / name, utm_meta, fmt, overwrite=True) as w:
         w.write(Window(0, 0, 16, 16), ones * 7)
     np.testing.assert_array_equal(open_scene(tmp_path / name).read(), ones * 7)
+
+
+@pytest.mark.parametrize("dtype", ["int16", "float32"])
+def test_cog_is_cloud_optimised_and_keeps_every_metadata_item(tmp_path, utm_meta, dtype):
+    import rasterio
+
+    meta = utm_meta.replace(rows=600, cols=520, dtype=dtype)
+    cube = np.random.default_rng(0).integers(0, 5000, (600, 520, 8)).astype(dtype)
+    cube[:40, :30] = -9999
+    out = tmp_path / "o.tif"
+    with open_writer(out, meta, "cog") as w:
+        for win in iter_windows(meta.rows, meta.cols, meta.bands, 4, max_bytes=8 * 4 * 200 * 520,
+                                block_shape=w.block_shape):
+            r, c = int(win.row_off), int(win.col_off)
+            w.write(win, cube[r:r + int(win.height), c:c + int(win.width)])
+    assert [p.name for p in tmp_path.iterdir()] == ["o.tif"]
+    with rasterio.open(out) as ds:  # GDAL recognises the COG layout (ghost header, IFDs before data)
+        assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert ds.block_shapes[0] == (256, 256) and ds.overviews(1) == [2, 4]
+        assert ds.tags(1, ns="IMAGERY")["CENTRAL_WAVELENGTH_UM"] == repr(float(meta.wavelengths[0]) / 1000)
+    back = open_scene(out)
+    np.testing.assert_array_equal(back.read(), cube)
+    m = back.meta
+    assert (m.crs, m.transform, m.nodata, m.description, m.scale_factor) == \
+        (meta.crs, meta.transform, meta.nodata, meta.description, meta.scale_factor)
+    np.testing.assert_array_equal(m.wavelengths, meta.wavelengths)
+    np.testing.assert_array_equal(m.fwhm, meta.fwhm)
+    assert list(m.bbl) == list(meta.bbl) and list(m.band_names) == list(meta.band_names)
 
 
 def test_missing_output_folder_and_bad_window(tmp_path, utm_meta):

@@ -66,7 +66,7 @@ def test_default_output_name_and_model(runner, tmp_path):
     assert any(f"with {want}" in h for h in open_scene(tmp_path / "scene_x2.hdr").meta.history)
 
 
-@pytest.mark.parametrize("fmt,suffix", [("gtiff", ".tif"), ("envi", ".hdr")])
+@pytest.mark.parametrize("fmt,suffix", [("gtiff", ".tif"), ("envi", ".hdr"), ("cog", ".tif")])
 def test_georeferencing_utm_30m_becomes_7_5m(runner, tmp_path, fmt, suffix):
     cube = make_cube(20, 24, 5, "float32")
     src = write_geotiff(tmp_path / "utm.tif", cube, band_tags=[{"wavelength": str(w)} for w in wavelengths_nm(5)])
@@ -75,10 +75,21 @@ def test_georeferencing_utm_30m_becomes_7_5m(runner, tmp_path, fmt, suffix):
     m = open_scene(out).meta
     assert m.transform == Affine(PIXEL / 4, 0, UL[0], 0, -PIXEL / 4, UL[1])
     assert rasterio.crs.CRS.from_wkt(m.crs).to_epsg() == UTM_EPSG
+    np.testing.assert_array_equal(m.wavelengths, wavelengths_nm(5))
+    if fmt == "cog":
+        with rasterio.open(out) as ds:
+            assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        np.testing.assert_array_equal(open_scene(out).read(), open_scene(_up_gtiff(runner, src, tmp_path)).read())
     if fmt == "envi":
         assert [float(v) for v in m.map_info[1:7]] == [1, 1, UL[0], UL[1], 7.5, 7.5]
         with rasterio.open(tmp_path / "out.img") as ds:
             assert ds.transform == m.transform and ds.crs.to_epsg() == UTM_EPSG
+
+
+def _up_gtiff(runner, src, tmp_path):
+    out = tmp_path / "plain.tif"
+    _up(runner, src, "-s", "4", "-m", "bicubic", "-o", out, "--format", "gtiff")
+    return out
 
 
 def test_envi_map_info_tie_point_rescaled(runner, tmp_path):

@@ -1,4 +1,5 @@
-"""GeoTIFF output (tiled, DEFLATE, BigTIFF when needed, through rasterio); see :mod:`hsrcli.io.writers`."""
+"""GeoTIFF and Cloud-Optimised GeoTIFF output (tiled, DEFLATE, BigTIFF when needed, through rasterio);
+see :mod:`hsrcli.io.writers`."""
 
 from __future__ import annotations
 
@@ -109,3 +110,35 @@ class GeoTiffWriter(SceneWriter):
 
     def _temps(self) -> list[Path]:
         return [self._tmp, Path(f"{self._tmp}.aux.xml")]
+
+
+class CogWriter(GeoTiffWriter):
+    """Cloud-Optimised GeoTIFF: streamed window by window into a temporary tiled GeoTIFF, then copied by
+    GDAL's COG driver (which can only copy, not write windows) with the same compression, 256-px tiles
+    (smaller for small outputs), overviews down to one tile (averaged: spectra stay means of the pixels
+    they cover) and every tag, band description and nodata value; the intermediate file is removed."""
+
+    def __init__(self, path: Path, meta: SceneMeta, overwrite: bool = False) -> None:
+        self._cog_tmp = _temp_name(path)  # unique per call: not the intermediate GeoTIFF's name
+        super().__init__(path, meta, overwrite)
+
+    def _finish(self) -> list[tuple[Path, Path]]:
+        from rasterio.shutil import copy
+
+        from hsrcli.io.geotiff import gdal_env
+
+        if self._ds.closed:  # abort() after a failed copy: nothing left to finish
+            return [(self._cog_tmp, self.path)]
+        [(tiff, _)] = super()._finish()
+        integer = np.issubdtype(self.meta.dtype, np.integer)
+        try:
+            with gdal_env():
+                copy(tiff, self._cog_tmp, driver="COG", compress="DEFLATE", predictor="YES" if integer else "FLOATING_POINT",
+                     blocksize=self.block_shape[1], overviews="AUTO", overview_resampling="AVERAGE",
+                     bigtiff="IF_SAFER")
+        finally:
+            tiff.unlink(missing_ok=True)
+        return [(self._cog_tmp, self.path)]
+
+    def _temps(self) -> list[Path]:
+        return [*super()._temps(), self._cog_tmp, Path(f"{self._cog_tmp}.aux.xml")]

@@ -17,4 +17,4 @@ def output_format(requested: str | None, scene_format: str) -> str:
 def default_output_path(path: Path, scale: int, fmt: str) -> Path:
     """``<stem>_x<s>.hdr`` / ``.tif`` next to the input (folders: named after the folder)."""
     stem = path.name if path.is_dir() else path.stem
-    return path.parent / f"{stem}_x{scale}{'.tif' if fmt == Format.gtiff else '.hdr'}"
+    return path.parent / f"{stem}_x{scale}{'.hdr' if fmt == Format.envi else '.tif'}"

@@ -14,7 +14,8 @@ Metadata written (from :class:`~hsrcli.io.meta.SceneMeta`):
   (kept verbatim from an ENVI source, else derived from the transform),
   ``coordinate system string`` (WKT), ``description``, ``history`` and the extra
   header fields of the source.
-* GeoTIFF: tiled, DEFLATE-compressed (with predictor), BigTIFF when needed; CRS,
+* GeoTIFF (and COG, the same written through GDAL's COG driver: overviews, header first): tiled,
+  DEFLATE-compressed (with predictor), BigTIFF when needed; CRS,
   transform, nodata, band descriptions; per band ``wavelength``,
   ``wavelength_units``, ``fwhm``, ``bbl`` items (GDAL's ENVI-driver names) and the
   ``IMAGERY`` domain's ``CENTRAL_WAVELENGTH_UM``/``FWHM_UM``; dataset tags
@@ -139,12 +140,12 @@ def open_writer(
     Args:
         path: output file (ENVI: header or data file name; GeoTIFF: ``.tif``).
         meta: shape, dtype and metadata of the output (e.g. ``scene.meta.rescaled(4)``).
-        fmt: ``"envi"`` or ``"gtiff"``; default from the file name.
+        fmt: ``"envi"``, ``"gtiff"`` or ``"cog"``; default from the file name (never cog).
         overwrite: replace an existing output (only once the new one is complete).
         interleave: ENVI interleave (``bsq``, ``bil``, ``bip``).
     """
     from hsrcli.io.envi_writer import EnviWriter
-    from hsrcli.io.geotiff_writer import GeoTiffWriter
+    from hsrcli.io.geotiff_writer import CogWriter, GeoTiffWriter
 
     p = Path(path)
     fmt = fmt or format_for_path(p)
@@ -152,5 +153,7 @@ def open_writer(
         return EnviWriter(p, meta, overwrite=overwrite, interleave=interleave)
     if fmt == "gtiff":
         return GeoTiffWriter(p, meta, overwrite=overwrite)
+    if fmt == "cog":
+        return CogWriter(p, meta, overwrite=overwrite)
     Format.check(fmt, "output format")
     raise AssertionError(f"format {fmt!r} is declared but has no writer")
