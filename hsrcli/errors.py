@@ -17,3 +17,7 @@ class HsrInputError(Exception):
 
 class OutputExistsError(HsrInputError):
     """The output file exists and ``overwrite`` was not requested."""
+
+
+class PeerFailed(Exception):
+    """Under ``torchrun``: another rank failed and reported why; this rank stops (exit 2) in silence."""

@@ -9,7 +9,6 @@ from rasterio.windows import Window
 from hsrcli.io import HsrInputError, OutputExistsError, open_scene, open_writer
 from hsrcli.io.windows import iter_windows
 
-
 FORMATS = [("o.hdr", None), ("o.tif", None), ("o.tif", "cog")]
 
 

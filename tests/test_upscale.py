@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 import torch
 from affine import Affine
-from rasters import PIXEL, SAMPLE_HDR, UL, UTM_EPSG, make_cube, wavelengths_nm, write_geotiff, write_raw_envi
+from rasters import PIXEL, ROOT, SAMPLE_HDR, UL, UTM_EPSG, make_cube, wavelengths_nm, write_geotiff, write_raw_envi
 
 from hsrcli.checkpoint import make_checkpoint, save_checkpoint
 from hsrcli.cli import app
@@ -435,3 +438,42 @@ def test_bicubic_through_upscale_equals_matlab_imresize_of_the_whole_scene(runne
     _up(runner, src, "-s", "4", "-m", "bicubic", "-o", tmp_path / "out.tif", *(["--tile", str(tile)] if tile else []))
     want = imresize(torch.from_numpy(cube.transpose(2, 0, 1).astype(np.float64)), 4).numpy().transpose(1, 2, 0)
     np.testing.assert_allclose(open_scene(tmp_path / "out.tif").read(), want, rtol=0, atol=1e-5)
+
+
+def _torchrun(*args: str, nproc: int = 2) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc), "-m",
+           "hsrcli", "upscale", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+
+
+def _without_history(header: Path) -> list[str]:
+    return [line for line in header.read_text().splitlines() if not line.startswith(("history", "description"))]
+
+
+def test_torchrun_shares_scenes_over_gloo_ranks_and_writes_what_one_process_writes(runner, tmp_path):
+    srcs = [write_raw_envi(tmp_path, make_cube(20 + 4 * k, 18, 5, "float32", seed=k), name=f"s{k}") for k in range(3)]
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    _up(runner, *srcs, "-s", "2", "-m", "bicubic", "-o", one)
+    proc = _torchrun(*map(str, srcs), "-s", "2", "-m", "bicubic", "-o", str(two), "--device", "cpu", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one.iterdir())
+    for k in range(3):
+        assert (two / f"s{k}_x2.img").read_bytes() == (one / f"s{k}_x2.img").read_bytes()
+        assert _without_history(two / f"s{k}_x2.hdr") == _without_history(one / f"s{k}_x2.hdr")
+    stats = json.loads(proc.stdout[proc.stdout.index("["):])  # printed once, by rank 0, in input order
+    assert [Path(s["output"]).name for s in stats] == ["s0_x2.hdr", "s1_x2.hdr", "s2_x2.hdr"]
+    assert proc.stderr.count("wrote ") == 3
+
+
+def test_torchrun_stops_every_rank_on_one_bad_scene_with_one_message(tmp_path):
+    good = write_raw_envi(tmp_path, make_cube(16, 16, 5, "float32"), name="good")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = _torchrun(str(good), str(tmp_path / "missing.hdr"), "-s", "2", "-m", "bicubic", "-o", str(out),
+                     "--device", "cpu")
+    assert proc.returncode != 0
+    assert proc.stderr.count("hsr: error:") == 1 and "missing.hdr" in proc.stderr
+    assert list(out.iterdir()) == []

@@ -25,10 +25,12 @@ def reports_bad_input(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from hsrcli.errors import HsrInputError
+        from hsrcli.errors import HsrInputError, PeerFailed
 
         try:
             return func(*args, **kwargs)
+        except PeerFailed:  # torchrun: another rank failed and said why
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except HsrInputError as exc:
             raise fail(str(exc)) from None
         except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:

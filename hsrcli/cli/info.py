@@ -72,9 +72,10 @@ def info(
 
     from hsrcli.io import open_scene
     from hsrcli.io.geo import crs_label
+    from hsrcli.io.remote import as_input
     from hsrcli.io.stats import band_stats
 
-    with open_scene(file, var=var, layout=layout, wavelengths=wavelengths) as scene:
+    with open_scene(as_input(file), var=var, layout=layout, wavelengths=wavelengths) as scene:
         d = scene.meta.to_dict()
         d["path"] = str(file)
         d["variable"] = scene.meta.source_info.get("variable")

@@ -51,8 +51,9 @@ def _write_csv(path: Path, d: dict, wavelengths, overwrite: bool) -> None:
 
 @reports_bad_input
 def metrics(
-    sr: Annotated[Path, typer.Argument(help="Super-resolved scene (any readable format).", show_default=False)],
-    ref: Annotated[Path, typer.Argument(help="Reference (ground truth) scene, same shape.", show_default=False)],
+    sr: Annotated[str, typer.Argument(help="Super-resolved scene (any readable format, or a remote "
+                                      "GeoTIFF/COG URL or /vsi path).", show_default=False)],
+    ref: Annotated[str, typer.Argument(help="Reference (ground truth) scene, same shape.", show_default=False)],
     scale: Annotated[Optional[float], typer.Option("--scale", "-s", help="SR factor (for ERGAS = 100/s ...).")] = None,
     as_json: Json = False,
     per_band: Annotated[Optional[Path], typer.Option("--per-band", help="Write per-band metrics to this CSV.")] = None,
@@ -82,13 +83,15 @@ def metrics(
     from hsrcli.io import HsrInputError, open_scene
     from hsrcli.io.atomic import check_targets
     from hsrcli.io.bands import parse_band_selection
+    from hsrcli.io.remote import as_input
     from hsrcli.metrics import stream_metrics
 
     if per_band is not None:
         check_targets([per_band], overwrite)  # fail before the (long) computation
     if scale is not None and scale <= 0:
         raise HsrInputError(f"--scale must be positive, got {scale:g}")
-    with open_scene(sr, var=var, layout=layout) as s, open_scene(ref, var=var, layout=layout) as r:
+    with (open_scene(as_input(sr), var=var, layout=layout) as s,
+          open_scene(as_input(ref), var=var, layout=layout) as r):
         band_idx = None if bands is None else parse_band_selection(bands, r.meta)
 
         def bar(items):

@@ -39,10 +39,12 @@ def _scale(value: int | None) -> int | None:
     return value
 
 
+#: a scene argument: kept a string so that URLs keep their // (hsrcli.io.remote.as_input converts it)
 InputPath = Annotated[
-    Path,
+    str,
     typer.Argument(
-        help="Scene: ENVI .hdr (or its data file), GeoTIFF, folder of per-band images, .mat or .npy.",
+        help="Scene: ENVI .hdr (or its data file), GeoTIFF, folder of per-band images, .mat or .npy; or a "
+        "remote GeoTIFF/COG: https://, s3://, gs:// URL or /vsicurl/, /vsis3/, ... path.",
         show_default=False,
     ),
 ]

@@ -15,8 +15,9 @@ from hsrcli.cli.options import Amp, Device, Layout, Overwrite, Quiet, Scale, Var
 
 @reports_bad_input
 def upscale(
-    inputs: Annotated[list[Path], typer.Argument(help="Scenes to super-resolve (ENVI, GeoTIFF, band folder, "
-                                                 ".mat, .npy).", show_default=False)],
+    inputs: Annotated[list[str], typer.Argument(help="Scenes to super-resolve (ENVI, GeoTIFF, band folder, "
+                                                ".mat, .npy; remote GeoTIFF/COG: https://, s3://, gs:// URL "
+                                                "or /vsi path, with -o).", show_default=False)],
     scale: Scale,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Checkpoint, bundled name or bicubic "
                                                  "(default: the bundled model that fits).")] = None,
@@ -58,43 +59,49 @@ def upscale(
     quiet: Quiet = False,
 ) -> None:
     """Super-resolve whole scenes tile by tile, streaming, keeping CRS, transform (pixel size / s),
-    wavelengths, band names and nodata. Prints throughput at the end."""
+    wavelengths, band names and nodata. Prints throughput at the end.
+
+    Several scenes over several processes or GPUs: torchrun --nproc_per_node N -m hsrcli upscale ...
+    """
+    import os
+
+    import torch
     from tqdm import tqdm
 
+    from hsrcli import dist as ddp
+    from hsrcli.errors import PeerFailed
     from hsrcli.infer.refine import Refinement
     from hsrcli.infer.resolve import resolve_model
     from hsrcli.infer.runner import UpscaleOptions, upscale_scene
     from hsrcli.io import HsrInputError, open_scene
-    from hsrcli.io.atomic import check_targets
-    from hsrcli.io.outputs import default_output_path, output_format
-    from hsrcli.io.writers import envi_paths
     from hsrcli.runtime import amp_dtype, resolve_device
     from hsrcli.weights import default_model
 
-    if (tile is not None and tile < 8) or batch < 1:
-        raise HsrInputError("--tile must be >= 8 and --batch >= 1")
-    if len(inputs) > 1 and output is not None and not output.is_dir():
-        raise HsrInputError("with several inputs, -o must be an existing folder")
-    dev = resolve_device(device)
+    try:
+        if (tile is not None and tile < 8) or batch < 1:
+            raise HsrInputError("--tile must be >= 8 and --batch >= 1")
+        if len(inputs) > 1 and output is not None and not output.is_dir():
+            raise HsrInputError("with several inputs, -o must be an existing folder")
+        dev = resolve_device(device)
+        plans = _plans(inputs, scale, output, fmt, overwrite, adapt, var, layout, wavelengths)
+    except HsrInputError:
+        if int(os.environ.get("RANK", "0")) != 0:  # torchrun: every rank checks the same; rank 0 says it
+            raise PeerFailed from None
+        raise
     opts = UpscaleOptions(tile=tile, overlap=overlap, exact=exact, batch=batch, device=dev, amp=amp_dtype(amp, dev),
                           dtype=dtype.value)
-    plans = []
-    for path in inputs:  # check every input and output before computing anything
-        with open_scene(path, var=var, layout=layout, wavelengths=wavelengths) as scene:
-            meta = scene.meta
-        f = output_format(fmt, meta.format)
-        out = default_output_path(path, scale, f) if output is None else (
-            default_output_path(output / path.name, scale, f) if output.is_dir() else output)
-        targets = list(envi_paths(out)) if f == "envi" else [out]
-        check_targets(targets, overwrite)
-        plans.append((path, out, f, meta))
-    if len({str(o) for _, o, _, _ in plans}) != len(plans):
-        raise HsrInputError("two inputs would write the same output; use -o FOLDER or rename them")
-    results = []
-    for path, out, f, meta in plans:
+    info = ddp.init_from_env(dev.type)  # under torchrun: scenes shared out over the ranks
+    if info.enabled and dev.type == "cuda":
+        dev = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(dev)
+        opts.device = dev
+    show = not quiet and info.is_main
+
+    def run_one(i: int) -> tuple[dict, str]:
+        path, out, f, meta = plans[i]
         name = model or default_model(meta.bands, scale)
         if adapt:
-            name = _adapted(path, name, scale, adapt_steps, device, quiet,
+            name = _adapted(path, name, scale, adapt_steps, device, not show,
                             {"var": var, "layout": layout, "wavelengths": wavelengths})
         resolved = resolve_model(name, meta.bands, scale, dev, source=str(path))
         ref = None
@@ -106,23 +113,64 @@ def upscale(
                 ref_name = refine_model or default_model(meta.bands, scale // 2)
                 partner = resolve_model(ref_name, meta.bands, scale // 2, dev, source=str(path))
             ref = Refinement(partner, check=refine_check)
-        if not quiet and model is None:
+        if show and model is None:
             typer.echo(f"{path}: using model {name}", err=True)
 
         def bar(items, **kw):
-            return tqdm(items, disable=quiet, leave=False, **kw)
+            return tqdm(items, disable=not show, leave=False, **kw)
 
         with open_scene(path, var=var, layout=layout, wavelengths=wavelengths) as scene:
-            stats = upscale_scene(scene, out, f, resolved, opts, overwrite=overwrite, refine=ref, progress=bar)
-        results.append(stats)
-        if "refine" in stats and not stats["refine"]["applied"]:
-            typer.echo(f"hsr: warning: {path}: --refine {stats['refine']['reason']}", err=True)
-        if not quiet:
-            typer.echo(f"wrote {stats['output']}: {stats['rows']} x {stats['cols']} x {stats['bands']} in "
-                       f"{stats['seconds']:.1f} s ({stats['mpx_bands_per_s']:.2f} Mpx·bands/s, "
-                       f"{stats['tiles']} tiles of {stats['tile']} LR px, overlap {stats['overlap']})", err=True)
-    if as_json:
+            return upscale_scene(scene, out, f, resolved, opts, overwrite=overwrite, refine=ref, progress=bar), name
+
+    results = []
+    try:
+        for done in ddp.map_rounds(len(plans), run_one, info, dev):
+            for i, (stats, name) in done:
+                results.append(stats)
+                path = plans[i][0]
+                if info.is_main and "refine" in stats and not stats["refine"]["applied"]:
+                    typer.echo(f"hsr: warning: {path}: --refine {stats['refine']['reason']}", err=True)
+                if show and i % info.world_size != 0 and model is None:  # announced by another rank
+                    typer.echo(f"{path}: used model {name}", err=True)
+                if show:
+                    typer.echo(f"wrote {stats['output']}: {stats['rows']} x {stats['cols']} x {stats['bands']} in "
+                               f"{stats['seconds']:.1f} s ({stats['mpx_bands_per_s']:.2f} Mpx·bands/s, "
+                               f"{stats['tiles']} tiles of {stats['tile']} LR px, overlap {stats['overlap']})",
+                               err=True)
+    finally:
+        ddp.shutdown(info)
+    if as_json and info.is_main:
         typer.echo(json.dumps(results if len(results) > 1 else results[0], indent=2))
+
+
+def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: bool, adapt: bool, var, layout,
+           wavelengths) -> list[tuple]:
+    """``(input, output, format, meta)`` of every scene, each input opened and every output checked before
+    anything is computed (so that a bad one stops the command before any work)."""
+    from hsrcli.io import HsrInputError, open_scene
+    from hsrcli.io.atomic import check_targets
+    from hsrcli.io.outputs import default_output_path, output_format
+    from hsrcli.io.remote import as_input, is_remote, remote_name
+    from hsrcli.io.writers import envi_paths
+
+    plans = []
+    for path in map(as_input, inputs):
+        if is_remote(path) and (output is None or (len(inputs) > 1 and not output.is_dir())):
+            raise HsrInputError(f"{path}: a remote input needs -o (a file, or a folder for several inputs)")
+        if is_remote(path) and adapt:
+            raise HsrInputError(f"{path}: --adapt needs a local scene")
+        with open_scene(path, var=var, layout=layout, wavelengths=wavelengths) as scene:
+            meta = scene.meta
+        f = output_format(fmt, meta.format)
+        name = remote_name(path) if is_remote(path) else path.name
+        out = default_output_path(path, scale, f) if output is None else (
+            default_output_path(output / name, scale, f) if output.is_dir() else output)
+        targets = list(envi_paths(out)) if f == "envi" else [out]
+        check_targets(targets, overwrite)
+        plans.append((path, out, f, meta))
+    if len({str(o) for _, o, _, _ in plans}) != len(plans):
+        raise HsrInputError("two inputs would write the same output; use -o FOLDER or rename them")
+    return plans
 
 
 def _adapted(path: Path, base: str, scale: int, steps: int, device: str, quiet: bool, open_kw: dict) -> str:

@@ -106,11 +106,13 @@ def meta_from_dataset(ds, fmt: str = "gtiff") -> SceneMeta:
 class GeoTiffScene(Scene):
     """A lazily read GeoTIFF (or any single-file GDAL raster)."""
 
-    def __init__(self, path: Path, fmt: str = "gtiff") -> None:
+    def __init__(self, path: Path | str, fmt: str = "gtiff", remote: bool = False) -> None:
+        """``path``: a local file, or with ``remote`` a GDAL ``/vsi…`` path (a string)."""
         import rasterio
         from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
-        check_file(path, "raster file")
+        if not remote:
+            check_file(Path(path), "raster file")
         try:
             with warnings.catch_warnings(), gdal_env():
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)

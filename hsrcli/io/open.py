@@ -42,7 +42,8 @@ def open_scene(
 
     Args:
         path: ENVI header or data file, GeoTIFF, folder of per-band images,
-            ``.mat`` or ``.npy`` file (any other GDAL raster is tried with rasterio).
+            ``.mat`` or ``.npy`` file (any other GDAL raster is tried with rasterio); or, as a
+            string, a remote GeoTIFF/COG: a ``/vsi…`` path or a URL (:mod:`hsrcli.io.remote`).
         var: variable name inside a ``.mat`` file (default: the largest 3-D array).
         layout: ``hwc``, ``chw`` or ``auto`` for ``.mat``/``.npy`` arrays.
         wavelengths: wavelength option (``400:10``, ``400:700:10``, a comma list or a
@@ -52,16 +53,22 @@ def open_scene(
     Raises:
         HsrInputError: for anything that is not a readable scene (one-line message).
     """
+    from hsrcli.io.remote import gdal_path, is_remote
     from hsrcli.io.wavelengths import parse_wavelength_spec
 
-    p = Path(path)
-    if not p.exists():
+    remote = is_remote(path)  # then a string: Path() would fold the // of a URL
+    p = gdal_path(str(path)) if remote else Path(path)
+    if not remote and not p.exists():
         raise HsrInputError(f"{p}: no such file or folder")
-    fmt = detect_format(p)
-    if fmt == "envi":
+    fmt = ("gtiff" if Path(p).suffix.lower() in TIFF_EXTS else "gdal") if remote else detect_format(p)
+    if remote:
+        from hsrcli.io.geotiff import GeoTiffScene
+
+        scene: Scene = GeoTiffScene(p, fmt, remote=True)
+    elif fmt == "envi":
         from hsrcli.io.envi import EnviScene
 
-        scene: Scene = EnviScene(p)
+        scene = EnviScene(p)
     elif fmt in ("gtiff", "gdal"):
         from hsrcli.io.geotiff import GeoTiffScene
 

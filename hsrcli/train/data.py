@@ -9,7 +9,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSamp
 from hsrcli.data.dataset import BandCropDataset, PatchDataset
 from hsrcli.data.manifest import Manifest, load_manifest
 from hsrcli.errors import HsrInputError
-from hsrcli.train import dist as ddp
+from hsrcli import dist as ddp
 from hsrcli.train.config import TrainConfig
 
 

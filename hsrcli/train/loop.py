@@ -21,14 +21,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hsrcli.checkpoint import (check_compatible, make_checkpoint, model_from_checkpoint, read_checkpoint,
-                               save_checkpoint)
+from hsrcli.checkpoint import check_compatible, make_checkpoint, model_from_checkpoint, read_checkpoint, save_checkpoint
 from hsrcli.data.dataset import ImageDataset
 from hsrcli.data.manifest import load_manifest
 from hsrcli.errors import HsrInputError
 from hsrcli.models import build, spec
 from hsrcli.runtime import amp_dtype, resolve_device, seed_everything
-from hsrcli.train import dist as ddp
+from hsrcli import dist as ddp
 from hsrcli.train.config import TrainConfig, check_resumable, open_run_folder
 from hsrcli.train.data import checkpoint_meta, epoch_loader, training_data
 from hsrcli.train.schedule import fit_epochs, kd_weight, make_scheduler, set_total_epochs

@@ -1,0 +1,104 @@
+"""torchrun plumbing shared by training (DDP) and inference: the process group from the environment,
+the rank-0 guard, and work shared out in rounds with one failure stopping every rank."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import torch
+import torch.distributed as dist
+
+from hsrcli.errors import PeerFailed
+
+T = TypeVar("T")
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def init_from_env(device_type: str) -> DistInfo:
+    """Join the process group torchrun describes (``RANK``, ``WORLD_SIZE``...); no-op otherwise.
+
+    Uses NCCL on CUDA and gloo on CPU.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()
+
+
+def all_mean(value: float, info: DistInfo, device: torch.device) -> float:
+    """Mean of a float over all ranks."""
+    if not info.enabled:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return float(t) / info.world_size
+
+
+def shutdown(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def any_true(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """Whether ``flag`` is true on any rank (a collective: every rank must call it)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([int(flag)], dtype=torch.int32, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def gather(obj: T, info: DistInfo) -> list[T]:
+    """``obj`` of every rank, in rank order (a collective)."""
+    if not info.enabled:
+        return [obj]
+    out: list = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def map_rounds(n: int, fn: Callable[[int], T], info: DistInfo, device: torch.device) -> Iterator[list[tuple[int, T]]]:
+    """Items ``0..n-1`` shared over the ranks, one per rank per round (item ``round·world + rank``).
+
+    Yields, after each round and on every rank, the ``(item, fn(item))`` pairs of all ranks in item
+    order. When ``fn`` raises on any rank, every rank stops after that round: the failing rank
+    re-raises its exception (its message is the one the user sees), the others raise
+    :class:`PeerFailed`. Items of the same round on other ranks finish first.
+    """
+    for start in range(0, n, info.world_size):
+        item = start + info.rank
+        result, error = None, None
+        if item < n:
+            try:
+                result = fn(item)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after telling the other ranks
+                error = exc
+        if any_true(error is not None, info, device):
+            if error is not None:
+                raise error
+            raise PeerFailed
+        yield sorted(((i, r) for i, r in gather((item, result), info) if i < n), key=lambda pair: pair[0])
