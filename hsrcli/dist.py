@@ -81,13 +81,15 @@ def gather(obj: T, info: DistInfo) -> list[T]:
     return out
 
 
-def map_rounds(n: int, fn: Callable[[int], T], info: DistInfo, device: torch.device) -> Iterator[list[tuple[int, T]]]:
+def map_rounds(n: int, fn: Callable[[int], T], info: DistInfo, device: torch.device,
+               to_main: bool = False) -> Iterator[list[tuple[int, T]]]:
     """Items ``0..n-1`` shared over the ranks, one per rank per round (item ``round·world + rank``).
 
-    Yields, after each round and on every rank, the ``(item, fn(item))`` pairs of all ranks in item
-    order. When ``fn`` raises on any rank, every rank stops after that round: the failing rank
-    re-raises its exception (its message is the one the user sees), the others raise
-    :class:`PeerFailed`. Items of the same round on other ranks finish first.
+    Yields after each round the ``(item, fn(item))`` pairs of all ranks in item order: on every
+    rank, or with ``to_main`` on rank 0 alone (the others get ``[]``: results bound for one writer).
+    When ``fn`` raises on any rank, every rank stops after that round: the failing rank re-raises
+    its exception (its message is the one the user sees), the others raise :class:`PeerFailed`.
+    Items of the same round on other ranks finish first. Without torchrun: ``fn`` on every item.
     """
     for start in range(0, n, info.world_size):
         item = start + info.rank
@@ -101,4 +103,12 @@ def map_rounds(n: int, fn: Callable[[int], T], info: DistInfo, device: torch.dev
             if error is not None:
                 raise error
             raise PeerFailed
-        yield sorted(((i, r) for i, r in gather((item, result), info) if i < n), key=lambda pair: pair[0])
+        if not info.enabled:
+            yield [(item, result)]
+            continue
+        if to_main:
+            pairs: list | None = [None] * info.world_size if info.is_main else None
+            dist.gather_object((item, result), pairs, dst=0)
+        else:
+            pairs = gather((item, result), info)
+        yield sorted(((i, r) for i, r in (pairs or []) if i < n), key=lambda pair: pair[0])

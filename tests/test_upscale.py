@@ -468,6 +468,20 @@ def test_torchrun_shares_scenes_over_gloo_ranks_and_writes_what_one_process_writ
     assert proc.stderr.count("wrote ") == 3
 
 
+@pytest.mark.parametrize("extra", [["-m", "lkca-g_x2", "--tile", "24"],  # owned cores
+                                   ["-m", "bicubic", "--tile", "20", "--overlap", "12"],  # feathered blending
+                                   ["-m", "bicubic", "--tile", "20", "--refine", "--no-refine-check"]])  # FineSR λ
+def test_torchrun_shares_the_tiles_of_one_scene_and_writes_what_one_process_writes(runner, tmp_path, extra):
+    src = write_raw_envi(tmp_path, make_cube(44, 40, 6, "float32"), name="one")
+    _up(runner, src, "-s", "2", "-o", tmp_path / "a.hdr", "--device", "cpu", *extra)
+    proc = _torchrun(str(src), "-s", "2", "-o", str(tmp_path / "b.hdr"), "--device", "cpu", "--json", *extra)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stats = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert stats["tiles"] > 2 and stats["ranks"] == 2  # the tiles were shared
+    assert (tmp_path / "b.img").read_bytes() == (tmp_path / "a.img").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.hdr", "a.img", "b.hdr", "b.img", "one.hdr", "one.img"]
+
+
 def test_torchrun_stops_every_rank_on_one_bad_scene_with_one_message(tmp_path):
     good = write_raw_envi(tmp_path, make_cube(16, 16, 5, "float32"), name="good")
     out = tmp_path / "out"

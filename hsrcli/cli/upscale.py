@@ -97,6 +97,8 @@ def upscale(
         opts.device = dev
     show = not quiet and info.is_main
 
+    share_tiles = info.enabled and len(plans) < info.world_size  # fewer scenes than ranks: share their tiles
+
     def run_one(i: int) -> tuple[dict, str]:
         path, out, f, meta = plans[i]
         name = model or default_model(meta.bands, scale)
@@ -120,17 +122,21 @@ def upscale(
             return tqdm(items, disable=not show, leave=False, **kw)
 
         with open_scene(path, var=var, layout=layout, wavelengths=wavelengths) as scene:
-            return upscale_scene(scene, out, f, resolved, opts, overwrite=overwrite, refine=ref, progress=bar), name
+            stats = upscale_scene(scene, out, f, resolved, opts, overwrite=overwrite, refine=ref, progress=bar,
+                                  info=info if share_tiles else None)
+        return stats, name
 
     results = []
     try:
-        for done in ddp.map_rounds(len(plans), run_one, info, dev):
+        rounds = (([(i, run_one(i))] for i in range(len(plans))) if share_tiles  # every rank on each scene
+                  else ddp.map_rounds(len(plans), run_one, info, dev))
+        for done in rounds:
             for i, (stats, name) in done:
                 results.append(stats)
                 path = plans[i][0]
                 if info.is_main and "refine" in stats and not stats["refine"]["applied"]:
                     typer.echo(f"hsr: warning: {path}: --refine {stats['refine']['reason']}", err=True)
-                if show and i % info.world_size != 0 and model is None:  # announced by another rank
+                if show and not share_tiles and i % info.world_size != 0 and model is None:  # said by another rank
                     typer.echo(f"{path}: used model {name}", err=True)
                 if show:
                     typer.echo(f"wrote {stats['output']}: {stats['rows']} x {stats['cols']} x {stats['bands']} in "

@@ -54,13 +54,20 @@ class AngleTally:
     def __init__(self) -> None:
         self.total = 0.0
         self.count = 0
+        self.parts: list[tuple[float, int]] = []  # (sum, count) of every add, in order
 
     def add(self, angles: torch.Tensor, valid: torch.Tensor | None = None) -> None:
         """Add per-pixel angles (degrees, any shape); ``valid`` (same shape, bool) masks nodata."""
         if valid is not None:
             angles = angles[valid]
-        self.total += float(angles.double().sum())
-        self.count += int(angles.numel())
+        self.add_part(float(angles.double().sum()), int(angles.numel()))
+
+    def add_part(self, total: float, count: int) -> None:
+        """Add the sum and count of some angles (another rank's :attr:`parts`, replayed in tile order,
+        give the same λ as one process to the last bit)."""
+        self.total += total
+        self.count += count
+        self.parts.append((total, count))
 
     @property
     def sam(self) -> float:

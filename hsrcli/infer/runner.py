@@ -19,12 +19,14 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
+from hsrcli import dist as ddp
 from hsrcli.choices import OutputDtype
+from hsrcli.dist import DistInfo
 from hsrcli.errors import HsrInputError
 from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
 from hsrcli.infer.inputs import divisor, forward, forward_bands, read_block, scene_stats
 from hsrcli.infer.nodata import GoodBands, InputFill
-from hsrcli.infer.refine import Refinement, SceneRefiner
+from hsrcli.infer.refine import AngleTally, Refinement, SceneRefiner
 from hsrcli.infer.resolve import ResolvedModel
 from hsrcli.infer.tileplan import auto_tile, plan_overlap
 from hsrcli.infer.tiling import Tile, TileGrid
@@ -68,12 +70,16 @@ def upscale_scene(
     overwrite: bool = False,
     refine: Refinement | None = None,
     progress: Callable[..., Iterable] | None = None,
+    info: DistInfo | None = None,
 ) -> dict:
     """Super-resolve ``scene`` by ``resolved.scale`` into ``out`` (ENVI or GeoTIFF); returns run statistics.
 
     With ``refine``, DualSR's FineSR back-projection combines the ×s result with the ×s/2
     result of the partner (or the LR input itself for ×2), with one λ for the whole scene,
     after a self-check on the scene's own LR (see :mod:`hsrcli.infer.refine`).
+
+    With ``info`` (torchrun, every rank calling it for the same scene) the tiles are shared over the
+    ranks; rank 0 alone accumulates and writes, and its statistics are the ones that count.
     """
     from hsrcli import __version__
 
@@ -90,8 +96,8 @@ def upscale_scene(
     if m.nodata is not None:
         nodata_out = m.nodata
         if np.issubdtype(out_dtype, np.integer):
-            info = np.iinfo(out_dtype)
-            if not info.min <= m.nodata <= info.max:
+            limits = np.iinfo(out_dtype)
+            if not limits.min <= m.nodata <= limits.max:
                 raise HsrInputError(f"nodata {m.nodata:g} does not fit the output type {out_dtype.name}")
     acc = writer = None
     t0 = time.perf_counter()
@@ -113,16 +119,19 @@ def upscale_scene(
         # without a nodata value, NaN input pixels stay NaN in float outputs and become 0 in integer ones
         out_meta = hr.replace(dtype=out_dtype, nodata=nodata_out,
                               history=[*hr.history, f"{stamp} hsr upscale x{s} with {what} (hsrcli {__version__})"])
-        writer = open_writer(out, out_meta, fmt, overwrite=overwrite)
+        main = info is None or info.is_main  # the one writer
         channels = 2 * m.bands if use_refine else m.bands  # FineSR: U and its correction C side by side
-        hr_bytes = hr.rows * hr.cols * channels * 4
-        acc = (RamAccumulator(hr.rows, hr.cols, channels, grid.feathered) if hr_bytes <= opts.ram_budget
-               else DiskAccumulator(hr.rows, hr.cols, channels, out.parent, grid.feathered))
+        if main:
+            writer = open_writer(out, out_meta, fmt, overwrite=overwrite)
+            hr_bytes = hr.rows * hr.cols * channels * 4
+            acc = (RamAccumulator(hr.rows, hr.cols, channels, grid.feathered) if hr_bytes <= opts.ram_budget
+                   else DiskAccumulator(hr.rows, hr.cols, channels, out.parent, grid.feathered))
         out_div = torch.cat([div_t, div_t], 1) if use_refine else div_t
-        _blend_tiles(scene, model, grid, acc, fill, div_t, out_div, refiner if use_refine else None, opts, bar)
-        lam = np.float32(refiner.tally.weight) if use_refine else None
-        _write(scene, acc, writer, s, out_dtype, nodata_out, lam, opts, bar)
-        writer.commit()
+        _blend_tiles(scene, model, grid, acc, fill, div_t, out_div, refiner if use_refine else None, opts, bar, info)
+        if main:
+            lam = np.float32(refiner.tally.weight) if use_refine else None
+            _write(scene, acc, writer, s, out_dtype, nodata_out, lam, opts, bar)
+            writer.commit()
     except BaseException:
         if writer is not None:
             writer.abort()
@@ -131,9 +140,10 @@ def upscale_scene(
         if acc is not None:
             acc.close()
     seconds = time.perf_counter() - t0
-    result = {"output": str(writer.path), "rows": hr.rows, "cols": hr.cols, "bands": m.bands, "scale": s,
+    result = {"output": str(out if writer is None else writer.path), "rows": hr.rows, "cols": hr.cols,
+              "bands": m.bands, "scale": s,
               "model": what, "tiles": len(grid), "tile": grid.tile, "overlap": grid.overlap, "margin": grid.margin,
-              "pad": grid.pad, "exact": opts.exact,
+              "pad": grid.pad, "exact": opts.exact, "ranks": info.world_size if info is not None else 1,
               "normalisation": norm_desc, "seconds": seconds,
               "mpx_bands_per_s": hr.rows * hr.cols * m.bands / 1e6 / max(seconds, 1e-9)}
     if refiner is not None:
@@ -167,15 +177,22 @@ def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: 
 
 
 def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputFill | None, div_t: torch.Tensor,
-                 out_div: torch.Tensor, refiner: SceneRefiner | None, opts: UpscaleOptions, bar) -> None:
-    """Every batch of tiles: read → normalise → model (→ FineSR terms) → de-normalise → accumulate."""
+                 out_div: torch.Tensor, refiner: SceneRefiner | None, opts: UpscaleOptions, bar,
+                 info: DistInfo | None = None) -> None:
+    """Every batch of tiles: read → normalise → model (→ FineSR terms) → de-normalise → accumulate.
+
+    Under torchrun (``info``) the batches are shared over the ranks (one per rank per round) and
+    their outputs gathered to rank 0, which accumulates them in the one-process order (so the
+    result is the same to the bit); ``acc`` is None on the other ranks."""
     tiles, bands = list(grid), scene.meta.bands
     hr_rows, hr_cols = scene.meta.rows * grid.scale, scene.meta.cols * grid.scale
-    for i in bar(range(0, len(tiles), opts.batch), desc="tiles", unit="batch"):
+    starts = list(range(0, len(tiles), opts.batch))
+
+    def outputs(i: int):
+        """``(tile index, band0, output bands)`` of the batch that starts at tile ``i``, as computed."""
         group: list[Tile] = tiles[i:i + opts.batch]
         blocks = [read_block(scene, t.row, t.col, t.size_r, t.size_c, grid.pad, fill) for t in group]
         x = torch.from_numpy(np.stack([b[0] for b in blocks])).to(opts.device) / div_t
-        weights = [grid.weights(t) if grid.feathered else None for t in group]  # once per tile
         if refiner is not None:  # FineSR needs the whole output of the tile
             y = forward(model, x, opts.amp)
             y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
@@ -184,8 +201,40 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
             pieces = forward_bands(model, x, opts.amp)
         for b0, b1, y in pieces:
             y = y.mul_(out_div[:, b0:b1]).cpu().numpy()
-            for t, w, yt in zip(group, weights, y):
-                _accumulate(acc, grid, t, w, yt, hr_rows, hr_cols, b0)
+            for k, yt in enumerate(y):
+                yield i + k, b0, yt
+
+    weights: dict[int, np.ndarray | None] = {}
+
+    def add(k: int, b0: int, yt: np.ndarray) -> None:
+        if k not in weights:  # once per tile (a batch's pieces come band range by band range)
+            if len(weights) >= opts.batch:
+                weights.clear()
+            weights[k] = grid.weights(tiles[k]) if grid.feathered else None
+        _accumulate(acc, grid, tiles[k], weights[k], yt, hr_rows, hr_cols, b0)
+
+    if info is None or not info.enabled:
+        for i in bar(starts, desc="tiles", unit="batch"):
+            for k, b0, yt in outputs(i):
+                add(k, b0, yt)
+        return
+
+    def compute(j: int) -> tuple[list, list]:
+        if refiner is not None:
+            refiner.tally = AngleTally()  # this batch's angle sums, replayed on rank 0 in order
+        items = list(outputs(starts[j]))
+        return items, ([] if refiner is None else refiner.tally.parts)
+
+    main_tally = AngleTally() if refiner is not None else None
+    rounds = ddp.map_rounds(len(starts), compute, info, opts.device, to_main=True)
+    for done in bar(rounds, desc="tiles", unit="round", total=-(-len(starts) // info.world_size)):
+        for _, (items, parts) in done:
+            for k, b0, yt in items:
+                add(k, b0, yt)
+            for total, count in parts:
+                main_tally.add_part(total, count)
+    if refiner is not None and info.is_main:
+        refiner.tally = main_tally
 
 
 def _write(scene: Scene, acc, writer, s: int, out_dtype: np.dtype, nodata_out: float | None,
