@@ -59,9 +59,8 @@ def earlier_stages(path: Path, note: str, hardware: str) -> list[dict]:
     card = json.loads(path.read_text())
     if card.get("stages"):
         return card["stages"]
-    cfg_note = f"{card.get('command', '')}"
-    return [{"command": cfg_note, "init_from": None, "epochs": card.get("epochs"), "steps": card.get("steps"),
-             "batch_size": None, "training_seconds": card.get("training_seconds"),
+    return [{"command": card.get("command", ""), "init_from": None, "epochs": card.get("epochs"),
+             "steps": card.get("steps"), "batch_size": None, "training_seconds": card.get("training_seconds"),
              "hardware": card.get("hardware")}]
 
 

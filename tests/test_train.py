@@ -133,10 +133,12 @@ def test_init_from_fine_tunes_a_checkpoint_and_refuses_another_model(runner, dat
     _train(runner, dataset, fresh, *TINY, "--lr", "1e-9", epochs=1)
     for name, w in read_checkpoint(tuned / "best.pt").state_dict.items():
         assert torch.allclose(w, start[name], atol=1e-6), name
-    assert any(not torch.allclose(w, start[n], atol=1e-6) for n, w in read_checkpoint(fresh / "best.pt").state_dict.items())
+    fresh_weights = read_checkpoint(fresh / "best.pt").state_dict.items()
+    assert any(not torch.allclose(w, start[n], atol=1e-6) for n, w in fresh_weights)
     assert read_checkpoint(tuned / "best.pt").config["init_from"] == str(base / "best.pt")
     for extra, msg in [(["-m", "lkca-g"], "holds a 'lkca' model, not 'lkca-g'"),
-                       (["-m", "lkca", "--model-arg", "channels=6"], "train with --model-arg channels=6 --model-arg blocks=1")]:
+                       (["-m", "lkca", "--model-arg", "channels=6"],
+                        "train with --model-arg channels=6 --model-arg blocks=1")]:
         out = tmp_path / "refused"
         res = runner.invoke(app, ["train", str(dataset), *extra, "-o", str(out), "--init-from", str(base / "best.pt"),
                                   "--device", "cpu", "-q"])

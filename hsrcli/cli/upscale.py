@@ -161,14 +161,15 @@ def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: b
 
     plans = []
     for path in map(as_input, inputs):
-        if is_remote(path) and (output is None or (len(inputs) > 1 and not output.is_dir())):
+        remote = is_remote(path)
+        if remote and output is None:  # several inputs: -o is a folder (checked before)
             raise HsrInputError(f"{path}: a remote input needs -o (a file, or a folder for several inputs)")
-        if is_remote(path) and adapt:
+        if remote and adapt:
             raise HsrInputError(f"{path}: --adapt needs a local scene")
         with open_scene(path, var=var, layout=layout, wavelengths=wavelengths) as scene:
             meta = scene.meta
         f = output_format(fmt, meta.format)
-        name = remote_name(path) if is_remote(path) else path.name
+        name = remote_name(path) if remote else path.name
         out = default_output_path(path, scale, f) if output is None else (
             default_output_path(output / name, scale, f) if output.is_dir() else output)
         targets = list(envi_paths(out)) if f == "envi" else [out]

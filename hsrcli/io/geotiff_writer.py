@@ -53,6 +53,7 @@ class GeoTiffWriter(SceneWriter):
         if meta.transform is None:
             profile.pop("transform")
         self.block_shape = (profile["blockysize"], profile["blockxsize"])
+        self._predictor = profile["predictor"]
         try:
             with gdal_env(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -130,10 +131,10 @@ class CogWriter(GeoTiffWriter):
         if self._ds.closed:  # abort() after a failed copy: nothing left to finish
             return [(self._cog_tmp, self.path)]
         [(tiff, _)] = super()._finish()
-        integer = np.issubdtype(self.meta.dtype, np.integer)
+        predictor = {2: "STANDARD", 3: "FLOATING_POINT"}[self._predictor]  # the GeoTIFF's, by its COG name
         try:
             with gdal_env():
-                copy(tiff, self._cog_tmp, driver="COG", compress="DEFLATE", predictor="YES" if integer else "FLOATING_POINT",
+                copy(tiff, self._cog_tmp, driver="COG", compress="DEFLATE", predictor=predictor,
                      blocksize=self.block_shape[1], overviews="AUTO", overview_resampling="AVERAGE",
                      bigtiff="IF_SAFER")
         finally:

@@ -53,26 +53,26 @@ def open_scene(
     Raises:
         HsrInputError: for anything that is not a readable scene (one-line message).
     """
-    from hsrcli.io.remote import gdal_path, is_remote
+    from hsrcli.io.remote import gdal_path, is_remote, remote_name
     from hsrcli.io.wavelengths import parse_wavelength_spec
 
     remote = is_remote(path)  # then a string: Path() would fold the // of a URL
-    p = gdal_path(str(path)) if remote else Path(path)
-    if not remote and not p.exists():
-        raise HsrInputError(f"{p}: no such file or folder")
-    fmt = ("gtiff" if Path(p).suffix.lower() in TIFF_EXTS else "gdal") if remote else detect_format(p)
     if remote:
-        from hsrcli.io.geotiff import GeoTiffScene
-
-        scene: Scene = GeoTiffScene(p, fmt, remote=True)
-    elif fmt == "envi":
+        p = gdal_path(str(path))
+        fmt = "gtiff" if Path(remote_name(p)).suffix.lower() in TIFF_EXTS else "gdal"
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise HsrInputError(f"{p}: no such file or folder")
+        fmt = detect_format(p)
+    if fmt == "envi":
         from hsrcli.io.envi import EnviScene
 
-        scene = EnviScene(p)
+        scene: Scene = EnviScene(p)
     elif fmt in ("gtiff", "gdal"):
         from hsrcli.io.geotiff import GeoTiffScene
 
-        scene = GeoTiffScene(p, fmt)
+        scene = GeoTiffScene(p, fmt, remote=remote)
     elif fmt == "band-folder":
         from hsrcli.io.bandfolder import BandFolderScene
 

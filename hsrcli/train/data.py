@@ -6,10 +6,10 @@ from __future__ import annotations
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, RandomSampler
 
+from hsrcli import dist as ddp
 from hsrcli.data.dataset import BandCropDataset, PatchDataset
 from hsrcli.data.manifest import Manifest, load_manifest
 from hsrcli.errors import HsrInputError
-from hsrcli import dist as ddp
 from hsrcli.train.config import TrainConfig
 
 

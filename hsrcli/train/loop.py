@@ -21,13 +21,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hsrcli import dist as ddp
 from hsrcli.checkpoint import check_compatible, make_checkpoint, model_from_checkpoint, read_checkpoint, save_checkpoint
 from hsrcli.data.dataset import ImageDataset
 from hsrcli.data.manifest import load_manifest
 from hsrcli.errors import HsrInputError
 from hsrcli.models import build, spec
 from hsrcli.runtime import amp_dtype, resolve_device, seed_everything
-from hsrcli import dist as ddp
 from hsrcli.train.config import TrainConfig, check_resumable, open_run_folder
 from hsrcli.train.data import checkpoint_meta, epoch_loader, training_data
 from hsrcli.train.schedule import fit_epochs, kd_weight, make_scheduler, set_total_epochs
@@ -57,10 +57,7 @@ def _initial_weights(cfg: TrainConfig, bands: int, scale: int) -> dict:
     """The ``state_dict`` of ``--init-from`` (a checkpoint or bundled name): same model, options and scale."""
     from hsrcli.weights import checkpoint_path
 
-    path = checkpoint_path(cfg.init_from)
-    if path is None:
-        raise HsrInputError(f"--init-from {cfg.init_from!r}: no such checkpoint or bundled model")
-    ckpt = read_checkpoint(path)
+    ckpt = read_checkpoint(checkpoint_path(cfg.init_from) or cfg.init_from)  # TrainConfig.validate checked it
     m = ckpt.model
     if m.name != cfg.model:
         raise HsrInputError(f"--init-from {cfg.init_from}: holds a {m.name!r} model, not {cfg.model!r}")
