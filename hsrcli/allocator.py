@@ -5,7 +5,7 @@ is served by glibc with a fresh ``mmap`` that the kernel zero-fills page by page
 ``munmap``-ed when freed. Measured on 2 cores with ``lkca-g_x4`` on 201² LR tiles
 (64 bands), that page-fault traffic took ~1 s of system time per 6 s of forward and
 made large tiles ~25 % slower per pixel than small ones; with the thresholds below the
-blocks stay in the heap and are reused, and the speed per pixel is flat up to ~256² LR
+blocks stay in the heap and are reused, and the speed per pixel is flat up to 512² LR
 (see ``hsrcli.infer.tileplan.CPU_SPEED``). Peak RSS is still the peak working set.
 """
 

@@ -100,3 +100,27 @@ def test_windows_cover_scene_exactly_and_align_to_blocks(block, budget):
         if w.height * w.width * 8 > budget:  # over budget only when one block is
             assert (w.height, w.width) == (min(block[0], 37 - w.row_off), min(block[1], 23 - w.col_off))
     assert (seen == 1).all()
+
+
+@pytest.mark.parametrize("interleave", ["bsq", "bil", "bip"])
+def test_envi_band_ranges_of_any_window_in_any_order(tmp_path, utm_meta, interleave):
+    g = np.random.default_rng(1)
+    cube = g.integers(-3000, 3000, (16, 16, 8)).astype(np.int16)
+    pieces = [(r0, c0, b0, b1) for r0 in (0, 5) for c0 in (0, 9) for b0, b1 in ((0, 3), (3, 8))]
+    g.shuffle(pieces)
+    with open_writer(tmp_path / "o.hdr", utm_meta, interleave=interleave) as w:
+        assert w.band_writes
+        for r0, c0, b0, b1 in pieces:
+            r1, c1 = (5, 16)[r0 > 0], (9, 16)[c0 > 0]
+            w.write_bands(r0, c0, b0, cube[r0:r1, c0:c1, b0:b1].transpose(2, 0, 1).astype(np.float32))
+        with pytest.raises(ValueError, match="outside"):
+            w.write_bands(10, 0, 6, np.zeros((3, 2, 2)))
+    np.testing.assert_array_equal(open_scene(tmp_path / "o.hdr").read(), cube)
+
+
+def test_geotiff_writes_whole_windows_only(tmp_path, utm_meta):
+    w = open_writer(tmp_path / "o.tif", utm_meta)
+    assert not w.band_writes
+    with pytest.raises(NotImplementedError):
+        w.write_bands(0, 0, 0, np.zeros((1, 2, 2)))
+    w.abort()

@@ -8,7 +8,7 @@ import torch
 from hsrcli.models import build, names, spec
 from hsrcli.models.coarsr import neighbour_bands
 from hsrcli.models.finesr import finesr, finesr_weight
-from hsrcli.models.lkca import lkca_lr_from_lkca, polyphase_depthwise
+from hsrcli.models.lkca import ChannelAttention, lkca_lr_from_lkca, polyphase_depthwise
 from hsrcli.models.lkca_g import blend_weights, group_starts
 from hsrcli.models.resample import bicubic_resize
 from hsrcli.models.upsampler import lowrank_param_count
@@ -175,6 +175,17 @@ def test_polyphase_depthwise_equals_the_dilated_convolution(k, d, size):
     assert torch.allclose(y, conv(x), atol=1e-6)
     y.sum().backward()  # trainable through the polyphase path (CPU training)
     assert x.grad is not None and conv.weight.grad is not None
+
+
+@pytest.mark.parametrize("pool,size", [(7, (9, 13)), (3, (1, 5)), (5, (20, 4))])
+def test_local_channel_attention_pool_is_the_square_mean_of_valid_pixels(pool, size):
+    x = torch.rand(2, 6, *size, dtype=torch.float64)
+    att = ChannelAttention(6, pool=pool).double().eval()
+    seen = {}
+    att.fc.register_forward_hook(lambda _m, inp, _out: seen.setdefault("pooled", inp[0]))
+    att(x)
+    square = torch.nn.functional.avg_pool2d(x, pool, stride=1, padding=pool // 2, count_include_pad=False)
+    torch.testing.assert_close(seen["pooled"], square, rtol=0, atol=1e-12)  # borders average fewer pixels
 
 
 @pytest.mark.parametrize("bands", [5, 8, 9, 31, 224, 300])

@@ -24,9 +24,11 @@ def upscale(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (one input) or folder "
                                                    "(several); default <stem>_x<s> next to the input.")] = None,
     fmt: Annotated[Optional[choices.Format], typer.Option("--format", help="Output format (default: as the "
-                                                          "input; other inputs: envi).")] = None,
-    tile: Annotated[Optional[int], typer.Option("--tile", help="Tile size in LR pixels (default: as large as "
-                                                "fits ~96 MB of output per tile, at most 512).")] = None,
+                                                          "-o name says, .hdr or .tif; else as the input; "
+                                                          "other inputs: envi).")] = None,
+    tile: Annotated[Optional[int], typer.Option("--tile", help="Tile size in LR pixels (default: the fastest "
+                                                "estimated among tiles of at most ~96 MB of output held and "
+                                                "96 Ki LR px, 512 px a side).")] = None,
     overlap: Annotated[Optional[int], typer.Option("--overlap", help="Overlap of tiles in LR pixels "
                                                    "(default: 2 x the model's measured effective "
                                                    "receptive radius; with --exact, 2 x its theoretical "
@@ -168,10 +170,11 @@ def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: b
             raise HsrInputError(f"{path}: --adapt needs a local scene")
         with open_scene(path, var=var, layout=layout, wavelengths=wavelengths) as scene:
             meta = scene.meta
-        f = output_format(fmt, meta.format)
         name = remote_name(path) if remote else path.name
+        file_out = output is not None and not output.is_dir()
+        f = output_format(fmt, meta.format, output if file_out else None)
         out = default_output_path(path, scale, f) if output is None else (
-            default_output_path(output / name, scale, f) if output.is_dir() else output)
+            output if file_out else default_output_path(output / name, scale, f))
         targets = list(envi_paths(out)) if f == "envi" else [out]
         check_targets(targets, overwrite)
         plans.append((path, out, f, meta))

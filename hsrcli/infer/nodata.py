@@ -1,7 +1,7 @@
 """Missing input values (nodata, NaN) and bands with no valid pixel, before the network sees them.
 
 * Isolated missing values are filled with their band's mean (the network needs a
-  number; the output pixel is set back to nodata afterwards, see ``runner._finish``).
+  number; the output pixel is set back to nodata afterwards, see :mod:`hsrcli.infer.finish`).
 * Bands that are *entirely* missing (bad bands stored as nodata, common in GeoTIFF
   exports of AVIRIS/Hyperion) must not leak into the good ones: a band-agnostic model
   runs on the good bands only (:class:`GoodBands`); a model trained for a fixed band

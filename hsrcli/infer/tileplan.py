@@ -4,12 +4,15 @@
   the model's measured *effective* radius, see :mod:`hsrcli.infer.receptive`); the
   discarded margin at inner tile edges and the mirrored border of the scene are that radius.
 * :func:`auto_tile` — chosen from measured throughput and memory: among the tiles whose
-  output fits :data:`TILE_HR_VALUES` (output bands held at once × HR pixels), the one that
+  output fits :data:`TILE_HR_VALUES` (output bands held at once × HR pixels) and whose area fits
+  :data:`TILE_LR_PIXELS` (the model's working set), the one that
   minimises the estimated time = LR pixels computed (overlap included) / relative speed at
   that tile size (:data:`CPU_SPEED`, measured; flat on GPUs, where larger is never slower).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -17,13 +20,19 @@ from hsrcli.errors import HsrInputError
 
 #: At most this many output values (bands held at once × HR pixels) per tile (~96 MB float32).
 TILE_HR_VALUES = 24 * 2**20
+#: At most this many LR pixels per tile: the model's working set grows with the tile's area whatever
+#: the bands (lkca-g_x4 holds ~4 KB per LR pixel of an 8-band group, measured on 286² tiles), so
+#: this keeps it near 400 MB and the peak RSS flat from small scenes to large ones.
+TILE_LR_PIXELS = 96 * 1024
 #: Overlap for models whose receptive field is the whole image (global attention).
 UNBOUNDED_OVERLAP = 32
 #: Relative forward speed (LR px/s) of a tile of side N on CPU, measured with the bundled
-#: lkca-g_x4 on 64 bands, 2 cores, freed memory retained (:mod:`hsrcli.allocator`;
-#: benchmarks/upscale_speed.py): the working set outgrows the caches past ~256 px.
+#: lkca-g_x4 on 64 bands streaming its band groups (``forward_bands``, as ``hsr upscale`` runs it),
+#: 2 cores, freed memory retained (:mod:`hsrcli.allocator`), best of 3: flat within ±5 % from 64 to
+#: 512 px (21.7 k LR px/s at 32 px, 24.3 k at 512), so the fewest LR pixels computed win.
 #: Interpolated in log2(N); flat outside the table.
-CPU_SPEED = {48: 1.0, 64: 1.0, 96: 0.95, 128: 0.98, 160: 0.99, 192: 0.96, 256: 0.90, 320: 0.82, 384: 0.78}
+CPU_SPEED = {32: 0.89, 48: 0.91, 64: 0.96, 96: 0.90, 128: 0.97, 160: 0.95, 192: 0.95, 256: 0.98, 320: 0.99,
+             384: 1.0, 512: 1.0}
 #: Largest default tile.
 MAX_TILE = 512
 
@@ -54,18 +63,25 @@ def _split(n: int, cap: int, overlap: int) -> tuple[int, int]:
     return k, -(-(n - overlap) // k) + overlap
 
 
-def auto_tile(bands: int, scale: int, overlap: int, rows: int | None = None, cols: int | None = None,
-              pad: int = 0, device_type: str = "cpu") -> int:
-    """Default tile (LR px) for output ``bands`` held at once.
+def auto_tile(held: int | Callable[[int], int], scale: int, overlap: int, rows: int | None = None,
+              cols: int | None = None, pad: int = 0, device_type: str = "cpu") -> int:
+    """Default tile (LR px) for a model that holds ``held`` output bands at once (a number, or a
+    function of the tile side: band-streaming models hold fewer bands on larger tiles).
 
-    Without the scene size: the memory cap, the largest multiple of 8 whose output fits
-    :data:`TILE_HR_VALUES` (at least ``overlap + 32``, at most :data:`MAX_TILE`). With it
-    (``rows × cols`` LR px, padded by ``pad`` on each side as the tile grid does): the
-    tile up to that cap, split evenly along each axis, with the least estimated time
-    (computed LR pixels / :func:`relative_speed`).
+    A tile *fits* when the output it holds, ``held × (scale · side)²`` values, is within
+    :data:`TILE_HR_VALUES` and its area within :data:`TILE_LR_PIXELS`. Without the scene size: the largest fitting multiple of 8 up to
+    :data:`MAX_TILE` (at least ``overlap + 32``). With it (``rows × cols`` LR px, padded by ``pad``
+    on each side as the tile grid does): among the fitting grids of tiles split evenly along each
+    axis, the one with the least estimated time (computed LR pixels / :func:`relative_speed`).
     """
-    side = int((TILE_HR_VALUES / max(1, bands)) ** 0.5 / scale) // 8 * 8
-    cap = max(overlap + 32, min(MAX_TILE, side))
+    held_at = held if callable(held) else (lambda _side: held)
+    floor = overlap + 32
+
+    def fits(side: int) -> bool:
+        return side <= floor or (held_at(side) * (side * scale) ** 2 <= TILE_HR_VALUES
+                                 and side * side <= TILE_LR_PIXELS)
+
+    cap = max([floor] + [s for s in range(8, MAX_TILE + 1, 8) if fits(s)])
     if rows is None or cols is None:
         return cap
     pr, pc = rows + 2 * pad, cols + 2 * pad
@@ -73,7 +89,9 @@ def auto_tile(bands: int, scale: int, overlap: int, rows: int | None = None, col
     for limit in range((overlap + 16 + 7) // 8 * 8, cap + 1, 8):  # multiples of 8 from overlap + 16 (cap >= it)
         (kr, tr), (kc, tc) = _split(pr, limit, overlap), _split(pc, limit, overlap)
         tile = max(tr, tc)
+        if not fits(tile):
+            continue
         cost = kr * kc * tile * tile / relative_speed(tile, device_type)
         if best is None or cost < best[0] - 1e-9:
             best = (cost, tile)
-    return best[1]
+    return cap if best is None else best[1]

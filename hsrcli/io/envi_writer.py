@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,31 @@ class EnviWriter(SceneWriter):
             raise
         img._memmap = None  # writes go through per-window memmaps (bounded RSS)
         self._img = img
+
+    band_writes = True  # a fixed-layout file: any window, any bands, in place
+
+    def _write_bands(self, r0: int, c0: int, band0: int, data: np.ndarray) -> None:
+        """BSQ and BIL: one positioned write per band and row (no mapping, so nothing of the file counts
+        towards this process's memory); BIP, where a pixel's bands are interleaved: a memmap."""
+        b, h, w = data.shape
+        if self.meta.interleave == Interleave.bip:
+            mm = self._img.open_memmap(interleave="bsq", writable=True)  # (bands, rows, cols) view
+            try:
+                mm[band0:band0 + b, r0:r0 + h, c0:c0 + w] = data
+            finally:
+                del mm
+            return
+        rows, cols, bands = self.meta.rows, self.meta.cols, self.meta.bands
+        data = np.ascontiguousarray(data, dtype=np.dtype(self._img.dtype))  # the file's byte order
+        bsq = self.meta.interleave == Interleave.bsq
+        fd = os.open(self._tmp_data, os.O_WRONLY)
+        try:
+            for j in range(b):
+                for k in range(h):
+                    row = ((band0 + j) * rows + r0 + k) if bsq else ((r0 + k) * bands + band0 + j)
+                    os.pwrite(fd, data[j, k], self._img.offset + (row * cols + c0) * data.itemsize)
+        finally:
+            os.close(fd)
 
     def _write(self, r0: int, c0: int, data: np.ndarray) -> None:
         mm = self._img.open_memmap(interleave="bip", writable=True)

@@ -5,12 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from hsrcli.choices import Format
+from hsrcli.errors import HsrInputError
+
+#: Output names that say their format (``.img`` is left out: ERDAS Imagine uses it too).
+NAMED_FORMATS = {".hdr": Format.envi.value, ".tif": Format.gtiff.value, ".tiff": Format.gtiff.value}
 
 
-def output_format(requested: str | None, scene_format: str) -> str:
-    """The requested :class:`~hsrcli.choices.Format`, else GeoTIFF for GeoTIFF input and ENVI for the rest."""
+def output_format(requested: str | None, scene_format: str, path: Path | None = None) -> str:
+    """The output format: ``requested`` (a :class:`~hsrcli.choices.Format`), else the one the output
+    name says (``.hdr``: ENVI; ``.tif``/``.tiff``: GeoTIFF), else GeoTIFF for GeoTIFF input and ENVI for
+    the rest. A name that says another format than the requested one is refused."""
+    named = None if path is None else NAMED_FORMATS.get(path.suffix.lower())
     if requested is not None:
-        return Format.check(requested, "--format")
+        fmt = Format.check(requested, "--format")
+        if named is not None and (named == Format.envi.value) != (fmt == Format.envi.value):
+            raise HsrInputError(f"{path}: the name says {named}, but --format is {fmt}; rename the output "
+                                "or leave --format out")
+        return fmt
+    if named is not None:
+        return named
     return Format.gtiff.value if scene_format == "gtiff" else Format.envi.value
 
 

@@ -32,8 +32,16 @@ def band_stats(
     for window in windows:
         raw = scene.read(window).reshape(-1, m.bands)
         valid = ~m.nodata_mask(raw)
+        if np.issubdtype(raw.dtype, np.floating):
+            valid &= np.isfinite(raw)
+        if valid.all():  # the common case: no float64 copies, no masking
+            count += raw.shape[0]
+            total += raw.sum(axis=0, dtype=np.float64)
+            if raw.shape[0]:
+                lo = np.minimum(lo, raw.min(axis=0))
+                hi = np.maximum(hi, raw.max(axis=0))
+            continue
         block = raw.astype(np.float64)
-        valid &= np.isfinite(block)
         count += valid.sum(axis=0)
         total += np.where(valid, block, 0.0).sum(axis=0)
         lo = np.minimum(lo, np.where(valid, block, np.inf).min(axis=0, initial=np.inf))

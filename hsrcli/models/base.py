@@ -36,8 +36,9 @@ class SRModel(nn.Module):
     def fit_tile(self, tile: int) -> None:
         """Prepare for LR tiles of ``tile × tile`` pixels (default: nothing to adjust)."""
 
-    def bands_held(self, bands: int) -> int:
-        """Output bands :meth:`forward_bands` holds at once for a ``bands``-band input (default: all)."""
+    def bands_held(self, bands: int, tile: int | None = None) -> int:
+        """Output bands :meth:`forward_bands` holds at once for a ``bands``-band input, after
+        :meth:`fit_tile` (``tile``) or as configured now (None); default: all."""
         return bands
 
     def forward_bands(self, x: torch.Tensor) -> Iterator[tuple[int, int, torch.Tensor]]:

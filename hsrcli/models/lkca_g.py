@@ -75,12 +75,17 @@ class GroupedLKCA(SRModel):
         """Unless ``group_batch`` was given, run as many spectral groups per chunk as keep the
         working set near :data:`GROUP_PIXELS` (measured fastest on CPU); results are identical."""
         if not self._fixed_batch:
-            self.group_batch = max(1, GROUP_PIXELS // (tile * tile))
+            self.group_batch = self._chunk(tile)
 
-    def bands_held(self, bands: int) -> int:
+    def _chunk(self, tile: int | None) -> int:
+        """Spectral groups per forward chunk for tiles of side ``tile`` (None: as configured now)."""
+        if self._fixed_batch or tile is None:
+            return self.group_batch or 4
+        return max(1, GROUP_PIXELS // (tile * tile))
+
+    def bands_held(self, bands: int, tile: int | None = None) -> int:
         """At most the bands of one chunk of groups plus the overlap carried to the next chunk."""
-        chunk = self.group_batch or 4
-        return min(bands, (self.group_bands - self.overlap) * chunk + self.group_bands)
+        return min(bands, (self.group_bands - self.overlap) * self._chunk(tile) + self.group_bands)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([y for _, _, y in self.forward_bands(x)], dim=1)

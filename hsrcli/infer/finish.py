@@ -1,0 +1,101 @@
+"""The last step of ``hsr upscale``: nodata restored where the LR input was missing, values cast.
+
+* :class:`Finisher` — the one rule, for output blocks in either layout: HR strips ``(h, w, B)``
+  as the accumulators hand them over, or band ranges of a tile ``(b, h, w)`` as models produce them.
+  An HR pixel is missing in band *k* when its LR pixel is missing in band *k* (nodata or NaN); it
+  becomes the output's nodata (else NaN in float outputs, 0 in integer ones). Integer outputs are
+  rounded and clipped to the type's range.
+* :class:`CoreWriter` — tile cores written straight into the output, band range by band range, by
+  writers that take windows in any order (:attr:`~hsrcli.io.writers.SceneWriter.band_writes`): the
+  default grids' cores partition the scene, so nothing needs to be summed, stored and read back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from rasterio.windows import Window
+
+from hsrcli.io.scene import Scene
+from hsrcli.io.writers import SceneWriter
+
+
+class Finisher:
+    """Nodata and cast for the HR output of ``scene`` at ``scale``, stored as ``dtype`` (HR pixels)."""
+
+    def __init__(self, scene: Scene, scale: int, dtype: np.dtype, nodata: float | None) -> None:
+        self.scene, self.scale, self.dtype, self.nodata = scene, scale, np.dtype(dtype), nodata
+        self._window: tuple[int, int, int, int] | None = None  # the last LR window read, and its mask
+        self._bad: np.ndarray | None = None
+
+    def _lr_bad(self, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray | None, int, int]:
+        """Missing-value mask ``(h_lr, w_lr, B)`` of the LR pixels under HR rows r0:r1, cols c0:c1 (None if
+        none is missing), and the HR offset of its first row and column; the last window is kept."""
+        s = self.scale
+        lr0, lr1, lc0, lc1 = r0 // s, -(-r1 // s), c0 // s, -(-c1 // s)
+        if self._window != (lr0, lr1, lc0, lc1):
+            raw = self.scene.read(Window(lc0, lr0, lc1 - lc0, lr1 - lr0))
+            bad = self.scene.meta.nodata_mask(raw)
+            if np.issubdtype(raw.dtype, np.floating):
+                bad |= np.isinf(raw)  # NaN is in the nodata mask
+            self._window, self._bad = (lr0, lr1, lc0, lc1), bad if bad.any() else None
+        return self._bad, lr0 * s, lc0 * s
+
+    def _fill(self) -> np.float32:
+        if self.nodata is not None:
+            return np.float32(self.nodata)
+        return np.float32(np.nan if np.issubdtype(self.dtype, np.floating) else 0)
+
+    def _cast(self, block: np.ndarray) -> np.ndarray:
+        """``block`` float32 as the output type: integers rounded half to even, clipped to the type's
+        range (±inf to its limits), NaN to 0 — in place when ``block`` is float32 (it is consumed)."""
+        if not np.issubdtype(self.dtype, np.integer):
+            return block.astype(self.dtype)
+        info = np.iinfo(self.dtype)
+        # float32 cannot hold the limits of 32/64-bit types (2**31 − 1 rounds up and overflows)
+        t = torch.from_numpy(np.asarray(block, dtype=np.float32 if info.bits <= 16 else np.float64))
+        t.round_().clamp_(info.min, info.max).nan_to_num_(0.0)  # torch: vectorised, on every core
+        return t.numpy().astype(self.dtype)
+
+    def strip(self, block: np.ndarray, r0: int, c0: int) -> np.ndarray:
+        """``block`` (h, w, B) float32 at HR offset (r0, c0), finished and cast (``block`` is consumed)."""
+        h, w = block.shape[:2]
+        bad, o_r, o_c = self._lr_bad(r0, r0 + h, c0, c0 + w)
+        if bad is not None:
+            s = self.scale
+            bad_hr = np.repeat(np.repeat(bad, s, axis=0), s, axis=1)[r0 - o_r:r0 - o_r + h, c0 - o_c:c0 - o_c + w]
+            block = np.where(bad_hr, self._fill(), block)
+        return self._cast(block)
+
+    def planes(self, block: np.ndarray, r0: int, c0: int, band0: int) -> np.ndarray:
+        """Bands ``band0:band0+b`` of ``block`` (b, h, w) float32 at HR offset (r0, c0), finished and cast
+        (``block`` is consumed)."""
+        b, h, w = block.shape
+        bad, o_r, o_c = self._lr_bad(r0, r0 + h, c0, c0 + w)
+        if bad is not None:
+            s = self.scale
+            bad = bad[:, :, band0:band0 + b].transpose(2, 0, 1)
+            bad_hr = np.repeat(np.repeat(bad, s, axis=1), s, axis=2)[:, r0 - o_r:r0 - o_r + h, c0 - o_c:c0 - o_c + w]
+            block = np.where(bad_hr, self._fill(), block)
+        return self._cast(block)
+
+
+class CoreWriter:
+    """Tile cores finished and written as they come (the accumulators' ``add`` without a canvas)."""
+
+    weighted = False
+
+    def __init__(self, writer: SceneWriter, finisher: Finisher) -> None:
+        if not writer.band_writes:
+            raise ValueError(f"{type(writer).__name__} cannot write band ranges of any window")
+        self.writer, self.finisher = writer, finisher
+
+    def add(self, r0: int, c0: int, values: np.ndarray, weight: np.ndarray | None = None, band0: int = 0,
+            add_weight: bool = True) -> None:
+        """Bands ``band0:band0+b`` of one tile core ``values`` (b, h, w) at HR offset (r0, c0)."""
+        if weight is not None:
+            raise ValueError("CoreWriter stores unweighted cores only")
+        self.writer.write_bands(r0, c0, band0, self.finisher.planes(values, r0, c0, band0))
+
+    def close(self) -> None:
+        """Nothing to release: the writer is committed or aborted by its owner."""

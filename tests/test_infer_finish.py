@@ -1,0 +1,62 @@
+"""The last step of upscale (hsrcli/infer/finish.py): nodata restored, values cast, cores written in place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasters import write_geotiff, write_raw_envi
+
+from hsrcli.infer.finish import CoreWriter, Finisher
+from hsrcli.io import SceneMeta, open_scene, open_writer
+
+
+def test_integer_output_is_rounded_and_clipped(tmp_path):
+    scene = open_scene(write_geotiff(tmp_path / "a.tif", np.ones((2, 2, 3), np.float32)))
+    block = np.array([[[-3.2, 0.5, 1.49], [1.5, 70000.0, np.nan]]] * 2, dtype=np.float32)
+    out = Finisher(scene, 1, np.dtype("uint16"), None).strip(block, 0, 0)
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out[0], [[0, 0, 1], [2, 65535, 0]])  # round half to even, clip, NaN -> 0
+
+
+def test_32_bit_limits_do_not_overflow(tmp_path):
+    scene = open_scene(write_geotiff(tmp_path / "a.tif", np.ones((1, 2, 1), np.float32)))
+    block = np.array([[[3e9], [-np.inf]]], dtype=np.float32)
+    out = Finisher(scene, 1, np.dtype("int32"), None).strip(block, 0, 0)
+    np.testing.assert_array_equal(out.ravel(), [2**31 - 1, -(2**31)])
+
+
+@pytest.mark.parametrize("dtype,nodata", [("float32", None), ("int16", -999.0), ("uint8", None)])
+def test_both_layouts_finish_alike(tmp_path, dtype, nodata):
+    g = np.random.default_rng(0)
+    lr = (g.random((5, 6, 4)) * 100).astype(np.float32)
+    lr[1, 2, 3] = np.nan  # missing in band 3 only
+    lr[4, 0, :] = np.nan  # missing everywhere
+    scene = open_scene(write_raw_envi(tmp_path, lr))
+    hr = (g.random((10, 12, 4)) * 300 - 50).astype(np.float32)
+    fin = Finisher(scene, 2, np.dtype(dtype), nodata)
+    strip = fin.strip(hr.copy(), 0, 0)
+    planes = np.concatenate([fin.planes(np.ascontiguousarray(hr[2:8, 4:12, b0:b1].transpose(2, 0, 1)), 2, 4, b0)
+                             for b0, b1 in [(0, 3), (3, 4)]])
+    np.testing.assert_array_equal(planes.transpose(1, 2, 0), strip[2:8, 4:12])
+    fill = nodata if nodata is not None else (np.nan if dtype == "float32" else 0)
+    np.testing.assert_array_equal(strip[2:4, 4:6, 3], np.full((2, 2), fill, dtype))  # that band's HR pixels
+    assert not np.isnan(strip[2:4, 4:6, :3].astype(np.float64)).any()  # the other bands kept
+    np.testing.assert_array_equal(strip[8:10, 0:2], np.full((2, 2, 4), fill, dtype))
+
+
+def test_core_writer_needs_a_writer_that_takes_band_ranges(tmp_path):
+    scene = open_scene(write_raw_envi(tmp_path, np.ones((4, 4, 2), np.float32)))
+    meta = SceneMeta(rows=8, cols=8, bands=2, dtype="float32")
+    fin = Finisher(scene, 2, np.dtype("float32"), None)
+    gtiff = open_writer(tmp_path / "o.tif", meta)
+    with pytest.raises(ValueError, match="cannot write band ranges"):
+        CoreWriter(gtiff, fin)
+    gtiff.abort()
+    with open_writer(tmp_path / "o.hdr", meta) as envi:
+        sink = CoreWriter(envi, fin)
+        for r0 in (0, 4):
+            for c0 in (0, 4):
+                for b in (0, 1):
+                    sink.add(r0, c0, np.full((1, 4, 4), 10 * b + r0 + c0 / 4, np.float32), band0=b)
+    out = open_scene(tmp_path / "o.hdr").read()
+    assert out[5, 1, 1] == 14 and out[1, 6, 0] == 1
