@@ -28,18 +28,21 @@ class Finisher:
         self._window: tuple[int, int, int, int] | None = None  # the last LR window read, and its mask
         self._bad: np.ndarray | None = None
 
-    def _lr_bad(self, r0: int, r1: int, c0: int, c1: int) -> tuple[np.ndarray | None, int, int]:
-        """Missing-value mask ``(h_lr, w_lr, B)`` of the LR pixels under HR rows r0:r1, cols c0:c1 (None if
-        none is missing), and the HR offset of its first row and column; the last window is kept."""
+    def _missing(self, r0: int, c0: int, h: int, w: int, bands: slice = slice(None)) -> np.ndarray | None:
+        """Missing-value mask ``(h, w, b)`` of the HR window at (r0, c0) in ``bands`` (None if no LR pixel
+        under it is missing). The LR window last read is kept: a tile's band ranges share it."""
         s = self.scale
-        lr0, lr1, lc0, lc1 = r0 // s, -(-r1 // s), c0 // s, -(-c1 // s)
+        lr0, lr1, lc0, lc1 = r0 // s, -(-(r0 + h) // s), c0 // s, -(-(c0 + w) // s)
         if self._window != (lr0, lr1, lc0, lc1):
             raw = self.scene.read(Window(lc0, lr0, lc1 - lc0, lr1 - lr0))
             bad = self.scene.meta.nodata_mask(raw)
             if np.issubdtype(raw.dtype, np.floating):
                 bad |= np.isinf(raw)  # NaN is in the nodata mask
             self._window, self._bad = (lr0, lr1, lc0, lc1), bad if bad.any() else None
-        return self._bad, lr0 * s, lc0 * s
+        if self._bad is None:
+            return None
+        dr, dc = r0 - lr0 * s, c0 - lc0 * s
+        return np.repeat(np.repeat(self._bad[:, :, bands], s, axis=0), s, axis=1)[dr:dr + h, dc:dc + w]
 
     def _fill(self) -> np.float32:
         if self.nodata is not None:
@@ -59,31 +62,19 @@ class Finisher:
 
     def strip(self, block: np.ndarray, r0: int, c0: int) -> np.ndarray:
         """``block`` (h, w, B) float32 at HR offset (r0, c0), finished and cast (``block`` is consumed)."""
-        h, w = block.shape[:2]
-        bad, o_r, o_c = self._lr_bad(r0, r0 + h, c0, c0 + w)
-        if bad is not None:
-            s = self.scale
-            bad_hr = np.repeat(np.repeat(bad, s, axis=0), s, axis=1)[r0 - o_r:r0 - o_r + h, c0 - o_c:c0 - o_c + w]
-            block = np.where(bad_hr, self._fill(), block)
-        return self._cast(block)
+        bad = self._missing(r0, c0, *block.shape[:2])
+        return self._cast(block if bad is None else np.where(bad, self._fill(), block))
 
     def planes(self, block: np.ndarray, r0: int, c0: int, band0: int) -> np.ndarray:
         """Bands ``band0:band0+b`` of ``block`` (b, h, w) float32 at HR offset (r0, c0), finished and cast
         (``block`` is consumed)."""
         b, h, w = block.shape
-        bad, o_r, o_c = self._lr_bad(r0, r0 + h, c0, c0 + w)
-        if bad is not None:
-            s = self.scale
-            bad = bad[:, :, band0:band0 + b].transpose(2, 0, 1)
-            bad_hr = np.repeat(np.repeat(bad, s, axis=1), s, axis=2)[:, r0 - o_r:r0 - o_r + h, c0 - o_c:c0 - o_c + w]
-            block = np.where(bad_hr, self._fill(), block)
-        return self._cast(block)
+        bad = self._missing(r0, c0, h, w, slice(band0, band0 + b))
+        return self._cast(block if bad is None else np.where(bad.transpose(2, 0, 1), self._fill(), block))
 
 
 class CoreWriter:
     """Tile cores finished and written as they come (the accumulators' ``add`` without a canvas)."""
-
-    weighted = False
 
     def __init__(self, writer: SceneWriter, finisher: Finisher) -> None:
         if not writer.band_writes:

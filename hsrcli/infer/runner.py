@@ -133,11 +133,10 @@ def upscale_scene(
         direct = False
         if main:
             writer = open_writer(out, out_meta, fmt, overwrite=overwrite)
-            hr_bytes = hr.rows * hr.cols * channels * 4
             direct = writer.band_writes and not grid.feathered and not use_refine
             if direct:  # the cores partition the scene: each goes straight into the output
                 acc = CoreWriter(writer, finisher)
-            elif hr_bytes <= opts.ram_budget:
+            elif hr.rows * hr.cols * channels * 4 <= opts.ram_budget:
                 acc = RamAccumulator(hr.rows, hr.cols, channels, grid.feathered)
             else:
                 acc = DiskAccumulator(hr.rows, hr.cols, channels, out.parent, grid.feathered)

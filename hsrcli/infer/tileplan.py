@@ -69,8 +69,8 @@ def auto_tile(held: int | Callable[[int], int], scale: int, overlap: int, rows: 
     function of the tile side: band-streaming models hold fewer bands on larger tiles).
 
     A tile *fits* when the output it holds, ``held × (scale · side)²`` values, is within
-    :data:`TILE_HR_VALUES` and its area within :data:`TILE_LR_PIXELS`. Without the scene size: the largest fitting multiple of 8 up to
-    :data:`MAX_TILE` (at least ``overlap + 32``). With it (``rows × cols`` LR px, padded by ``pad``
+    :data:`TILE_HR_VALUES` and its area within :data:`TILE_LR_PIXELS`. Without the scene size:
+    the largest fitting multiple of 8 up to :data:`MAX_TILE` (at least ``overlap + 32``). With it (``rows × cols`` LR px, padded by ``pad``
     on each side as the tile grid does): among the fitting grids of tiles split evenly along each
     axis, the one with the least estimated time (computed LR pixels / :func:`relative_speed`).
     """

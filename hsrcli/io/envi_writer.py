@@ -86,11 +86,7 @@ class EnviWriter(SceneWriter):
         towards this process's memory); BIP, where a pixel's bands are interleaved: a memmap."""
         b, h, w = data.shape
         if self.meta.interleave == Interleave.bip:
-            mm = self._img.open_memmap(interleave="bsq", writable=True)  # (bands, rows, cols) view
-            try:
-                mm[band0:band0 + b, r0:r0 + h, c0:c0 + w] = data
-            finally:
-                del mm
+            self._assign("bsq", (slice(band0, band0 + b), slice(r0, r0 + h), slice(c0, c0 + w)), data)
             return
         rows, cols, bands = self.meta.rows, self.meta.cols, self.meta.bands
         data = np.ascontiguousarray(data, dtype=np.dtype(self._img.dtype))  # the file's byte order
@@ -105,9 +101,14 @@ class EnviWriter(SceneWriter):
             os.close(fd)
 
     def _write(self, r0: int, c0: int, data: np.ndarray) -> None:
-        mm = self._img.open_memmap(interleave="bip", writable=True)
+        self._assign("bip", (slice(r0, r0 + data.shape[0]), slice(c0, c0 + data.shape[1])), data)
+
+    def _assign(self, axes: str, key: tuple[slice, ...], data: np.ndarray) -> None:
+        """``view[key] = data`` through a memmap of the file seen as ``axes`` (bip: rows, cols, bands;
+        bsq: bands, rows, cols), unmapped at once."""
+        mm = self._img.open_memmap(interleave=axes, writable=True)
         try:
-            mm[r0:r0 + data.shape[0], c0:c0 + data.shape[1], :] = data
+            mm[key] = data
         finally:
             del mm  # unmapped: the dirty pages leave this process (the kernel writes them back)
 

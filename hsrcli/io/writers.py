@@ -87,15 +87,13 @@ class SceneWriter(ABC):
         """Write bands ``band0:band0+b`` of the window at (r0, c0) from band-planar ``data`` ``(b, h, w)``,
         cast as :meth:`write` does; only writers with :attr:`band_writes`."""
         b, h, w = data.shape
-        if not self.band_writes:
-            raise NotImplementedError(f"{type(self).__name__} writes whole windows only")
         if min(r0, c0, band0) < 0 or r0 + h > self.meta.rows or c0 + w > self.meta.cols or band0 + b > self.meta.bands:
             raise ValueError(f"bands {band0}:{band0 + b} of rows {r0}:{r0 + h}, cols {c0}:{c0 + w} are outside the "
                              f"{self.meta.rows}x{self.meta.cols}x{self.meta.bands} output")
         self._write_bands(r0, c0, band0, np.asarray(data).astype(self.meta.dtype, copy=False))
 
     def _write_bands(self, r0: int, c0: int, band0: int, data: np.ndarray) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} writes whole windows only")
 
     @abstractmethod
     def _write(self, r0: int, c0: int, data: np.ndarray) -> None: ...
