@@ -179,13 +179,13 @@ def test_polyphase_depthwise_equals_the_dilated_convolution(k, d, size):
 
 @pytest.mark.parametrize("pool,size", [(7, (9, 13)), (3, (1, 5)), (5, (20, 4))])
 def test_local_channel_attention_pool_is_the_square_mean_of_valid_pixels(pool, size):
+    """SE attention squeezed by the k×k mean of each window's valid pixels (fewer at the borders);
+    the mean is taken after the first 1×1 conv, which it commutes with."""
+    torch.manual_seed(0)
     x = torch.rand(2, 6, *size, dtype=torch.float64)
-    att = ChannelAttention(6, pool=pool).double().eval()
-    seen = {}
-    att.fc.register_forward_hook(lambda _m, inp, _out: seen.setdefault("pooled", inp[0]))
-    att(x)
+    att = ChannelAttention(6, reduction=2, pool=pool).double().eval()
     square = torch.nn.functional.avg_pool2d(x, pool, stride=1, padding=pool // 2, count_include_pad=False)
-    torch.testing.assert_close(seen["pooled"], square, rtol=0, atol=1e-12)  # borders average fewer pixels
+    torch.testing.assert_close(att(x), x * torch.sigmoid(att.fc(square)), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("bands", [5, 8, 9, 31, 224, 300])
@@ -219,3 +219,33 @@ def test_models_on_cuda_with_bf16():
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
             y = model(x)
         assert y.shape == (1, 31, 64, 64) and torch.isfinite(y.float()).all()
+
+
+@pytest.mark.parametrize("name", ["bicubic", "lkca", "lkca-lr", "lkca-g", "coarsr"])
+@pytest.mark.parametrize("crop", [(0, 0, 0, 0), (3, 1, 0, 2), (1, 1, 1, 1), (5, 4, 6, 3)])
+def test_forward_bands_with_a_crop_is_the_trimmed_output(name, crop):
+    """A crop leaves out a border the caller discards; the rest is the uncropped output."""
+    from hsrcli.models.base import trim
+
+    torch.manual_seed(0)
+    scale = 3
+    model = build(name, 7, scale, **TINY.get(name, {})).eval()
+    x = torch.rand(2, 7, 13, 12)
+    with torch.no_grad():
+        full = torch.cat([y for _, _, y in model.forward_bands(x)], 1)
+        pieces = list(model.forward_bands(x, crop))
+    assert pieces[0][0] == 0 and pieces[-1][1] == 7
+    got = torch.cat([y for _, _, y in pieces], 1)
+    assert got.shape == (2, 7, (13 - crop[0] - crop[1]) * scale, (12 - crop[2] - crop[3]) * scale)
+    torch.testing.assert_close(got, trim(full, crop, scale), rtol=0, atol=1e-6)
+
+
+def test_lkca_inference_sum_in_place_equals_the_training_parts():
+    torch.manual_seed(0)
+    model = build("lkca", 5, 4, **TINY["lkca"]).eval()
+    x = torch.rand(1, 5, 9, 8)
+    out, _, base = model(x, return_parts=True)
+    with torch.no_grad():
+        fast = model(x)
+    assert torch.equal(fast, (out.detach()))
+    torch.testing.assert_close(base.detach(), bicubic_resize(x, 4), rtol=0, atol=1e-6)

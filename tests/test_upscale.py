@@ -111,18 +111,23 @@ def _scene_for_tiling(tmp_path, rows=70, cols=60, bands=5):
     return write_raw_envi(tmp_path, cube.astype(np.float32), name="tiles")
 
 
-def test_lkca_g_tiled_equals_untiled_when_overlap_covers_receptive_field(runner, tmp_path):
+@pytest.mark.parametrize("feather,suffix", [(0, ".hdr"), (0, ".tif"), (6, ".hdr"), (6, ".tif")])
+def test_lkca_g_tiled_equals_untiled_when_overlap_covers_receptive_field(runner, tmp_path, feather, suffix):
+    """Tiles computed without their discarded margins (cores in place, accumulated, feathered,
+    batched with other crops) give the whole-image output."""
     src = _scene_for_tiling(tmp_path)
     ckpt = _ckpt(tmp_path / "g.pt", "lkca-g", 5, 2, channels=6, blocks=1)
     radius = build("lkca-g", 5, 2, channels=6, blocks=1).receptive_radius
-    whole, tiled = tmp_path / "whole.hdr", tmp_path / "tiled.hdr"
+    whole, tiled = tmp_path / "whole.hdr", tmp_path / f"tiled{suffix}"
     _up(runner, src, "-s", "2", "-m", ckpt, "-o", whole, "--tile", "512")
-    _up(runner, src, "-s", "2", "-m", ckpt, "-o", tiled, "--tile", str(2 * radius + 16), "--batch", "3")
+    overlap = 2 * radius + feather
+    _up(runner, src, "-s", "2", "-m", ckpt, "-o", tiled, "--tile", str(overlap + 16), "--batch", "3",
+        "--overlap", str(overlap))
     a, b = open_scene(whole).read(), open_scene(tiled).read()
     assert a.shape == (140, 120, 5)
     np.testing.assert_allclose(b, a, atol=1e-5)
-    grid = TileGrid(70, 60, 2 * radius + 16, 2 * radius, radius, 2)
-    assert len(grid) > 4  # it really was tiled
+    grid = TileGrid(70, 60, overlap + 16, overlap, radius, 2)
+    assert len(grid) > 4 and grid.feathered == bool(feather)  # it really was tiled
 
 
 @pytest.mark.parametrize("overlap", [0, 1, 4, 9])

@@ -28,7 +28,7 @@ def upscale(
                                                           "other inputs: envi).")] = None,
     tile: Annotated[Optional[int], typer.Option("--tile", help="Tile size in LR pixels (default: the fastest "
                                                 "estimated among tiles of at most ~96 MB of output held and "
-                                                "96 Ki LR px, 512 px a side).")] = None,
+                                                "288² LR px, 512 px a side).")] = None,
     overlap: Annotated[Optional[int], typer.Option("--overlap", help="Overlap of tiles in LR pixels "
                                                    "(default: 2 x the model's measured effective "
                                                    "receptive radius; with --exact, 2 x its theoretical "

@@ -58,7 +58,8 @@ class Finisher:
         # float32 cannot hold the limits of 32/64-bit types (2**31 − 1 rounds up and overflows)
         t = torch.from_numpy(np.asarray(block, dtype=np.float32 if info.bits <= 16 else np.float64))
         t.round_().clamp_(info.min, info.max).nan_to_num_(0.0)  # torch: vectorised, on every core
-        return t.numpy().astype(self.dtype)
+        native = self.dtype.newbyteorder("=")  # torch has native byte order only; writers swap
+        return t.to(torch.from_numpy(np.empty(0, native)).dtype).numpy()  # exact: whole numbers in range
 
     def strip(self, block: np.ndarray, r0: int, c0: int) -> np.ndarray:
         """``block`` (h, w, B) float32 at HR offset (r0, c0), finished and cast (``block`` is consumed)."""

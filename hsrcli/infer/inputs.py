@@ -20,7 +20,7 @@ from hsrcli.infer.nodata import InputFill
 from hsrcli.infer.resolve import ResolvedModel
 from hsrcli.io.scene import Scene
 from hsrcli.models import spec
-from hsrcli.models.base import SRModel
+from hsrcli.models.base import Crop, SRModel
 
 
 def read_padded(scene: Scene, r0: int, c0: int, h: int, w: int, pad: int) -> np.ndarray:
@@ -79,10 +79,11 @@ def forward(model: torch.nn.Module, x: torch.Tensor, amp: torch.dtype | None = N
         return model(x).float()
 
 
-def forward_bands(model: SRModel, x: torch.Tensor, amp: torch.dtype | None = None):
-    """:meth:`SRModel.forward_bands` under ``no_grad`` and autocast; pieces as float32."""
+def forward_bands(model: SRModel, x: torch.Tensor, amp: torch.dtype | None = None, crop: Crop | None = None):
+    """:meth:`SRModel.forward_bands` under ``no_grad`` and autocast (``crop``: LR px left out of the
+    output on each side); pieces as float32."""
     with torch.no_grad(), torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-        for b0, b1, y in model.forward_bands(x):
+        for b0, b1, y in model.forward_bands(x, crop):
             yield b0, b1, y.float()
 
 

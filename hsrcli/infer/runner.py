@@ -35,7 +35,7 @@ from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 from hsrcli.io.windows import iter_windows
 from hsrcli.io.writers import open_writer
-from hsrcli.models.base import SRModel
+from hsrcli.models.base import Crop, SRModel
 
 RAM_ACCUMULATOR_BYTES = 128 * 2**20
 
@@ -206,35 +206,37 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
     starts = list(range(0, len(tiles), opts.batch))
 
     def outputs(i: int):
-        """``(tile index, band0, output bands)`` of the batch that starts at tile ``i``, as computed."""
+        """``(tile index, band0, output bands, crop)`` of the batch that starts at tile ``i``, as computed
+        (without the LR margins ``crop`` that no tile of the batch keeps)."""
         group: list[Tile] = tiles[i:i + opts.batch]
         blocks = [read_block(scene, t.row, t.col, t.size_r, t.size_c, grid.pad, fill) for t in group]
         x = torch.from_numpy(np.stack([b[0] for b in blocks])).to(opts.device) / div_t
         if refiner is not None:  # FineSR needs the whole output of the tile
             y = forward(model, x, opts.amp)
             y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
-            pieces = [(0, 2 * bands, y)]
+            crop, pieces = (0, 0, 0, 0), [(0, 2 * bands, y)]
         else:  # band ranges as the model finishes them: a tile's full output is never held
-            pieces = forward_bands(model, x, opts.amp)
+            crop = tuple(min(c) for c in zip(*(grid.crop(t) for t in group)))  # one crop for the batch
+            pieces = forward_bands(model, x, opts.amp, crop)
         for b0, b1, y in pieces:
             y = y.mul_(out_div[:, b0:b1]).cpu().numpy()
             for k, yt in enumerate(y):
-                yield i + k, b0, yt
+                yield i + k, b0, yt, crop
 
     weights: dict[int, np.ndarray | None] = {}
 
-    def add(k: int, b0: int, yt: np.ndarray) -> None:
+    def add(k: int, b0: int, yt: np.ndarray, crop: Crop) -> None:
         if k not in weights:  # once per tile (a batch's pieces come band range by band range)
             if len(weights) >= opts.batch:
                 weights.clear()
             weights[k] = grid.weights(tiles[k]) if grid.feathered else None
-        _accumulate(acc, grid, tiles[k], weights[k], yt, hr_rows, hr_cols, b0)
+        _accumulate(acc, grid, tiles[k], weights[k], yt, hr_rows, hr_cols, b0, crop)
 
     if info is None or not info.enabled:
         with InOrderWorker(enabled=opts.behind_model) as behind:  # accumulate/write during the next forward
             for i in bar(starts, desc="tiles", unit="batch"):
-                for k, b0, yt in outputs(i):
-                    behind.submit(add, k, b0, yt)
+                for k, b0, yt, crop in outputs(i):
+                    behind.submit(add, k, b0, yt, crop)
         return
 
     def compute(j: int) -> tuple[list, list]:
@@ -247,8 +249,8 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
     rounds = ddp.map_rounds(len(starts), compute, info, opts.device, to_main=True)
     for done in bar(rounds, desc="tiles", unit="round", total=-(-len(starts) // info.world_size)):
         for _, (items, parts) in done:
-            for k, b0, yt in items:
-                add(k, b0, yt)
+            for k, b0, yt, crop in items:
+                add(k, b0, yt, crop)
             for total, count in parts:
                 main_tally.add_part(total, count)
     if refiner is not None and info.is_main:
@@ -271,11 +273,13 @@ def _write(scene: Scene, acc, writer, finisher: Finisher, lam: np.float32 | None
 
 
 def _accumulate(acc, grid: TileGrid, t: Tile, weights: np.ndarray | None, y: np.ndarray, rows: int, cols: int,
-                band0: int = 0) -> None:
-    """Add one tile's output bands ``band0:band0+b`` (b, h·s, w·s): with its HR ``weights`` (counted
-    with the piece that starts at band 0) cropped to the scene's HR extent, or, without, its core."""
+                band0: int = 0, crop: Crop = (0, 0, 0, 0)) -> None:
+    """Add one tile's output bands ``band0:band0+b`` (b, h, w): the tile's HR output less ``crop``
+    (LR px) on each side. With its HR ``weights`` (the whole tile's; counted with the piece that
+    starts at band 0) cropped to the scene's HR extent, or, without, its core."""
     s, pad = grid.scale, grid.pad
-    r0, c0 = (t.row - pad) * s, (t.col - pad) * s
+    tr0, tc0 = (t.row - pad) * s, (t.col - pad) * s  # the tile's HR origin in the scene
+    r0, c0 = tr0 + crop[0] * s, tc0 + crop[2] * s  # that of y
     if weights is None:  # unfeathered grid: store the core this tile owns
         k0, k1, j0, j1 = grid.core(t)
         a0, a1, b0, b1 = (k0 - pad) * s, (k1 - pad) * s, (j0 - pad) * s, (j1 - pad) * s
@@ -285,5 +289,5 @@ def _accumulate(acc, grid: TileGrid, t: Tile, weights: np.ndarray | None, y: np.
     if a1 <= a0 or b1 <= b0:
         return
     vals = y[:, a0 - r0:a1 - r0, b0 - c0:b1 - c0]
-    w = None if weights is None else weights[a0 - r0:a1 - r0, b0 - c0:b1 - c0]
+    w = None if weights is None else weights[a0 - tr0:a1 - tr0, b0 - tc0:b1 - tc0]
     acc.add(a0, b0, vals, w, band0=band0, add_weight=band0 == 0)

@@ -21,9 +21,11 @@ from hsrcli.errors import HsrInputError
 #: At most this many output values (bands held at once × HR pixels) per tile (~96 MB float32).
 TILE_HR_VALUES = 24 * 2**20
 #: At most this many LR pixels per tile: the model's working set grows with the tile's area whatever
-#: the bands (lkca-g_x4 holds ~4 KB per LR pixel of an 8-band group, measured on 286² tiles), so
-#: this keeps it near 400 MB and the peak RSS flat from small scenes to large ones.
-TILE_LR_PIXELS = 96 * 1024
+#: the bands (lkca-g_x4 holds ~3.2 KB per LR pixel of an 8-band group, measured on 286² tiles). It
+#: is the area of a 256² scene's one tile (286² with lkca-g's 15-px borders; 288 as a multiple of 8),
+#: so that larger scenes — which add the heap's fragmentation over many tiles, ~+60 MB — hold no
+#: larger tiles: peak RSS flat from small scenes to large ones (``benchmarks/upscale_memory.py``).
+TILE_LR_PIXELS = 288 * 288
 #: Overlap for models whose receptive field is the whole image (global attention).
 UNBOUNDED_OVERLAP = 32
 #: Relative forward speed (LR px/s) of a tile of side N on CPU, measured with the bundled

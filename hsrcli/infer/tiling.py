@@ -122,6 +122,27 @@ class TileGrid:
         (r0, r1), (c0, c1) = self._row_cores[t.row], self._col_cores[t.col]
         return r0, r1, c0, c1
 
+    def kept(self, t: Tile) -> tuple[int, int, int, int]:
+        """Padded LR box ``(r0, r1, c0, c1)`` of the tile's outputs that are used: its core, or with
+        feathering the pixels of the scene past the discarded margins (where :meth:`weights` > 0)."""
+        if not self.feathered:
+            return self.core(t)
+
+        def span(start: int, size: int, length: int, extent: int) -> tuple[int, int]:
+            lo = start + (self.margin if start > 0 else 0)
+            hi = start + size - (self.margin if start + size < length else 0)
+            return max(lo, self.pad), min(hi, self.pad + extent)
+
+        return *span(t.row, t.size_r, self.prow, self.rows), *span(t.col, t.size_c, self.pcol, self.cols)
+
+    def crop(self, t: Tile) -> tuple[int, int, int, int]:
+        """LR pixels of the tile outside :meth:`kept` at its (top, bottom, left, right): what the model
+        need not compute (:data:`hsrcli.models.base.Crop`)."""
+        r0, r1, c0, c1 = self.kept(t)
+        if r1 <= r0 or c1 <= c0:  # nothing kept (not on the grids the planner makes): compute it all
+            return 0, 0, 0, 0
+        return r0 - t.row, t.row + t.size_r - r1, c0 - t.col, t.col + t.size_c - c1
+
     def weights(self, t: Tile) -> np.ndarray:
         """HR weight map ``(size_r·s, size_c·s)`` float32 of a tile."""
         wr = axis_weights(t.row, t.size_r, self.prow, self.margin, self.overlap, self.scale)

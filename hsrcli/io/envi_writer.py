@@ -49,6 +49,49 @@ def envi_header_fields(meta: SceneMeta) -> dict:
     return md
 
 
+#: Threads that copy a block into the output file: numpy releases the GIL while it copies, and the
+#: page faults of a new file, most of the cost, run in parallel (512 MB of int16 tile cores on 2 cores:
+#: 0.55 s, against 0.80 s in one thread and 1.1 s by one positioned write per band row).
+COPY_THREADS = min(4, os.cpu_count() or 1)
+#: Each thread maps and fills at most about this many bytes of the file at a time (the pages it
+#: touches count towards this process's memory until they are unmapped).
+MAPPED_BYTES = 4 << 20
+#: The axes of the ENVI interleaves, in file order.
+FILE_AXES = {"bsq": ("bands", "rows", "cols"), "bil": ("rows", "bands", "cols"), "bip": ("rows", "cols", "bands")}
+
+
+def map_assign(path: Path, offset: int, dtype: np.dtype, shape: tuple[int, int, int], key: tuple[slice, slice, slice],
+               data: np.ndarray) -> None:
+    """``file[key] = data`` for a raw file of ``shape`` (in file order) at byte ``offset``: slabs along the
+    first axis, each mapped alone (about :data:`MAPPED_BYTES` touched), filled and unmapped, by
+    :data:`COPY_THREADS` threads. ``key`` and ``data`` are in file order too."""
+    o0, o1 = key[0].start, key[0].stop
+    mid = len(range(*key[1].indices(shape[1])))
+    page = 4096
+    touched = mid * (-(-len(range(*key[2].indices(shape[2]))) * dtype.itemsize // page) + 1) * page  # per index
+    step = max(1, MAPPED_BYTES // max(touched, 1))
+    slabs = [(a, min(a + step, o1)) for a in range(o0, o1, step)]
+
+    def fill(slab: tuple[int, int]) -> None:
+        a, b = slab
+        mm = np.memmap(path, dtype=dtype, mode="r+", offset=offset + a * shape[1] * shape[2] * dtype.itemsize,
+                       shape=(b - a, shape[1], shape[2]))
+        try:
+            mm[:, key[1], key[2]] = data[a - o0:b - o0]
+        finally:
+            del mm  # unmapped: the dirty pages stay in the page cache, no longer in this process
+
+    workers = min(COPY_THREADS, len(slabs))
+    if workers < 2:
+        for slab in slabs:
+            fill(slab)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(fill, slabs))
+
+
 class EnviWriter(SceneWriter):
     """ENVI header + raw data file, written through per-window memmaps (SPy)."""
 
@@ -82,35 +125,23 @@ class EnviWriter(SceneWriter):
     band_writes = True  # a fixed-layout file: any window, any bands, in place
 
     def _write_bands(self, r0: int, c0: int, band0: int, data: np.ndarray) -> None:
-        """BSQ and BIL: one positioned write per band and row (no mapping, so nothing of the file counts
-        towards this process's memory); BIP, where a pixel's bands are interleaved: a memmap."""
+        """Any interleave, band-planar ``data`` ``(b, h, w)``: see :meth:`_assign`."""
         b, h, w = data.shape
-        if self.meta.interleave == Interleave.bip:
-            self._assign("bsq", (slice(band0, band0 + b), slice(r0, r0 + h), slice(c0, c0 + w)), data)
-            return
-        rows, cols, bands = self.meta.rows, self.meta.cols, self.meta.bands
-        data = np.ascontiguousarray(data, dtype=np.dtype(self._img.dtype))  # the file's byte order
-        bsq = self.meta.interleave == Interleave.bsq
-        fd = os.open(self._tmp_data, os.O_WRONLY)
-        try:
-            for j in range(b):
-                for k in range(h):
-                    row = ((band0 + j) * rows + r0 + k) if bsq else ((r0 + k) * bands + band0 + j)
-                    os.pwrite(fd, data[j, k], self._img.offset + (row * cols + c0) * data.itemsize)
-        finally:
-            os.close(fd)
+        self._assign("bsq", (slice(band0, band0 + b), slice(r0, r0 + h), slice(c0, c0 + w)), data)
 
     def _write(self, r0: int, c0: int, data: np.ndarray) -> None:
-        self._assign("bip", (slice(r0, r0 + data.shape[0]), slice(c0, c0 + data.shape[1])), data)
+        self._assign("bip", (slice(r0, r0 + data.shape[0]), slice(c0, c0 + data.shape[1]),
+                             slice(0, self.meta.bands)), data)
 
-    def _assign(self, axes: str, key: tuple[slice, ...], data: np.ndarray) -> None:
-        """``view[key] = data`` through a memmap of the file seen as ``axes`` (bip: rows, cols, bands;
-        bsq: bands, rows, cols), unmapped at once."""
-        mm = self._img.open_memmap(interleave=axes, writable=True)
-        try:
-            mm[key] = data
-        finally:
-            del mm  # unmapped: the dirty pages leave this process (the kernel writes them back)
+    def _assign(self, axes: str, key: tuple[slice, slice, slice], data: np.ndarray) -> None:
+        """``file[key] = data`` with ``key`` and ``data`` in the axis order of interleave ``axes`` (bsq:
+        bands, rows, cols; bip: rows, cols, bands), through :func:`map_assign` (bounded mappings,
+        a few threads)."""
+        view, file = FILE_AXES[axes], FILE_AXES[self.meta.interleave]
+        order = [view.index(a) for a in file]
+        size = {"bands": self.meta.bands, "rows": self.meta.rows, "cols": self.meta.cols}
+        map_assign(self._tmp_data, self._img.offset, np.dtype(self._img.dtype), tuple(size[a] for a in file),
+                   tuple(key[i] for i in order), data.transpose(order))
 
     def _finish(self) -> list[tuple[Path, Path]]:
         self._img = None

@@ -12,7 +12,9 @@ name or poking attributes:
 * :meth:`SRModel.forward_bands` — the output in consecutive band ranges as they are
   finished, so that a caller can store each range and free it (a band-agnostic model
   never holds a whole tile's output); :attr:`SRModel.bands_held` says how many output
-  bands that keeps in memory at once.
+  bands that keeps in memory at once. With a :data:`Crop` it leaves out a border of the
+  output that the caller would discard (a tile's margin); models whose last stages are
+  local compute those stages on the kept window only (:func:`crop_window`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,31 @@ from collections.abc import Iterator
 
 import torch
 from torch import nn
+
+#: LR pixels left out of an output at its (top, bottom, left, right).
+Crop = tuple[int, int, int, int]
+
+
+def trim(y: torch.Tensor, crop: Crop | None, scale: int) -> torch.Tensor:
+    """``y`` ``(..., s·h, s·w)`` without ``s·crop`` HR pixels on each side (a view)."""
+    if crop is None:
+        return y
+    t, b, left, r = (c * scale for c in crop)
+    return y[..., t:y.shape[-2] - b, left:y.shape[-1] - r]
+
+
+def crop_window(h: int, w: int, crop: Crop | None, reach: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """Where a local LR-layout computation (an output pixel depends on the LR pixels within ``reach``
+    of its own) must run so that the output of an ``h × w`` input less ``crop`` is exact.
+
+    Returns ``((rows, cols), (keep_rows, keep_cols))``: the input window, and the part of the
+    window-sized result to keep. Sums over the same taps as on the whole input: the same numbers
+    up to the rounding of the backend's kernels for another shape.
+    """
+    t, b, left, r = crop or (0, 0, 0, 0)
+    r0, r1 = max(0, t - reach), min(h, h - b + reach)
+    c0, c1 = max(0, left - reach), min(w, w - r + reach)
+    return (slice(r0, r1), slice(c0, c1)), (slice(t - r0, h - b - r0), slice(left - c0, w - r - c0))
 
 
 class SRModel(nn.Module):
@@ -41,9 +68,11 @@ class SRModel(nn.Module):
         :meth:`fit_tile` (``tile``) or as configured now (None); default: all."""
         return bands
 
-    def forward_bands(self, x: torch.Tensor) -> Iterator[tuple[int, int, torch.Tensor]]:
-        """``(b0, b1, y)``: the output bands ``b0:b1`` ``(N, b1 − b0, s·h, s·w)``, in order, covering all bands.
+    def forward_bands(self, x: torch.Tensor, crop: Crop | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """``(b0, b1, y)``: the output bands ``b0:b1`` ``(N, b1 − b0, s·h, s·w)``, in order, covering all bands;
+        with ``crop``, ``y`` leaves out ``s·crop`` HR pixels on each side (``(N, b1 − b0, s·(h − t − b), …)``).
 
-        Default: one piece, the whole :meth:`forward`.
+        Default: one piece, the whole :meth:`forward`, trimmed.
         """
-        yield 0, x.shape[1], self(x)
+        y = self(x)
+        yield 0, x.shape[1], trim(y, crop, y.shape[-1] // x.shape[-1])

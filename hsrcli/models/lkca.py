@@ -20,10 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from hsrcli.choices import SCALES
-from hsrcli.models.base import SRModel
+from hsrcli.models.base import Crop, SRModel, crop_window
 from hsrcli.models.registry import register
-from hsrcli.models.resample import bicubic_resize
-from hsrcli.models.upsampler import FullUpsampler, LowRankUpsampler
+from hsrcli.models.resample import BICUBIC_REACH
+from hsrcli.models.upsampler import FullUpsampler, LowRankUpsampler, shuffle
+from hsrcli.ops.imresize import upsample_phases
 
 #: (k1, k2, dilation) of the three decomposed large kernels (receptive fields ≈ 7, 19, 35).
 LK_BRANCHES = ((3, 5, 2), (5, 7, 3), (7, 9, 4))
@@ -111,16 +112,24 @@ class ChannelAttention(nn.Module):
         else:
             raise ValueError(f"unknown attention {kind!r} (use ca or eca)")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _mean(self, x: torch.Tensor) -> torch.Tensor:
+        """The squeeze: global mean ``(N, C, 1, 1)``, or the mean over the valid pixels of each k×k window."""
         if self.pool == "global":
-            pooled = x.mean(dim=(2, 3), keepdim=True)
-        else:  # the k×k mean as a k×1 then a 1×k mean: the same numbers (the valid counts factor), 3× faster
-            k, r = self.pool, self.pool // 2
-            pooled = F.avg_pool2d(x, (1, k), stride=1, padding=(0, r), count_include_pad=False)
-            pooled = F.avg_pool2d(pooled, (k, 1), stride=1, padding=(r, 0), count_include_pad=False)
-        if self.kind == "ca":
-            w = self.fc(pooled)
+            return x.mean(dim=(2, 3), keepdim=True)
+        # the k×k mean as a k×1 then a 1×k mean: the same numbers (the valid counts factor), 3× faster
+        k, r = self.pool, self.pool // 2
+        x = F.avg_pool2d(x, (1, k), stride=1, padding=(0, r), count_include_pad=False)
+        return F.avg_pool2d(x, (k, 1), stride=1, padding=(r, 0), count_include_pad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "ca" and self.pool != "global":
+            # A window mean (weights summing to 1) commutes with the first 1×1 conv: pool its C/r
+            # channels instead of C (the same function, ~4× less pooling; rounding aside).
+            w = self.fc[2](self.fc[1](self._mean(self.fc[0](x))))
+        elif self.kind == "ca":
+            w = self.fc(self._mean(x))
         else:
+            pooled = self._mean(x)
             n, c, h, w_ = pooled.shape
             flat = pooled.permute(0, 2, 3, 1).reshape(n * h * w_, 1, c)
             w = self.conv(flat).reshape(n, h, w_, c).permute(0, 3, 1, 2)
@@ -200,16 +209,35 @@ class LKCANet(SRModel):
         f0 = self.head(x)
         return self.body_tail(self.body(f0)) + f0
 
-    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(output, upsampler residual, bicubic base)`` — the residual is what KD aligns."""
-        base = bicubic_resize(x, self.scale)
-        residual = self.upsampler(self.features(x))
+    def phases(self, x: torch.Tensor, crop: Crop | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(upsampler residual, bicubic base)`` before the pixel shuffle, each ``(N, B·s², h', w')``
+        (see :func:`~hsrcli.models.upsampler.shuffle`): over the whole input, or without ``crop`` (LR
+        px) — the backbone still runs on the whole input, the upsampler and the bicubic base on the
+        kept window plus their reach only. The base is computed in the input's precision (float32)
+        under autocast too."""
+        f = self.features(x)
+        (rows, cols), keep = crop_window(*x.shape[-2:], crop, max(BICUBIC_REACH, self.upsampler.kernel // 2))
+        residual = self.upsampler.phases(f[..., rows, cols])[..., keep[0], keep[1]]
+        with torch.autocast(x.device.type, enabled=False):
+            base = upsample_phases(x[..., rows, cols], self.scale)[..., keep[0], keep[1]]
+        return residual, base
+
+    def forward_parts(self, x: torch.Tensor, crop: Crop | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(output, upsampler residual, bicubic base)``, each ``(N, B, s·h, s·w)`` — the residual is
+        what KD aligns."""
+        residual, base = (shuffle(p, self.scale) for p in self.phases(x, crop))
         return base + residual, residual, base
 
-    def forward(self, x: torch.Tensor, return_parts: bool = False):
-        """SR cube; with ``return_parts`` the tuple of :meth:`forward_parts` (for KD through DDP)."""
-        parts = self.forward_parts(x)
-        return parts if return_parts else parts[0]
+    def forward(self, x: torch.Tensor, return_parts: bool = False, crop: Crop | None = None):
+        """SR cube ``(N, B, s·h, s·w)`` (less ``s·crop`` HR px on each side); with ``return_parts`` the
+        tuple of :meth:`forward_parts` (for KD through DDP)."""
+        if return_parts:
+            return self.forward_parts(x, crop)
+        residual, base = self.phases(x, crop)
+        if not torch.is_grad_enabled() and base.dtype == torch.promote_types(base.dtype, residual.dtype):
+            return shuffle(base.add_(residual), self.scale)  # summed in LR layout, shuffled once
+        return shuffle(base + residual, self.scale)
 
 
 def upsampler_param_share(model: LKCANet) -> tuple[int, int]:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from hsrcli.choices import SCALES
-from hsrcli.models.base import SRModel
+from hsrcli.models.base import Crop, SRModel
 from hsrcli.models.lkca import COMPACT_BRANCHES, LKCANet
 from hsrcli.models.registry import register
 from hsrcli.ops.windows import overlapping_starts
@@ -90,11 +90,12 @@ class GroupedLKCA(SRModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([y for _, _, y in self.forward_bands(x)], dim=1)
 
-    def forward_bands(self, x: torch.Tensor) -> Iterator[tuple[int, int, torch.Tensor]]:
+    def forward_bands(self, x: torch.Tensor, crop: Crop | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
         """Groups run ``group_batch`` at a time (per image); after each chunk, the bands no later
-        group touches are blended and handed out, the rest is carried over."""
+        group touches are blended and handed out, the rest is carried over. ``crop``: see
+        :meth:`LKCANet.phases <hsrcli.models.lkca.LKCANet.phases>`."""
         n, b, h, w = x.shape
-        g, s = self.group_bands, self.scale
+        g = self.group_bands
         if b < g:
             x = torch.cat([x, x[:, -1:].expand(n, g - b, h, w)], dim=1)
         bands = x.shape[1]
@@ -107,10 +108,12 @@ class GroupedLKCA(SRModel):
             groups = torch.stack([x[:, starts[k]:starts[k] + g] for k in ks], dim=1).reshape(n * len(ks), g, h, w)
             if x.device.type == "cpu":
                 groups = groups.contiguous(memory_format=torch.channels_last)  # measured faster on CPU
-            outs = self.net(groups).reshape(n, len(ks), g, h * s, w * s)
+            outs = self.net(groups, crop=crop)
+            hh, ww = outs.shape[-2:]
+            outs = outs.reshape(n, len(ks), g, hh, ww)
             outs.mul_(weights[ks[0]:ks[-1] + 1].view(1, len(ks), g, 1, 1))
             hi = starts[ks[-1]] + g
-            buf = outs[:, 0] if len(ks) == 1 else x.new_empty(n, hi - lo, h * s, w * s)
+            buf = outs[:, 0] if len(ks) == 1 else x.new_empty(n, hi - lo, hh, ww)
             end = lo  # bands of buf written so far: groups overlap their predecessor only
             for j, k in enumerate(ks):
                 a = starts[k] - lo

@@ -11,6 +11,9 @@ import torch
 
 from hsrcli.ops.imresize import imresize
 
+#: LR pixels from which the cubic taps of an upsampled (factor ≥ 1) pixel draw: ±2 of its own.
+BICUBIC_REACH = 2
+
 
 def bicubic_resize(x: torch.Tensor, factor: float) -> torch.Tensor:
     """Resize the last two dims of ``x`` by ``factor`` (MATLAB imresize semantics)."""

@@ -2,6 +2,8 @@
 
 * :class:`FullUpsampler` — one k×k conv C → B·s² and a single PixelShuffle(s)
   (one-shot, the layer the LKCA paper shows to dominate the parameters).
+* :func:`shuffle` — PixelShuffle into a contiguous NCHW image whatever the input's memory
+  format (the CPU path runs channels-last; writers want band planes).
 * :class:`LowRankUpsampler` — **LKCA-LR**: a k×k conv C → g·r (shared spatial basis)
   then a grouped 1×1 conv g·r → B·s² with ``groups = g`` (block low rank), then
   PixelShuffle(s). Parameters: g·r·(C·k² + B·s²/g) (+ B·s² biases).
@@ -20,6 +22,15 @@ import torch
 from torch import nn
 
 
+def shuffle(y: torch.Tensor, scale: int) -> torch.Tensor:
+    """``pixel_shuffle(y, scale)`` as a contiguous NCHW tensor: ``(N, B·s², h, w) → (N, B, s·h, s·w)``,
+    channel ``b·s² + i·s + j`` to the pixel at offset (i, j) of each LR pixel. One copy from any
+    memory format (from channels-last, as fast as the native op, which would keep channels-last)."""
+    n, c, h, w = y.shape
+    b = c // (scale * scale)
+    return y.unflatten(1, (b, scale, scale)).permute(0, 1, 4, 2, 5, 3).reshape(n, b, h * scale, w * scale)
+
+
 class FullUpsampler(nn.Module):
     """k×k conv C → B·s², PixelShuffle(s): ``(N, C, h, w) → (N, B, s·h, s·w)``."""
 
@@ -27,10 +38,13 @@ class FullUpsampler(nn.Module):
         super().__init__()
         self.bands, self.scale, self.kernel = bands, scale, kernel
         self.conv = nn.Conv2d(channels, bands * scale * scale, kernel, padding=kernel // 2)
-        self.shuffle = nn.PixelShuffle(scale)
+
+    def phases(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the shuffle, ``(N, B·s², h, w)`` (see :func:`shuffle`)."""
+        return self.conv(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shuffle(self.conv(x))
+        return shuffle(self.phases(x), self.scale)
 
 
 def phase_order(bands: int, scale: int) -> torch.Tensor:
@@ -65,11 +79,14 @@ class LowRankUpsampler(nn.Module):
         self.bands, self.scale, self.kernel, self.groups, self.rank = bands, scale, kernel, groups, rank
         self.basis = nn.Conv2d(channels, groups * rank, kernel, padding=kernel // 2, bias=False)
         self.expand = nn.Conv2d(groups * rank, out, 1, groups=groups)
-        self.shuffle = nn.PixelShuffle(scale)
         self.register_buffer("order", phase_order(bands, scale), persistent=False)
 
+    def phases(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the shuffle, ``(N, B·s², h, w)`` in PixelShuffle's channel order."""
+        return self.expand(self.basis(x))[:, self.order]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shuffle(self.expand(self.basis(x))[:, self.order])
+        return shuffle(self.phases(x), self.scale)
 
 
 def lowrank_param_count(channels: int, bands: int, scale: int, kernel: int, groups: int, rank: int) -> int:

@@ -18,9 +18,11 @@ reproducible on a given machine.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
+import torch.nn.functional as F
 
 
 def cubic(x: torch.Tensor) -> torch.Tensor:
@@ -170,3 +172,41 @@ def imresize(
                 info = torch.iinfo(int_dtype)
                 out = (torch.sign(out) * torch.floor(out.abs() + 0.5)).clamp(info.min, info.max)
     return out if int_dtype is None else out.to(int_dtype)
+
+
+@functools.cache
+def _phase_kernel(scale: int) -> tuple[torch.Tensor, int]:
+    """MATLAB's bicubic ×``scale`` as ``(scale, k)`` float64 weights — row ``i`` makes the output
+    ``i`` of every LR pixel — and the LR offset of tap 0 (negative: taps start before the pixel)."""
+    n = 8  # any length: upsampling weights repeat every ``scale`` outputs; take those of LR pixel 4
+    w, idx = contributions(n, n * scale, float(scale), mirrored=False)
+    w, idx = w[4 * scale:5 * scale], idx[4 * scale:5 * scale] - 4
+    lo, hi = int(idx.min()), int(idx.max())
+    kernel = torch.zeros(scale, hi - lo + 1, dtype=torch.float64)
+    for i in range(scale):
+        kernel[i, (idx[i] - lo).tolist()] = w[i]
+    return kernel, lo
+
+
+def upsample_phases(x: torch.Tensor, scale: int) -> torch.Tensor:
+    """MATLAB bicubic ×``scale`` (integer) of ``x`` ``(N, B, h, w)``, in LR layout ``(N, B·s², h, w)``:
+    channel ``b·s² + i·s + j`` holds the output pixels at offset (i, j) of each LR pixel, as
+    :func:`torch.nn.functional.pixel_shuffle` takes them (``pixel_shuffle(·, s)`` equals
+    ``imresize(x, scale)`` to float rounding: the same taps, mirrored borders and pass order).
+
+    Two depthwise convolutions on the mirrored LR input, so a network can add it to its own
+    LR-layout output and shuffle once (no HR-sized base, no HR temporaries). An input whose
+    channels are innermost (channels-last, as the CPU path runs) gives a channels-last result:
+    adding tensors of different memory formats is ~10× slower than of the same.
+    """
+    kernel, lo = _phase_kernel(int(scale))
+    k = kernel.shape[1]
+    b, h, w = x.shape[1:]
+    rows = mirror(torch.arange(lo, h + lo + k - 1), h).to(x.device)
+    cols = mirror(torch.arange(lo, w + lo + k - 1), w).to(x.device)
+    xp = x.index_select(-2, rows).index_select(-1, cols)  # (N, B, h + k − 1, w + k − 1)
+    if b > 1 and x.stride(1) == 1:
+        xp = xp.contiguous(memory_format=torch.channels_last)
+    kern = kernel.to(device=x.device, dtype=x.dtype)
+    y = F.conv2d(xp, kern.repeat(b, 1).view(b * scale, 1, k, 1), groups=b)  # rows: (N, B·s, h, w + k − 1)
+    return F.conv2d(y, kern.repeat(b * scale, 1).view(b * scale * scale, 1, 1, k), groups=b * scale)
