@@ -102,8 +102,15 @@ def test_windows_cover_scene_exactly_and_align_to_blocks(block, budget):
     assert (seen == 1).all()
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("interleave", ["bsq", "bil", "bip"])
-def test_envi_band_ranges_of_any_window_in_any_order(tmp_path, utm_meta, interleave):
+def test_envi_band_ranges_of_any_window_in_any_order(tmp_path, utm_meta, interleave, threads, monkeypatch):
+    """Band ranges of windows land where they belong, copied in one thread or in several, one
+    mapped slab per band or row (``MAPPED_BYTES`` = 1 byte forces the smallest slabs)."""
+    import hsrcli.io.envi_writer as envi_writer
+
+    monkeypatch.setattr(envi_writer, "COPY_THREADS", threads)
+    monkeypatch.setattr(envi_writer, "MAPPED_BYTES", 1 if threads > 1 else envi_writer.MAPPED_BYTES)
     g = np.random.default_rng(1)
     cube = g.integers(-3000, 3000, (16, 16, 8)).astype(np.int16)
     pieces = [(r0, c0, b0, b1) for r0 in (0, 5) for c0 in (0, 9) for b0, b1 in ((0, 3), (3, 8))]
