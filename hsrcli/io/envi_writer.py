@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def map_assign(path: Path, offset: int, dtype: np.dtype, shape: tuple[int, int, 
     :data:`COPY_THREADS` threads. ``key`` and ``data`` are in file order too."""
     o0, o1 = key[0].start, key[0].stop
     mid = len(range(*key[1].indices(shape[1])))
-    page = 4096
+    page = mmap.PAGESIZE
     touched = mid * (-(-len(range(*key[2].indices(shape[2]))) * dtype.itemsize // page) + 1) * page  # per index
     step = max(1, MAPPED_BYTES // max(touched, 1))
     slabs = [(a, min(a + step, o1)) for a in range(o0, o1, step)]

@@ -81,6 +81,16 @@ def _periodic(w: torch.Tensor, idx: torch.Tensor, period: int) -> int | None:
     return int(steps[0, 0])
 
 
+def _dense_taps(w: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Weights ``w`` of some outputs at source indices ``idx`` (each ``(outputs, taps)``) as one dense
+    ``(outputs, k)`` float64 kernel over the sources ``base … base + k − 1``, and ``base``."""
+    base = int(idx.min())
+    kernel = torch.zeros(w.shape[0], int(idx.max()) - base + 1, dtype=torch.float64)
+    for p in range(w.shape[0]):
+        kernel[p, (idx[p] - base).tolist()] = w[p]
+    return kernel, base
+
+
 def _resize_dim_conv(x: torch.Tensor, dim: int, w: torch.Tensor, idx: torch.Tensor, period: int, stride: int,
                      in_len: int) -> torch.Tensor:
     """Periodic resize as a strided depthwise convolution with one kernel per output phase (fast,
@@ -89,12 +99,9 @@ def _resize_dim_conv(x: torch.Tensor, dim: int, w: torch.Tensor, idx: torch.Tens
 
     ``idx`` holds the unmirrored source index of every (output, tap); taps need not be contiguous.
     """
-    first = idx[:period]
-    base = int(first.min())
-    k_len = int(first.max()) - base + 1
-    kernel = torch.zeros(period, 1, k_len, dtype=torch.float64)
-    for p in range(period):
-        kernel[p, 0, (first[p] - base).tolist()] = w[p]
+    kernel, base = _dense_taps(w[:period], idx[:period])
+    k_len = kernel.shape[1]
+    kernel = kernel.unsqueeze(1)  # (period, 1, k_len)
     q = w.shape[0] // period
     idx = mirror(torch.arange(base, base + (q - 1) * stride + k_len), in_len).to(x.device)
     dim = dim % x.ndim
@@ -180,12 +187,7 @@ def _phase_kernel(scale: int) -> tuple[torch.Tensor, int]:
     ``i`` of every LR pixel — and the LR offset of tap 0 (negative: taps start before the pixel)."""
     n = 8  # any length: upsampling weights repeat every ``scale`` outputs; take those of LR pixel 4
     w, idx = contributions(n, n * scale, float(scale), mirrored=False)
-    w, idx = w[4 * scale:5 * scale], idx[4 * scale:5 * scale] - 4
-    lo, hi = int(idx.min()), int(idx.max())
-    kernel = torch.zeros(scale, hi - lo + 1, dtype=torch.float64)
-    for i in range(scale):
-        kernel[i, (idx[i] - lo).tolist()] = w[i]
-    return kernel, lo
+    return _dense_taps(w[4 * scale:5 * scale], idx[4 * scale:5 * scale] - 4)
 
 
 def upsample_phases(x: torch.Tensor, scale: int) -> torch.Tensor:
