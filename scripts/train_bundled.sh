@@ -17,6 +17,10 @@
 #   FINETUNE=1: continue the bundled models instead of starting afresh (hsr train --init-from NAME, a
 #   warm restart of the cosine schedule at LR 2e-4, the bundled models' widths; LKCA-Net gets 60 % of
 #   its slot, its student 40 %), so that GPU sessions add up.
+#   ONLY="NAME ..." trains only those stages (fewer trainings share the GPU, each goes faster);
+#   COARSR_FEATS=64 with FINETUNE=1 starts CoarSR afresh at that width (LR CLR, default 2e-4) instead of
+#   continuing the bundled narrow one; LKCA_LOSS=hloss trains lkca_x4 and its student with HLoss
+#   (L1 + SAM + gradient terms) instead of L1.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 W=${1:-$ROOT/../runs}
@@ -41,6 +45,7 @@ stage() {  # stage NAME COMMAND...   (skipped when NAME.done exists; wall time t
 }
 train() {  # train NAME ARGS...   (hsr train into run folder NAME; continues a run that has last.pt)
   local name=$1; shift
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then echo "not in ONLY: $name"; return 0; fi
   local resume=(); [ -f "$name/last.pt" ] && resume=(--resume)
   stage "$name" $HSR train "$@" -o "$name" "${resume[@]}" -q
 }
@@ -91,20 +96,23 @@ elif [ "$PROFILE" = gpu ]; then
   prep_air 2 & prep_air 3 & prep_air 4 &
   wait
   if [ "${FINETUNE:-0}" = 1 ]; then
-    LR=${LR:-2e-4}; CLR=${CLR:-1e-4}; FEATS=16; KD_INIT=(--init-from lkca-lr-kd_x4); SHARE=0.6
+    LR=${LR:-2e-4}; CLR=${CLR:-1e-4}; FEATS=${COARSR_FEATS:-16}; KD_INIT=(--init-from lkca-lr-kd_x4); SHARE=0.6
+    [ "$FEATS" = 16 ] || CLR=${COARSR_LR:-2e-4}
   else
-    LR=5e-4; CLR=2e-4; FEATS=64; KD_INIT=(--init-from-teacher); SHARE=0.5
+    LR=5e-4; CLR=2e-4; FEATS=${COARSR_FEATS:-64}; KD_INIT=(--init-from-teacher); SHARE=0.5
   fi
+  LOSS=(--loss "${LKCA_LOSS:-l1}")
   from() {  # the model to continue: INIT_DIR/NAME.pt when there is one (a run brought back), else the bundled one
     [ "${FINETUNE:-0}" = 1 ] || return 0
+    case $1 in coarsr*) [ "$FEATS" = 16 ] || return 0 ;; esac  # another width: CoarSR starts afresh
     if [ -n "${INIT_DIR:-}" ] && [ -f "$INIT_DIR/$1.pt" ]; then echo "--init-from $INIT_DIR/$1.pt"; else echo "--init-from $1"; fi
   }
   teach=$(awk "BEGIN{print $MINUTES*$SHARE}"); student=$(awk "BEGIN{print $MINUTES*(1-$SHARE)}")
   # shellcheck disable=SC2046
   { train lkca_x4 cave_x4 -m lkca $(from lkca_x4) --minutes "$teach" --iters-per-epoch 250 --batch-size 32 \
-      --lr "$LR" "${G[@]}" &&
+      --lr "$LR" "${LOSS[@]}" "${G[@]}" &&
     train lkca-lr-kd_x4 cave_x4 -m lkca-lr --teacher lkca_x4/best.pt "${KD_INIT[@]}" --model-arg lr_rank=4 \
-      --minutes "$student" --iters-per-epoch 250 --batch-size 32 --lr "$LR" "${G[@]}"; } &
+      --minutes "$student" --iters-per-epoch 250 --batch-size 32 --lr "$LR" "${LOSS[@]}" "${G[@]}"; } &
   for s in 2 3 4; do
     # shellcheck disable=SC2046
     train "lkca-g_x$s" "cave_x$s" $(air "$s") -m lkca-g $(from "lkca-g_x$s") --minutes "$MINUTES" \
@@ -116,10 +124,10 @@ elif [ "$PROFILE" = gpu ]; then
     --lr "$LR" "${G[@]}" &
   # shellcheck disable=SC2046
   train coarsr_x4 cave128_x4 -m coarsr --model-arg "feats=$FEATS" $(from coarsr_x4) --minutes "$MINUTES" \
-    --iters-per-epoch 50 --batch-size 32 --lr "$CLR" "${G[@]}" &
+    --iters-per-epoch 100 --batch-size 32 --lr "$CLR" "${G[@]}" &
   # shellcheck disable=SC2046
   train coarsr_x2 cave_x2 -m coarsr --model-arg "feats=$FEATS" $(from coarsr_x2) --minutes "$MINUTES" \
-    --iters-per-epoch 50 --batch-size 32 --lr "$CLR" "${G[@]}" &
+    --iters-per-epoch 100 --batch-size 32 --lr "$CLR" "${G[@]}" &
   wait
 else
   echo "PROFILE must be cpu or gpu" >&2; exit 2

@@ -6,6 +6,7 @@ import csv
 import os
 import subprocess
 import sys
+from contextlib import nullcontext
 
 import pytest
 import torch
@@ -284,3 +285,33 @@ def test_python_callers_cannot_overwrite_a_run(dataset, tmp_path):
     with pytest.raises(HsrInputError, match="holds a run already"):
         train(cfg)
     assert (tmp_path / "run" / "last.pt").read_bytes() == before
+
+
+@pytest.mark.parametrize("width", [3, 7])
+def test_coarsr_trained_in_band_spans_gets_the_band_by_band_gradients(width):
+    """coarsr_step=batch runs spans of band_chunk bands; without BatchNorm (whose batch statistics
+    then cover a span) the loss and every gradient equal those of one band at a time."""
+    from hsrcli.models import build
+    from hsrcli.train.config import TrainConfig
+    from hsrcli.train.steps import band_by_band_batch
+
+    g = torch.Generator().manual_seed(0)
+    lr = torch.rand(2, 7, 6, 5, generator=g, dtype=torch.float64)
+    hr = torch.rand(2, 7, 12, 10, generator=g, dtype=torch.float64)
+    torch.manual_seed(1)
+    model = build("coarsr", 7, 2, feats=4, bn=False).double()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = TrainConfig(dataset="-", model="coarsr", out="-", coarsr_step="batch")
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    runs = []
+    for chunk in (1, width):
+        model.load_state_dict(state)
+        model.band_chunk = chunk
+        opt = torch.optim.SGD(model.parameters(), lr=0.0)  # keeps the weights: the gradients stay comparable
+        loss = band_by_band_batch(model, lr, hr, cfg, opt, scaler, nullcontext)
+        runs.append((loss, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    (loss1, g1), (loss2, g2) = runs
+    assert loss1 == pytest.approx(loss2, rel=1e-12)
+    assert g1.keys() == g2.keys() and len(g1) > 20
+    for name in g1:
+        assert torch.allclose(g1[name], g2[name], rtol=1e-9, atol=1e-12), name

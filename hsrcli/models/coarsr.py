@@ -12,8 +12,9 @@ model serves any L ≥ 5.
 Published-code quirks kept (and switchable): BatchNorm inside the ResBlocks
 (``bn=True``, 48 BN layers), M = 2 modules.
 
-Inference batches what the recurrence allows: the per-band encoder and the tail
-run on ``band_chunk`` bands at once; only the cheap FCF step is sequential.
+Inference and training batch what the recurrence allows: the per-band encoder and
+the tail run on ``band_chunk`` bands at once (:meth:`CoarSR.forward_span`); only the
+cheap FCF step is sequential.
 """
 
 from __future__ import annotations
@@ -170,33 +171,47 @@ class CoarSR(SRModel):
 
         return take([(i,) for i in idx]), take(g2), take(g3)
 
+    def forward_span(self, x: torch.Tensor, start: int, stop: int,
+                     state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Bands ``start..stop-1`` in one pass: ``(ŷ (N, stop−start, s·h, s·w), H_{stop−1} (N, C, h, w))``.
+
+        The encoder and the tail see the span's bands as one batch; only the FCF step runs band
+        after band. The state entering each step is detached (no back-propagation through the
+        recurrence, the published protocol), so a band's loss reaches the weights through its
+        own encoder, step and tail only: training span by span gives the gradients of training
+        band by band, except that BatchNorm's batch statistics cover the span's bands together.
+        """
+        n, _, h, w = x.shape
+        s, k = self.scale, stop - start
+        idx = list(range(start, stop))
+        z, f01 = self.encode(*self.band_inputs(x, idx))
+        z, f01 = z.view(k, n, *z.shape[1:]), f01.view(k, n, *f01.shape[1:])
+        feats = []
+        for j in range(k):  # the only sequential part
+            state = self.step(z[j], None if state is None else state.detach())
+            feats.append(state + f01[j])
+        del z
+        tail = self.tail(torch.cat(feats)).view(k, n, h * s, w * s)
+        return tail.transpose(0, 1) + bicubic_resize(x[:, start:stop], s), state
+
     def forward_band(self, x: torch.Tensor, i: int, state: torch.Tensor | None = None):
         """Band ``i`` alone: returns ``(ŷ_i (N, 1, s·h, s·w), H_i)`` (for per-band training)."""
-        g1, g2, g3 = self.band_inputs(x, [i])
-        z, f01 = self.encode(g1, g2, g3)
-        h = self.step(z, state)
-        y = self.tail(h + f01) + bicubic_resize(x[:, i:i + 1], self.scale)
-        return y, h
+        return self.forward_span(x, i, i + 1, state)
 
-    def forward(self, x: torch.Tensor, band: int | None = None, state: torch.Tensor | None = None):
-        """The whole cube, or with ``band`` the pair of :meth:`forward_band` (for training through DDP)."""
+    def forward(self, x: torch.Tensor, band: int | tuple[int, int] | None = None,
+                state: torch.Tensor | None = None):
+        """The whole cube ``(N, L, s·h, s·w)``; with ``band`` (an index, or a ``(start, stop)`` span) the
+        pair of :meth:`forward_span` (for training through DDP, whose hooks need ``forward``)."""
         if band is not None:
-            return self.forward_band(x, band, state)
+            start, stop = (band, band + 1) if isinstance(band, int) else band
+            return self.forward_span(x, start, stop, state)
         n, L, h, w = x.shape
         s = self.scale
         out = x.new_empty(n, L, h * s, w * s)
         state = None
         for start in range(0, L, self.band_chunk):
-            idx = list(range(start, min(L, start + self.band_chunk)))
-            z, f01 = self.encode(*self.band_inputs(x, idx))
-            z, f01 = z.view(len(idx), n, *z.shape[1:]), f01.view(len(idx), n, *f01.shape[1:])
-            feats = []
-            for k in range(len(idx)):  # the only sequential part
-                state = self.step(z[k], state)
-                feats.append(state + f01[k])
-            del z
-            tail = self.tail(torch.cat(feats)).view(len(idx), n, h * s, w * s)
-            out[:, start:start + len(idx)] = tail.transpose(0, 1) + bicubic_resize(x[:, idx], s)
+            stop = min(L, start + self.band_chunk)
+            out[:, start:stop], state = self.forward_span(x, start, stop, state)
         return out
 
 

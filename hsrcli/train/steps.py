@@ -39,31 +39,34 @@ def band_by_band_batch(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, cfg
                        autocast: Callable) -> float:
     """One batch band by band with a detached recurrent state (CoarSR); returns the mean L1 over bands.
 
-    ``coarsr_step="batch"``: gradients accumulated over the bands, one step; ``"band"``: a
-    step per band (the published code).
+    ``coarsr_step="batch"``: the bands in spans of the model's ``band_chunk`` (one encoder and
+    tail pass per span, :meth:`~hsrcli.models.coarsr.CoarSR.forward_span`), gradients accumulated
+    over the spans, one step; ``"band"``: a step per band (the published code).
     """
     bands = lr.shape[1]
     per_batch = cfg.coarsr_step == "batch"
-    state, total = None, 0.0
+    width = max(1, int(getattr(unwrap(model), "band_chunk", 1))) if per_batch else 1
+    spans = [(b, min(bands, b + width)) for b in range(0, bands, width)]
+    state, total = None, lr.new_zeros(())
     if per_batch:
         opt.zero_grad(set_to_none=True)
-    for i in range(bands):
+    for start, stop in spans:
         if not per_batch:
             opt.zero_grad(set_to_none=True)
-        # Under DDP, accumulate band gradients locally and synchronise on the last band only.
-        sync = not per_batch or i == bands - 1 or not hasattr(model, "no_sync")
+        # Under DDP, accumulate span gradients locally and synchronise on the last span only.
+        sync = not per_batch or stop == bands or not hasattr(model, "no_sync")
         with nullcontext() if sync else model.no_sync():
             with autocast():
-                y, state = model(lr, band=i, state=state)
-                loss = F.l1_loss(y.float(), hr[:, i:i + 1])
+                y, state = model(lr, band=(start, stop), state=state)
+                loss = F.l1_loss(y.float(), hr[:, start:stop])
             state = state.detach()  # no back-propagation through the recurrence (published protocol)
-            scaler.scale(loss / bands if per_batch else loss).backward()
+            scaler.scale(loss * ((stop - start) / bands) if per_batch else loss).backward()
         if not per_batch:
             optimizer_step(model, opt, scaler, cfg)
-        total += float(loss.detach())
+        total += loss.detach() * (stop - start)
     if per_batch:
         optimizer_step(model, opt, scaler, cfg)
-    return total / bands
+    return float(total) / bands
 
 
 def joint_batch(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, cfg: TrainConfig, opt, scaler,
