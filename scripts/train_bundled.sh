@@ -104,8 +104,9 @@ elif [ "$PROFILE" = gpu ]; then
   LOSS=(--loss "${LKCA_LOSS:-l1}")
   from() {  # the model to continue: INIT_DIR/NAME.pt when there is one (a run brought back), else the bundled one
     [ "${FINETUNE:-0}" = 1 ] || return 0
-    case $1 in coarsr*) [ "$FEATS" = 16 ] || return 0 ;; esac  # another width: CoarSR starts afresh
-    if [ -n "${INIT_DIR:-}" ] && [ -f "$INIT_DIR/$1.pt" ]; then echo "--init-from $INIT_DIR/$1.pt"; else echo "--init-from $1"; fi
+    if [ -n "${INIT_DIR:-}" ] && [ -f "$INIT_DIR/$1.pt" ]; then echo "--init-from $INIT_DIR/$1.pt"; return 0; fi
+    case $1 in coarsr*) [ "$FEATS" = 16 ] || return 0 ;; esac  # another width than the bundled: afresh
+    echo "--init-from $1"
   }
   teach=$(awk "BEGIN{print $MINUTES*$SHARE}"); student=$(awk "BEGIN{print $MINUTES*(1-$SHARE)}")
   # shellcheck disable=SC2046
