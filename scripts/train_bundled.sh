@@ -18,8 +18,9 @@
 #   warm restart of the cosine schedule at LR 2e-4, the bundled models' widths; LKCA-Net gets 60 % of
 #   its slot, its student 40 %), so that GPU sessions add up.
 #   ONLY="NAME ..." trains only those stages (fewer trainings share the GPU, each goes faster);
-#   COARSR_FEATS=64 with FINETUNE=1 starts CoarSR afresh at that width (LR CLR, default 2e-4) instead of
-#   continuing the bundled narrow one; LKCA_LOSS=hloss trains lkca_x4 and its student with HLoss
+#   COARSR_FEATS=N with FINETUNE=1 and N other than the bundled CoarSR's width (64) starts CoarSR afresh
+#   at that width (LR COARSR_LR, default 2e-4) instead of continuing the bundled one;
+#   LKCA_LOSS=hloss trains lkca_x4 and its student with HLoss
 #   (L1 + SAM + gradient terms) instead of L1.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -95,9 +96,10 @@ elif [ "$PROFILE" = gpu ]; then
   prep_cave 2 64 32 & prep_cave 3 63 30 & prep_cave 4 64 32 & prep_cave 8 128 64 & prep_cave 4 128 64 cave128_x4 &
   prep_air 2 & prep_air 3 & prep_air 4 &
   wait
+  BUNDLED_CFEATS=64  # the width of the bundled CoarSR models (their cards' kwargs)
   if [ "${FINETUNE:-0}" = 1 ]; then
-    LR=${LR:-2e-4}; CLR=${CLR:-1e-4}; FEATS=${COARSR_FEATS:-16}; KD_INIT=(--init-from lkca-lr-kd_x4); SHARE=0.6
-    [ "$FEATS" = 16 ] || CLR=${COARSR_LR:-2e-4}
+    LR=${LR:-2e-4}; CLR=${CLR:-1e-4}; FEATS=${COARSR_FEATS:-$BUNDLED_CFEATS}; KD_INIT=(--init-from lkca-lr-kd_x4)
+    SHARE=0.6; [ "$FEATS" = "$BUNDLED_CFEATS" ] || CLR=${COARSR_LR:-2e-4}
   else
     LR=5e-4; CLR=2e-4; FEATS=${COARSR_FEATS:-64}; KD_INIT=(--init-from-teacher); SHARE=0.5
   fi
@@ -105,7 +107,7 @@ elif [ "$PROFILE" = gpu ]; then
   from() {  # the model to continue: INIT_DIR/NAME.pt when there is one (a run brought back), else the bundled one
     [ "${FINETUNE:-0}" = 1 ] || return 0
     if [ -n "${INIT_DIR:-}" ] && [ -f "$INIT_DIR/$1.pt" ]; then echo "--init-from $INIT_DIR/$1.pt"; return 0; fi
-    case $1 in coarsr*) [ "$FEATS" = 16 ] || return 0 ;; esac  # another width than the bundled: afresh
+    case $1 in coarsr*) [ "$FEATS" = "$BUNDLED_CFEATS" ] || return 0 ;; esac  # another width: afresh
     echo "--init-from $1"
   }
   teach=$(awk "BEGIN{print $MINUTES*$SHARE}"); student=$(awk "BEGIN{print $MINUTES*(1-$SHARE)}")
