@@ -11,7 +11,8 @@ Prints, with the machine it ran on:
 3. **end to end**: ``hsr upscale`` on a synthetic ``size² × bands`` int16 ENVI scene (×scale), each
    of ``--runs`` times in a fresh process: its own run time (start-up excluded), output voxels/s,
    *useful* GFLOP/s (the scene's LR pixels × the model's FLOPs per LR pixel, so recomputed overlap
-   counts as loss) and peak RSS;
+   counts as loss), peak RSS, and where its time went (``phases``: statistics, reading, the model
+   with its host copies, storing the output; see ``hsrcli.infer.phases``);
 4. the ratio end-to-end / bare-forward GFLOP/s (issue #11 asks for ≥ 70 % on CPU at 512² × 64).
    Before every end-to-end run the bare forward is measured again on the best tile, and each run
    is compared with the measurement just before it; the median of those ratios is reported (shared
@@ -163,6 +164,7 @@ def main() -> int:
               f"voxels/s; {secs:.1f} s run, {wall:.1f} s with start-up; {stats['tiles']} tiles of {stats['tile']} "
               f"px, overlap {stats['overlap']}; peak RSS {stats['peak_rss_mb']:.0f} MB) = {ratio * 100:.0f} % of "
               f"the bare forward just before ({ref * fpp / 1e9:.1f} GFLOP/s)")
+        print("    phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in stats.get("phases", {}).items()))
     ratios = sorted(r[0] for r in runs)
     print(f"\nend to end / bare forward (tile {best_t}): {statistics.median(ratios) * 100:.0f} % "
           f"(median of {len(ratios)} runs; {', '.join(f'{r * 100:.0f}' for r in ratios)})"

@@ -44,6 +44,20 @@ def test_both_layouts_finish_alike(tmp_path, dtype, nodata):
     np.testing.assert_array_equal(strip[8:10, 0:2], np.full((2, 2, 4), fill, dtype))
 
 
+def test_a_complete_scene_is_not_read_back(tmp_path, monkeypatch):
+    """``complete`` (statistics counted every pixel valid): no LR window is read for the mask, and
+    the output is what the mask pass gives on such a scene."""
+    g = np.random.default_rng(1)
+    scene = open_scene(write_raw_envi(tmp_path, (g.random((5, 6, 3)) * 100).astype(np.float32)))
+    hr = (g.random((3, 10, 12)) * 300).astype(np.float32)
+    expected = Finisher(scene, 2, np.dtype("int16"), None).planes(hr.copy(), 0, 0, 0)
+    reads = []
+    monkeypatch.setattr(type(scene), "read", lambda self, *a, **k: reads.append(a))
+    out = Finisher(scene, 2, np.dtype("int16"), None, complete=True).planes(hr.copy(), 0, 0, 0)
+    assert reads == []
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_core_writer_needs_a_writer_that_takes_band_ranges(tmp_path):
     scene = open_scene(write_raw_envi(tmp_path, np.ones((4, 4, 2), np.float32)))
     meta = SceneMeta(rows=8, cols=8, bands=2, dtype="float32")

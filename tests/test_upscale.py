@@ -385,6 +385,8 @@ def test_default_overlap_from_the_measured_radius_stays_within_1e3_of_whole_imag
     res = _up(runner, src, "-s", "4", "-m", "lkca-g_x4", "-o", tiled, "--tile", "48", "--json")
     stats = json.loads(res.stdout[res.stdout.index("{"):])
     assert stats["overlap"] == 2 * resolved.effective_radius and stats["tiles"] >= 4 and not stats["exact"]
+    assert {"stats", "read", "model", "store"} <= set(stats["phases"])  # where the time went
+    assert 0 < stats["phases"]["model"] < stats["seconds"]
     a, b = open_scene(whole).read(), open_scene(tiled).read()
     assert np.abs(b - a).max() <= 1e-3 * float(a.max() - a.min())
     res = _up(runner, src, "-s", "4", "-m", "lkca-g_x4", "-o", tmp_path / "exact.hdr", "--tile", "100", "--exact",

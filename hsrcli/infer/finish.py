@@ -23,14 +23,20 @@ from hsrcli.io.writers import SceneWriter
 class Finisher:
     """Nodata and cast for the HR output of ``scene`` at ``scale``, stored as ``dtype`` (HR pixels)."""
 
-    def __init__(self, scene: Scene, scale: int, dtype: np.dtype, nodata: float | None) -> None:
+    def __init__(self, scene: Scene, scale: int, dtype: np.dtype, nodata: float | None,
+                 complete: bool = False) -> None:
+        """``complete``: the scene is known to miss no value (its statistics counted every pixel
+        valid), so no LR window is read back for the mask."""
         self.scene, self.scale, self.dtype, self.nodata = scene, scale, np.dtype(dtype), nodata
+        self.complete = complete
         self._window: tuple[int, int, int, int] | None = None  # the last LR window read, and its mask
         self._bad: np.ndarray | None = None
 
     def _missing(self, r0: int, c0: int, h: int, w: int, bands: slice = slice(None)) -> np.ndarray | None:
         """Missing-value mask ``(h, w, b)`` of the HR window at (r0, c0) in ``bands`` (None if no LR pixel
         under it is missing). The LR window last read is kept: a tile's band ranges share it."""
+        if self.complete:
+            return None
         s = self.scale
         lr0, lr1, lc0, lc1 = r0 // s, -(-(r0 + h) // s), c0 // s, -(-(c0 + w) // s)
         if self._window != (lr0, lr1, lc0, lc1):

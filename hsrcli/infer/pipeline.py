@@ -10,6 +10,7 @@ at :meth:`InOrderWorker.drain`.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,6 +27,8 @@ class InOrderWorker:
         self.depth = depth
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) if enabled else None
         self._pending: deque[Future] = deque()
+        #: seconds the caller spent blocked on the thread (in :meth:`submit` and :meth:`drain`)
+        self.waited = 0.0
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)``; waits while more than ``depth`` calls are pending (re-raising their errors).
@@ -34,13 +37,20 @@ class InOrderWorker:
             fn(*args)
             return
         self._pending.append(self._pool.submit(fn, *args))
-        while len(self._pending) > self.depth:
-            self._pending.popleft().result()
+        self._wait(self.depth)
 
     def drain(self) -> None:
         """Wait for every queued call; the first error is raised."""
-        while self._pending:
-            self._pending.popleft().result()
+        self._wait(0)
+
+    def _wait(self, left: int) -> None:
+        """Wait until at most ``left`` calls are pending (re-raising their errors), timing it."""
+        t0 = time.perf_counter()
+        try:
+            while len(self._pending) > left:
+                self._pending.popleft().result()
+        finally:
+            self.waited += time.perf_counter() - t0
 
     def close(self) -> None:
         """Drop the calls not started and wait for the one running (after an error elsewhere, say)."""

@@ -26,6 +26,7 @@ from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
 from hsrcli.infer.finish import CoreWriter, Finisher
 from hsrcli.infer.inputs import divisor, forward, forward_bands, read_block, scene_stats
 from hsrcli.infer.nodata import GoodBands, InputFill
+from hsrcli.infer.phases import PhaseClock
 from hsrcli.infer.pipeline import InOrderWorker
 from hsrcli.infer.refine import AngleTally, Refinement, SceneRefiner
 from hsrcli.infer.resolve import ResolvedModel
@@ -108,10 +109,12 @@ def upscale_scene(
             if not limits.min <= m.nodata <= limits.max:
                 raise HsrInputError(f"nodata {m.nodata:g} does not fit the output type {out_dtype.name}")
     acc = writer = None
+    clock = PhaseClock()
     t0 = time.perf_counter()
     try:
         models = [resolved] + ([refine.partner] if refine is not None and refine.partner is not None else [])
-        stats = scene_stats(scene, models, lambda it: bar(it, desc="stats", unit="win"))
+        with clock("stats"):
+            stats = scene_stats(scene, models, lambda it: bar(it, desc="stats", unit="win"))
         div, norm_desc = divisor(scene, resolved, stats)
         fill = None if stats is None else InputFill.from_stats(stats)
         if fill is not None and fill.dead and resolved.bands is None:
@@ -129,7 +132,9 @@ def upscale_scene(
                               history=[*hr.history, f"{stamp} hsr upscale x{s} with {what} (hsrcli {__version__})"])
         main = info is None or info.is_main  # the one writer
         channels = 2 * m.bands if use_refine else m.bands  # FineSR: U and its correction C side by side
-        finisher = Finisher(scene, s, out_dtype, nodata_out)
+        # no statistics: an integer scene without a nodata value, where nothing can be missing
+        complete = stats is None or all(b["valid"] == m.rows * m.cols for b in stats)
+        finisher = Finisher(scene, s, out_dtype, nodata_out, complete)
         direct = False
         if main:
             writer = open_writer(out, out_meta, fmt, overwrite=overwrite)
@@ -141,11 +146,13 @@ def upscale_scene(
             else:
                 acc = DiskAccumulator(hr.rows, hr.cols, channels, out.parent, grid.feathered)
         out_div = torch.cat([div_t, div_t], 1) if use_refine else div_t
-        _blend_tiles(scene, model, grid, acc, fill, div_t, out_div, refiner if use_refine else None, opts, bar, info)
+        _blend_tiles(scene, model, grid, acc, fill, div_t, out_div, refiner if use_refine else None, opts, bar, info,
+                     clock)
         if main:
             if not direct:
                 lam = np.float32(refiner.tally.weight) if use_refine else None
-                _write(scene, acc, writer, finisher, lam, opts, bar)
+                with clock("write"):
+                    _write(scene, acc, writer, finisher, lam, opts, bar)
             writer.commit()
     except BaseException:
         if writer is not None:
@@ -159,7 +166,7 @@ def upscale_scene(
               "bands": m.bands, "scale": s,
               "model": what, "tiles": len(grid), "tile": grid.tile, "overlap": grid.overlap, "margin": grid.margin,
               "pad": grid.pad, "exact": opts.exact, "ranks": info.world_size if info is not None else 1,
-              "normalisation": norm_desc, "seconds": seconds,
+              "normalisation": norm_desc, "seconds": seconds, "phases": clock.as_dict(),
               "mpx_bands_per_s": hr.rows * hr.cols * m.bands / 1e6 / max(seconds, 1e-9)}
     if refiner is not None:
         result["refine"] = refiner.summary()
@@ -195,13 +202,15 @@ def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: 
 
 def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputFill | None, div_t: torch.Tensor,
                  out_div: torch.Tensor, refiner: SceneRefiner | None, opts: UpscaleOptions, bar,
-                 info: DistInfo | None = None) -> None:
-    """Every batch of tiles: read → normalise → model (→ FineSR terms) → de-normalise → accumulate.
+                 info: DistInfo | None = None, clock: PhaseClock | None = None) -> None:
+    """Every batch of tiles: read → normalise → model (→ FineSR terms) → de-normalise → accumulate,
+    each step timed in ``clock`` (:mod:`hsrcli.infer.phases`).
 
     Under torchrun (``info``) the batches are shared over the ranks (one per rank per round) and
     their outputs gathered to rank 0, which accumulates them in the one-process order (so the
     result is the same to the bit); ``acc`` is None on the other ranks."""
     tiles, bands = list(grid), scene.meta.bands
+    clock = clock or PhaseClock()
     hr_rows, hr_cols = scene.meta.rows * grid.scale, scene.meta.cols * grid.scale
     starts = list(range(0, len(tiles), opts.batch))
 
@@ -209,17 +218,20 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
         """``(tile index, band0, output bands, crop)`` of the batch that starts at tile ``i``, as computed
         (without the LR margins ``crop`` that no tile of the batch keeps)."""
         group: list[Tile] = tiles[i:i + opts.batch]
-        blocks = [read_block(scene, t.row, t.col, t.size_r, t.size_c, grid.pad, fill) for t in group]
-        x = torch.from_numpy(np.stack([b[0] for b in blocks])).to(opts.device) / div_t
-        if refiner is not None:  # FineSR needs the whole output of the tile
-            y = forward(model, x, opts.amp)
-            y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
-            crop, pieces = (0, 0, 0, 0), [(0, 2 * bands, y)]
-        else:  # band ranges as the model finishes them: a tile's full output is never held
-            crop = tuple(min(c) for c in zip(*(grid.crop(t) for t in group)))  # one crop for the batch
-            pieces = forward_bands(model, x, opts.amp, crop)
-        for b0, b1, y in pieces:
-            y = y.mul_(out_div[:, b0:b1]).cpu().numpy()
+        with clock("read"):
+            blocks = [read_block(scene, t.row, t.col, t.size_r, t.size_c, grid.pad, fill) for t in group]
+        with clock("model"):
+            x = torch.from_numpy(np.stack([b[0] for b in blocks])).to(opts.device) / div_t
+            if refiner is not None:  # FineSR needs the whole output of the tile
+                y = forward(model, x, opts.amp)
+                y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
+                crop, pieces = (0, 0, 0, 0), [(0, 2 * bands, y)]
+            else:  # band ranges as the model finishes them: a tile's full output is never held
+                crop = tuple(min(c) for c in zip(*(grid.crop(t) for t in group)))  # one crop for the batch
+                pieces = forward_bands(model, x, opts.amp, crop)
+        for b0, b1, y in clock.iterate("model", pieces):
+            with clock("model"):
+                y = y.mul_(out_div[:, b0:b1]).cpu().numpy()
             for k, yt in enumerate(y):
                 yield i + k, b0, yt, crop
 
@@ -230,13 +242,17 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
             if len(weights) >= opts.batch:
                 weights.clear()
             weights[k] = grid.weights(tiles[k]) if grid.feathered else None
-        _accumulate(acc, grid, tiles[k], weights[k], yt, hr_rows, hr_cols, b0, crop)
+        with clock("store"):
+            _accumulate(acc, grid, tiles[k], weights[k], yt, hr_rows, hr_cols, b0, crop)
 
     if info is None or not info.enabled:
         with InOrderWorker(enabled=opts.behind_model) as behind:  # accumulate/write during the next forward
             for i in bar(starts, desc="tiles", unit="batch"):
                 for k, b0, yt, crop in outputs(i):
                     behind.submit(add, k, b0, yt, crop)
+            behind.drain()
+        if opts.behind_model:
+            clock.add("wait", behind.waited)
         return
 
     def compute(j: int) -> tuple[list, list]:
