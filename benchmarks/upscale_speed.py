@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -106,6 +107,8 @@ def main() -> int:
     ap.add_argument("--amp", default="off", help="bf16 on CUDA to measure mixed precision")
     ap.add_argument("--tiles", type=int, nargs="+", default=[32, 64, 128, 256, 512])
     ap.add_argument("--runs", type=int, default=3, help="end-to-end runs (the median counts)")
+    ap.add_argument("--upscale-args", default="", help='more options for the end-to-end hsr upscale, e.g. '
+                    '"--tile 544 --batch 2" (printed with the results)')
     a = ap.parse_args()
     from hsrcli.allocator import retain_freed_memory
     from hsrcli.infer.resolve import resolve_model
@@ -120,7 +123,7 @@ def main() -> int:
     model = resolved.model.eval()
     fpp = flops_per_lr_pixel(resolve_model(a.model, a.bands, SCALE).model, a.bands)
     print(f"model {a.model} on {a.bands} bands, x{SCALE}: {fpp / 1e9:.4f} GFLOP per LR pixel; device {device}, "
-          f"amp {a.amp}\n")
+          f"amp {a.amp}" + (f"; hsr upscale {a.upscale_args}" if a.upscale_args else "") + "\n")
     peak = conv_peak(device, amp)
     print(f"conv peak (3x3, 64->64, 256^2)      {peak:8.1f} GFLOP/s")
     rows = bare_forward(model, a.bands, a.tiles, device, amp)
@@ -136,7 +139,8 @@ def main() -> int:
             "from typer.testing import CliRunner\n"
             "from hsrcli.cli import app\n"
             f"r = CliRunner().invoke(app, ['upscale', {str(src)!r}, '-s', '{SCALE}', '-m', {a.model!r}, '-o', "
-            f"{str(out)!r}, '--dtype', 'input', '-q', '--json', '--device', {a.device!r}, '--amp', {a.amp!r}])\n"
+            f"{str(out)!r}, '--dtype', 'input', '-q', '--json', '--device', {a.device!r}, '--amp', {a.amp!r}, "
+            f"*{shlex.split(a.upscale_args)!r}])\n"
             "assert r.exit_code == 0, r.output\n"
             "stats = json.loads(r.stdout[r.stdout.index('{'):])\n"
             "stats['peak_rss_mb'] = peak_rss_mb()\n"

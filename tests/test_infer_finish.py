@@ -44,6 +44,27 @@ def test_both_layouts_finish_alike(tmp_path, dtype, nodata):
     np.testing.assert_array_equal(strip[8:10, 0:2], np.full((2, 2, 4), fill, dtype))
 
 
+@pytest.mark.parametrize("dtype,nodata", [("int16", -999.0), ("uint8", None), (">i2", None), ("uint16", 7.0),
+                                          ("float32", None)])
+def test_a_block_cast_early_finishes_as_a_float_block(tmp_path, dtype, nodata):
+    """``cast_early`` on the model's device (integer types torch has everywhere; others untouched),
+    then ``planes``: the same values as ``planes`` on the float block, fill included."""
+    import torch
+
+    g = np.random.default_rng(2)
+    lr = (g.random((5, 6, 3)) * 100).astype(np.float32)
+    lr[1, 2, 1] = np.nan
+    scene = open_scene(write_raw_envi(tmp_path, lr))
+    hr = (g.random((3, 10, 12)) * 400 - 100).astype(np.float32)
+    hr[0, 0, :3] = [np.nan, np.inf, 1e6]
+    fin = Finisher(scene, 2, np.dtype(dtype), nodata)
+    late = fin.planes(hr.copy(), 0, 0, 0)
+    early = fin.cast_early(torch.from_numpy(hr.copy()))
+    assert early.dtype == (torch.float32 if dtype in ("uint16", "float32") else torch.from_numpy(late[:0].astype(
+        late.dtype.newbyteorder("="))).dtype)
+    np.testing.assert_array_equal(fin.planes(early.numpy(), 0, 0, 0), late)
+
+
 def test_a_complete_scene_is_not_read_back(tmp_path, monkeypatch):
     """``complete`` (statistics counted every pixel valid): no LR window is read for the mask, and
     the output is what the mask pass gives on such a scene."""

@@ -20,6 +20,10 @@ from hsrcli.io.scene import Scene
 from hsrcli.io.writers import SceneWriter
 
 
+#: Integer output types that :meth:`Finisher.cast_early` casts on the model's device.
+EARLY_CAST = frozenset(np.dtype(t) for t in ("int8", "uint8", "int16", "int32", "int64"))
+
+
 class Finisher:
     """Nodata and cast for the HR output of ``scene`` at ``scale``, stored as ``dtype`` (HR pixels)."""
 
@@ -59,25 +63,43 @@ class Finisher:
         """``block`` float32 as the output type: integers rounded half to even, clipped to the type's
         range (±inf to its limits), NaN to 0 — in place when ``block`` is float32 (it is consumed)."""
         if not np.issubdtype(self.dtype, np.integer):
-            return block.astype(self.dtype)
+            return block.astype(self.dtype, copy=False)
+        return self._cast_tensor(torch.from_numpy(block)).numpy()
+
+    def _cast_tensor(self, t: torch.Tensor) -> torch.Tensor:
+        """Float tensor ``t`` as the integer output type (native byte order; writers swap), on its device."""
         info = np.iinfo(self.dtype)
         # float32 cannot hold the limits of 32/64-bit types (2**31 − 1 rounds up and overflows)
-        t = torch.from_numpy(np.asarray(block, dtype=np.float32 if info.bits <= 16 else np.float64))
+        t = t.to(torch.float32 if info.bits <= 16 else torch.float64)
         t.round_().clamp_(info.min, info.max).nan_to_num_(0.0)  # torch: vectorised, on every core
-        native = self.dtype.newbyteorder("=")  # torch has native byte order only; writers swap
-        return t.to(torch.from_numpy(np.empty(0, native)).dtype).numpy()  # exact: whole numbers in range
+        native = self.dtype.newbyteorder("=")
+        return t.to(torch.from_numpy(np.empty(0, native)).dtype)  # exact: whole numbers in range
+
+    def cast_early(self, t: torch.Tensor) -> torch.Tensor:
+        """Tile output ``t`` (float, on the model's device) already cast there when the output type is
+        an integer type torch handles on every device (int8, uint8, int16, int32, int64): less to copy
+        to the host, no cast on it; else ``t`` as it is. :meth:`planes` takes either; ``t`` is consumed."""
+        if self.dtype.newbyteorder("=") not in EARLY_CAST:
+            return t
+        return self._cast_tensor(t)
+
+    def _finish(self, block: np.ndarray, bad: np.ndarray | None) -> np.ndarray:
+        """``block`` with the output's fill where ``bad``, cast (unless :meth:`cast_early` did)."""
+        if np.issubdtype(block.dtype, np.integer):  # cast on the model's device: the fill cast alike
+            fill = self._cast(np.array([self._fill()], dtype=np.float32))[0]
+            return block if bad is None else np.where(bad, fill, block)
+        return self._cast(block if bad is None else np.where(bad, self._fill(), block))
 
     def strip(self, block: np.ndarray, r0: int, c0: int) -> np.ndarray:
         """``block`` (h, w, B) float32 at HR offset (r0, c0), finished and cast (``block`` is consumed)."""
-        bad = self._missing(r0, c0, *block.shape[:2])
-        return self._cast(block if bad is None else np.where(bad, self._fill(), block))
+        return self._finish(block, self._missing(r0, c0, *block.shape[:2]))
 
     def planes(self, block: np.ndarray, r0: int, c0: int, band0: int) -> np.ndarray:
-        """Bands ``band0:band0+b`` of ``block`` (b, h, w) float32 at HR offset (r0, c0), finished and cast
-        (``block`` is consumed)."""
+        """Bands ``band0:band0+b`` of ``block`` (b, h, w) at HR offset (r0, c0), float32 or already cast by
+        :meth:`cast_early`, finished and cast (``block`` is consumed)."""
         b, h, w = block.shape
         bad = self._missing(r0, c0, h, w, slice(band0, band0 + b))
-        return self._cast(block if bad is None else np.where(bad.transpose(2, 0, 1), self._fill(), block))
+        return self._finish(block, None if bad is None else bad.transpose(2, 0, 1))
 
 
 class CoreWriter:

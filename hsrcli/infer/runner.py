@@ -146,8 +146,10 @@ def upscale_scene(
             else:
                 acc = DiskAccumulator(hr.rows, hr.cols, channels, out.parent, grid.feathered)
         out_div = torch.cat([div_t, div_t], 1) if use_refine else div_t
+        # cores go straight into the file: cast them on the model's device (less to copy to the host)
+        cast = finisher.cast_early if direct and (info is None or not info.enabled) else None
         _blend_tiles(scene, model, grid, acc, fill, div_t, out_div, refiner if use_refine else None, opts, bar, info,
-                     clock)
+                     clock, cast)
         if main:
             if not direct:
                 lam = np.float32(refiner.tally.weight) if use_refine else None
@@ -202,9 +204,10 @@ def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: 
 
 def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputFill | None, div_t: torch.Tensor,
                  out_div: torch.Tensor, refiner: SceneRefiner | None, opts: UpscaleOptions, bar,
-                 info: DistInfo | None = None, clock: PhaseClock | None = None) -> None:
-    """Every batch of tiles: read → normalise → model (→ FineSR terms) → de-normalise → accumulate,
-    each step timed in ``clock`` (:mod:`hsrcli.infer.phases`).
+                 info: DistInfo | None = None, clock: PhaseClock | None = None,
+                 cast: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    """Every batch of tiles: read → normalise → model (→ FineSR terms) → de-normalise (→ ``cast`` on the
+    model's device) → accumulate, each step timed in ``clock`` (:mod:`hsrcli.infer.phases`).
 
     Under torchrun (``info``) the batches are shared over the ranks (one per rank per round) and
     their outputs gathered to rank 0, which accumulates them in the one-process order (so the
@@ -231,7 +234,8 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
                 pieces = forward_bands(model, x, opts.amp, crop)
         for b0, b1, y in clock.iterate("model", pieces):
             with clock("model"):
-                y = y.mul_(out_div[:, b0:b1]).cpu().numpy()
+                y = y.mul_(out_div[:, b0:b1])
+                y = (y if cast is None else cast(y)).cpu().numpy()
             for k, yt in enumerate(y):
                 yield i + k, b0, yt, crop
 
