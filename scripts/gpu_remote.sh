@@ -10,7 +10,8 @@
 #                                               CUDA tests (-m gpu) while the data sets are being made
 #   bash scripts/gpu_remote.sh watch SECONDS    report progress every 30 s for up to SECONDS (or until the
 #                                               training ends), then put the results in $OUT/runs.tar.NN
-#   bash scripts/gpu_remote.sh bench            benchmarks/upscale_speed.py on the GPU (bf16 and fp32) -> bench.log
+#   bash scripts/gpu_remote.sh bench            benchmarks/upscale_speed.py on the GPU (bf16 and fp32; then one bf16
+#                                               run per BENCH_ARGS="--tile 544|--batch 4" entry) -> bench.log
 #   bash scripts/gpu_remote.sh collect          only the last step
 # Re-running `start` on a machine that still holds the runs continues them (stages skip or --resume).
 set -euo pipefail
@@ -69,9 +70,14 @@ case ${1:-} in
     tail -3 "$H/train.log"; collect ;;
   bench)
     cd "$H/src"
+    IFS='|' read -r -a BENCH_ARGS <<< "${BENCH_ARGS:-}"
     for amp in bf16 off; do
       python3 benchmarks/upscale_speed.py --device cuda --amp "$amp" --size 512 --bands 64 2>&1 | tee -a "$H/bench.log"
+    done
+    for extra in "${BENCH_ARGS[@]}"; do  # e.g. BENCH_ARGS="--tile 544|--batch 4": one bf16 run each
+      python3 benchmarks/upscale_speed.py --device cuda --amp bf16 --size 512 --bands 64 --runs 1 \
+        --upscale-args "$extra" 2>&1 | tee -a "$H/bench.log"
     done ;;
   collect) collect ;;
-  *) sed -n 2,15p "$0"; exit 2 ;;
+  *) sed -n 2,16p "$0"; exit 2 ;;
 esac
