@@ -14,7 +14,8 @@ Published-code quirks kept (and switchable): BatchNorm inside the ResBlocks
 
 Inference and training batch what the recurrence allows: the per-band encoder and
 the tail run on ``band_chunk`` bands at once (:meth:`CoarSR.forward_span`); only the
-cheap FCF step is sequential.
+cheap FCF step is sequential. Without gradients the tail, whose activations are at up to
+HR size, runs one band at a time (peak memory ~3x lower, the same numbers).
 """
 
 from __future__ import annotations
@@ -191,8 +192,11 @@ class CoarSR(SRModel):
             state = self.step(z[j], None if state is None else state.detach())
             feats.append(state + f01[j])
         del z
-        tail = self.tail(torch.cat(feats)).view(k, n, h * s, w * s)
-        return tail.transpose(0, 1) + bicubic_resize(x[:, start:stop], s), state
+        if torch.is_grad_enabled():
+            tail = self.tail(torch.cat(feats))
+        else:  # inference: one band's HR-sized tail at a time (its activations are ~4x the encoder's)
+            tail = torch.cat([self.tail(f) for f in feats])
+        return tail.view(k, n, h * s, w * s).transpose(0, 1) + bicubic_resize(x[:, start:stop], s), state
 
     def forward_band(self, x: torch.Tensor, i: int, state: torch.Tensor | None = None):
         """Band ``i`` alone: returns ``(ŷ_i (N, 1, s·h, s·w), H_i)`` (for per-band training)."""
