@@ -131,3 +131,21 @@ def test_geotiff_writes_whole_windows_only(tmp_path, utm_meta):
     with pytest.raises(NotImplementedError):
         w.write_bands(0, 0, 0, np.zeros((1, 2, 2)))
     w.abort()
+
+
+def test_an_empty_window_writes_nothing(tmp_path, monkeypatch):
+    """No rows, columns or bands: nothing mapped (a 0-byte mmap would map the whole file), nothing changed."""
+    import mmap
+
+    import hsrcli.io.envi_writer as envi_writer
+    from hsrcli.io.envi_writer import map_assign
+
+    maps, real = [], mmap.mmap
+    monkeypatch.setattr(envi_writer.mmap, "mmap", lambda *a, **k: maps.append(a) or real(*a, **k))
+    p = tmp_path / "raw.img"
+    p.write_bytes(np.arange(24, dtype=np.int16).tobytes())
+    for key in [(slice(1, 1), slice(0, 3), slice(0, 4)), (slice(0, 2), slice(2, 2), slice(0, 4)),
+                (slice(0, 2), slice(0, 3), slice(1, 1))]:
+        shape = tuple(len(range(*k.indices(n))) for k, n in zip(key, (2, 3, 4)))
+        map_assign(p, 0, np.dtype(np.int16), (2, 3, 4), key, np.zeros(shape, np.int16))
+    assert maps == [] and np.array_equal(np.frombuffer(p.read_bytes(), np.int16), np.arange(24))

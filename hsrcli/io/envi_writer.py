@@ -75,6 +75,8 @@ def map_assign(path: Path, offset: int, dtype: np.dtype, shape: tuple[int, int, 
     rows (the bytes a slab's mapping can hold resident: every touched page, huge pages whole, see
     :data:`HUGE_PAGES`). ``key`` (unit-step slices) and ``data`` are in file order too."""
     (o0, o1, _), (m0, m1, _) = key[0].indices(shape[0]), key[1].indices(shape[1])
+    if o1 <= o0 or m1 <= m0 or data.size == 0:  # nothing to write (and a 0-byte mmap maps the whole file)
+        return
     row = shape[2] * dtype.itemsize  # bytes of one index of the second axis
     span = (m1 - m0) * row  # bytes of whole rows one index of the first axis touches
     if span <= MAPPED_BYTES:
