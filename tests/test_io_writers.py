@@ -14,10 +14,9 @@ FORMATS = [("o.hdr", None), ("o.tif", None), ("o.tif", "cog")]
 
 @pytest.mark.parametrize("name,fmt", FORMATS)
 def test_error_midway_leaves_nothing(tmp_path, utm_meta, name, fmt):
-    with pytest.raises(RuntimeError):
-        with open_writer(tmp_path / name, utm_meta, fmt) as w:
-            w.write(Window(0, 0, 16, 8), np.zeros((8, 16, 8), np.int16))
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), open_writer(tmp_path / name, utm_meta, fmt) as w:
+        w.write(Window(0, 0, 16, 8), np.zeros((8, 16, 8), np.int16))
+        raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -29,10 +28,9 @@ def test_existing_output_needs_overwrite_and_survives_a_failed_run(tmp_path, utm
     before = sorted(p.name for p in tmp_path.iterdir())
     with pytest.raises(OutputExistsError, match="--overwrite"):
         open_writer(tmp_path / name, utm_meta, fmt)
-    with pytest.raises(RuntimeError):
-        with open_writer(tmp_path / name, utm_meta, fmt, overwrite=True) as w:
-            w.write(Window(0, 0, 16, 16), ones * 7)
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), open_writer(tmp_path / name, utm_meta, fmt, overwrite=True) as w:
+        w.write(Window(0, 0, 16, 16), ones * 7)
+        raise RuntimeError("killed")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     np.testing.assert_array_equal(open_scene(tmp_path / name).read(), ones)
     with open_writer(tmp_path / name, utm_meta, fmt, overwrite=True) as w:
@@ -107,7 +105,7 @@ def test_windows_cover_scene_exactly_and_align_to_blocks(block, budget):
 def test_envi_band_ranges_of_any_window_in_any_order(tmp_path, utm_meta, interleave, threads, monkeypatch):
     """Band ranges of windows land where they belong, copied in one thread or in several, one
     mapped slab per band or row (``MAPPED_BYTES`` = 1 byte forces the smallest slabs)."""
-    import hsrcli.io.envi_writer as envi_writer
+    from hsrcli.io import envi_writer
 
     monkeypatch.setattr(envi_writer, "COPY_THREADS", threads)
     monkeypatch.setattr(envi_writer, "MAPPED_BYTES", 1 if threads > 1 else envi_writer.MAPPED_BYTES)
@@ -137,7 +135,7 @@ def test_an_empty_window_writes_nothing(tmp_path, monkeypatch):
     """No rows, columns or bands: nothing mapped (a 0-byte mmap would map the whole file), nothing changed."""
     import mmap
 
-    import hsrcli.io.envi_writer as envi_writer
+    from hsrcli.io import envi_writer
     from hsrcli.io.envi_writer import map_assign
 
     maps, real = [], mmap.mmap

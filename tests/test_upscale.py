@@ -317,7 +317,7 @@ def test_cores_written_in_place_equal_the_accumulated_output(runner, tmp_path, m
 
 
 def test_default_model_prefers_the_best_fitting_bundled_model(monkeypatch):
-    import hsrcli.weights as weights
+    from hsrcli import weights
     from hsrcli.weights import default_model
 
     cards = [

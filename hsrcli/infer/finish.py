@@ -19,7 +19,6 @@ from rasterio.windows import Window
 from hsrcli.io.scene import Scene
 from hsrcli.io.writers import SceneWriter
 
-
 #: Integer output types that :meth:`Finisher.cast_early` casts on the model's device.
 EARLY_CAST = frozenset(np.dtype(t) for t in ("int8", "uint8", "int16", "int32", "int64"))
 
