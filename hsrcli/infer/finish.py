@@ -84,10 +84,11 @@ class Finisher:
 
     def _finish(self, block: np.ndarray, bad: np.ndarray | None) -> np.ndarray:
         """``block`` with the output's fill where ``bad``, cast (unless :meth:`cast_early` did)."""
-        if np.issubdtype(block.dtype, np.integer):  # cast on the model's device: the fill cast alike
-            fill = self._cast(np.array([self._fill()], dtype=np.float32))[0]
-            return block if bad is None else np.where(bad, fill, block)
-        return self._cast(block if bad is None else np.where(bad, self._fill(), block))
+        if not np.issubdtype(block.dtype, np.integer):
+            return self._cast(block if bad is None else np.where(bad, self._fill(), block))
+        if bad is None:  # cast on the model's device already
+            return block
+        return np.where(bad, self._cast(np.array([self._fill()], dtype=np.float32))[0], block)  # the fill cast alike
 
     def strip(self, block: np.ndarray, r0: int, c0: int) -> np.ndarray:
         """``block`` (h, w, B) float32 at HR offset (r0, c0), finished and cast (``block`` is consumed)."""

@@ -80,7 +80,7 @@ def map_assign(path: Path, offset: int, dtype: np.dtype, shape: tuple[int, int, 
     row = shape[2] * dtype.itemsize  # bytes of one index of the second axis
     span = (m1 - m0) * row  # bytes of whole rows one index of the first axis touches
     if span <= MAPPED_BYTES:
-        per = max(1, MAPPED_BYTES // max(span, 1))
+        per = max(1, MAPPED_BYTES // span)
         slabs = [(a, min(a + per, o1), m0, m1) for a in range(o0, o1, per)]
     else:
         per = max(1, MAPPED_BYTES // row)
