@@ -164,3 +164,27 @@ class Interleave(Choice):
     bsq = "bsq"
     bil = "bil"
     bip = "bip"
+
+
+#: ``hsr upscale --subspace auto``: the share of the LR spectra's variance the kept directions hold.
+SUBSPACE_ENERGY = 0.9999
+
+
+def check_subspace(spec: str) -> float | int | None:
+    """``--subspace``: ``auto`` (:data:`SUBSPACE_ENERGY`), ``off`` (None), a rank (integer ≥ 1) or a
+    share of variance in (0, 1) such as ``0.999``; anything else is :class:`HsrInputError`."""
+    norm = str(spec).strip().lower()
+    if norm == "auto":
+        return SUBSPACE_ENERGY
+    if norm == "off":
+        return None
+    if re.fullmatch(r"\d+", norm) and int(norm) >= 1:
+        return int(norm)
+    try:
+        share = float(norm)
+    except ValueError:
+        share = None
+    if share is not None and 0 < share < 1 and not re.fullmatch(r"\d+", norm):
+        return share
+    raise HsrInputError(f"unknown --subspace {spec!r} (use auto, off, a rank >= 1 or a share of variance "
+                        f"in (0, 1) such as 0.999)")

@@ -38,6 +38,7 @@ CASES = {
     "upscale --amp": [*UPSCALE, "--amp", "bogus"],
     "upscale --dtype": [*UPSCALE, "--dtype", "bogus"],
     "upscale --device": [*UPSCALE, "--device", "bogus"],
+    "upscale --subspace": [*UPSCALE, "--subspace", "bogus"],
     "upscale --layout": [*UPSCALE, "--layout", "bogus"],
     "upscale -s": ["upscale", f"{T}/in.tif", "-s", "5", "-o", f"{T}/out.tif"],
     "info --layout": ["info", f"{T}/in.tif", "--layout", "bogus"],

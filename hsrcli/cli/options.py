@@ -27,6 +27,14 @@ def _device(value: str) -> str:
         raise typer.BadParameter(str(exc)) from None
 
 
+def _subspace(value: str) -> str:
+    try:
+        choices.check_subspace(value)
+    except HsrInputError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 def _figure(value: Path | None) -> Path | None:
     if value is not None and value.suffix.lower() not in FIGURE_TYPES:
         raise typer.BadParameter(f"{value}: figure type must be {', '.join(FIGURE_TYPES[:-1])} or {FIGURE_TYPES[-1]}")
@@ -61,6 +69,11 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.", callback=_device)]
+Subspace = Annotated[str, typer.Option(
+    "--subspace", callback=_subspace,
+    help="Keep the detail the model adds to bicubic within the scene's own spectral subspace: auto (the "
+    "principal directions holding 99.99 % of the LR spectra's variance), a share such as 0.999, a rank, "
+    "or off.")]
 Amp = Annotated[choices.Amp, typer.Option("--amp", help="Mixed precision on CUDA (ignored on CPU).")]
 Figure = Annotated[Path, typer.Option("--output", "-o", help="Figure file: .png, .pdf or .svg.", callback=_figure)]
 Scale = Annotated[int, typer.Option("--scale", "-s", help="SR factor: 2, 3, 4 or 8.", show_default=False,

@@ -10,7 +10,7 @@ import typer
 
 from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
-from hsrcli.cli.options import Amp, Device, Layout, Overwrite, Quiet, Scale, Var, Wavelengths
+from hsrcli.cli.options import Amp, Device, Layout, Overwrite, Quiet, Scale, Subspace, Var, Wavelengths
 
 
 @reports_bad_input
@@ -27,7 +27,8 @@ def upscale(
                                                           "-o name says, .hdr or .tif; else as the input; "
                                                           "other inputs: envi).")] = None,
     tile: Annotated[Optional[int], typer.Option("--tile", help="Tile size in LR pixels (default: the fastest "
-                                                "estimated among tiles of at most ~96 MB of output held and "
+                                                "estimated among tiles of at most ~96 MB of output held (~384 MB "
+                                                "with the spectral subspace, every band at once) and "
                                                 "288² LR px, 512 px a side).")] = None,
     overlap: Annotated[Optional[int], typer.Option("--overlap", help="Overlap of tiles in LR pixels "
                                                    "(default: 2 x the model's measured effective "
@@ -49,6 +50,7 @@ def upscale(
     refine_check: Annotated[bool, typer.Option("--refine-check/--no-refine-check", help="Apply --refine only "
                                                "if it does not lower PSNR on the scene's own LR degraded "
                                                "once more (self-check).")] = True,
+    subspace: Subspace = "auto",
     adapt: Annotated[bool, typer.Option("--adapt", help="First fit the model to each scene (see 'hsr adapt', "
                                         "default settings); the adapted checkpoint is cached and reused "
                                         "($HSR_CACHE_DIR or ~/.cache/hsrcli/adapted).")] = False,
@@ -91,7 +93,7 @@ def upscale(
             raise PeerFailed from None
         raise
     opts = UpscaleOptions(tile=tile, overlap=overlap, exact=exact, batch=batch, device=dev, amp=amp_dtype(amp, dev),
-                          dtype=dtype.value)
+                          dtype=dtype.value, subspace=choices.check_subspace(subspace))
     info = ddp.init_from_env(dev.type)  # under torchrun: scenes shared out over the ranks
     if info.enabled and dev.type == "cuda":
         dev = torch.device("cuda", info.local_rank)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from hsrcli import dist as ddp
-from hsrcli.choices import OutputDtype
+from hsrcli.choices import SUBSPACE_ENERGY, OutputDtype
 from hsrcli.dist import DistInfo
 from hsrcli.errors import HsrInputError
 from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
@@ -30,12 +30,14 @@ from hsrcli.infer.phases import PhaseClock
 from hsrcli.infer.pipeline import InOrderWorker
 from hsrcli.infer.refine import AngleTally, Refinement, SceneRefiner
 from hsrcli.infer.resolve import ResolvedModel
-from hsrcli.infer.tileplan import auto_tile, plan_overlap
+from hsrcli.infer.subspace import DetailProjection, fit_subspace
+from hsrcli.infer.tileplan import TILE_HR_VALUES, TILE_WHOLE_VALUES, auto_tile, plan_overlap
 from hsrcli.infer.tiling import Tile, TileGrid
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 from hsrcli.io.windows import iter_windows
 from hsrcli.io.writers import open_writer
+from hsrcli.models import spec
 from hsrcli.models.base import Crop, SRModel
 
 RAM_ACCUMULATOR_BYTES = 128 * 2**20
@@ -57,6 +59,9 @@ class UpscaleOptions:
     #: accumulate and write in a background thread while the model runs (None: when the model is
     #: not on the CPU; on 2 CPU cores it gained nothing measurable and held ~300 MB more)
     behind: bool | None = None
+    #: spectral-subspace detail projection (:mod:`hsrcli.infer.subspace`): a share of variance in
+    #: (0, 1), a rank, or None (off); never with FineSR, a no-op for linear models (bicubic)
+    subspace: float | int | None = SUBSPACE_ENERGY
 
     @property
     def behind_model(self) -> bool:
@@ -97,7 +102,8 @@ def upscale_scene(
     s = resolved.scale
     out_dtype = output_dtype(opts.dtype, m)
     model = resolved.model.to(opts.device).eval()
-    grid = plan_grid(model, resolved, m, refine, opts)
+    project = opts.subspace is not None and refine is None and spec(resolved.name).normalised
+    grid = plan_grid(model, resolved, m, refine, opts, whole_output=project)
     model.fit_tile(grid.tile)
     hr = m.rescaled(s)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -126,7 +132,17 @@ def upscale_scene(
             if refine.check:
                 refiner.run_check(scene, lambda x: forward(model, x, opts.amp), div_t, fill, s)
         use_refine = refiner is not None and refiner.applied
+        projection = None
+        if project:
+            with clock("stats"):
+                fit = fit_subspace(scene, opts.subspace, None if fill is None else fill.good,
+                                   progress=lambda it: bar(it, desc="subspace", unit="win"))
+            if fit is not None:
+                projection = DetailProjection(fit, div, s, opts.device)
         what = resolved.label + (f" + FineSR({refiner.summary()['partner']})" if use_refine else "")
+        if projection is not None:
+            what += f" + spectral subspace (rank {projection.fit.rank} of {len(projection.fit.good)})"
+
         # without a nodata value, NaN input pixels stay NaN in float outputs and become 0 in integer ones
         out_meta = hr.replace(dtype=out_dtype, nodata=nodata_out,
                               history=[*hr.history, f"{stamp} hsr upscale x{s} with {what} (hsrcli {__version__})"])
@@ -149,7 +165,7 @@ def upscale_scene(
         # cores go straight into the file: cast them on the model's device (less to copy to the host)
         cast = finisher.cast_early if direct and (info is None or not info.enabled) else None
         _blend_tiles(scene, model, grid, acc, fill, div_t, out_div, refiner if use_refine else None, opts, bar, info,
-                     clock, cast)
+                     clock, cast, projection)
         if main:
             if not direct:
                 lam = np.float32(refiner.tally.weight) if use_refine else None
@@ -172,13 +188,15 @@ def upscale_scene(
               "mpx_bands_per_s": hr.rows * hr.cols * m.bands / 1e6 / max(seconds, 1e-9)}
     if refiner is not None:
         result["refine"] = refiner.summary()
+    result["subspace"] = None if projection is None else projection.fit.summary()
     return result
 
 
 def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: Refinement | None,
-              opts: UpscaleOptions) -> TileGrid:
+              opts: UpscaleOptions, whole_output: bool = False) -> TileGrid:
     """The tiles of a scene: overlap from the receptive radius (the measured effective one unless
-    ``--exact`` or ``--refine``), tile size from :func:`auto_tile` unless given."""
+    ``--exact`` or ``--refine``), tile size from :func:`auto_tile` unless given (``whole_output``: a
+    tile's output is held whole, every band at once, as the subspace projection needs)."""
     radius = model.receptive_radius
     effective = resolved.effective_radius if radius is not None else None
     if effective is not None and refine is None and not opts.exact:
@@ -192,9 +210,12 @@ def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: 
     pad = margin if effective is None else effective
     if opts.tile is None:
         def held(side: int) -> int:  # output bands held at once with tiles of this side
-            return model.bands_held(meta.bands, side) if refine is None else 2 * meta.bands
+            if refine is not None:
+                return 2 * meta.bands
+            return meta.bands if whole_output else model.bands_held(meta.bands, side)
 
-        tile = auto_tile(held, resolved.scale, overlap, meta.rows, meta.cols, pad, opts.device.type)
+        tile = auto_tile(held, resolved.scale, overlap, meta.rows, meta.cols, pad, opts.device.type,
+                         TILE_WHOLE_VALUES if whole_output else TILE_HR_VALUES)
     else:
         tile = max(opts.tile, overlap + 16)
     if refine is not None:
@@ -205,7 +226,8 @@ def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: 
 def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputFill | None, div_t: torch.Tensor,
                  out_div: torch.Tensor, refiner: SceneRefiner | None, opts: UpscaleOptions, bar,
                  info: DistInfo | None = None, clock: PhaseClock | None = None,
-                 cast: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+                 cast: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 projection: DetailProjection | None = None) -> None:
     """Every batch of tiles: read → normalise → model (→ FineSR terms) → de-normalise (→ ``cast`` on the
     model's device) → accumulate, each step timed in ``clock`` (:mod:`hsrcli.infer.phases`).
 
@@ -232,6 +254,8 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
             else:  # band ranges as the model finishes them: a tile's full output is never held
                 crop = tuple(min(c) for c in zip(*(grid.crop(t) for t in group)))  # one crop for the batch
                 pieces = forward_bands(model, x, opts.amp, crop)
+                if projection is not None:  # mixes every band of a pixel: the tile's output, whole
+                    pieces = [(0, bands, projection.apply_(_gather(pieces, bands), x, crop))]
         for b0, b1, y in clock.iterate("model", pieces):
             with clock("model"):
                 y = y.mul_(out_div[:, b0:b1])
@@ -254,6 +278,7 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
             for i in bar(starts, desc="tiles", unit="batch"):
                 for k, b0, yt, crop in outputs(i):
                     behind.submit(add, k, b0, yt, crop)
+                yt = None  # noqa: F841 - the last piece is not held while the next batch computes
             behind.drain()
         if opts.behind_model:
             clock.add("wait", behind.waited)
@@ -275,6 +300,16 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
                 main_tally.add_part(total, count)
     if refiner is not None and info.is_main:
         refiner.tally = main_tally
+
+
+def _gather(pieces, bands: int) -> torch.Tensor:
+    """The band pieces ``(b0, b1, y)`` of one output as one ``(N, bands, H, W)`` tensor (filled in place)."""
+    out = None
+    for b0, b1, y in pieces:
+        if out is None:
+            out = y.new_empty(y.shape[0], bands, *y.shape[2:])
+        out[:, b0:b1] = y
+    return out
 
 
 def _write(scene: Scene, acc, writer, finisher: Finisher, lam: np.float32 | None, opts: UpscaleOptions,
