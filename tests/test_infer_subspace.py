@@ -119,7 +119,10 @@ def test_upscale_keeps_the_added_detail_in_the_scene_subspace(runner, tmp_path):
     bic = imresize(torch.from_numpy(cube.transpose(2, 0, 1)).double(), scale=2).numpy().transpose(1, 2, 0)
     with open_scene(src) as sc:
         basis = fit_subspace(sc, 2).basis
-    outside = lambda d: d - d @ basis @ basis.T  # noqa: E731 - detail off the 2-D subspace
+
+    def outside(d):  # the detail off the 2-D subspace
+        return d - d @ basis @ basis.T
+
     assert np.abs(outside(y_on - bic)).max() < 1e-4 * np.abs(cube).max()
     assert np.abs(outside(y_off - bic)).max() > 1e-3 * np.abs(cube).max()  # the model did add some
     assert not np.allclose(y_on, y_off)

@@ -60,7 +60,7 @@ class UpscaleOptions:
     #: not on the CPU; on 2 CPU cores it gained nothing measurable and held ~300 MB more)
     behind: bool | None = None
     #: spectral-subspace detail projection (:mod:`hsrcli.infer.subspace`): a share of variance in
-    #: (0, 1), a rank, or None (off); never with FineSR, a no-op for linear models (bicubic)
+    #: (0, 1), a rank, or None (off); not where FineSR is applied, nor for linear models (bicubic)
     subspace: float | int | None = SUBSPACE_ENERGY
 
     @property
@@ -102,8 +102,8 @@ def upscale_scene(
     s = resolved.scale
     out_dtype = output_dtype(opts.dtype, m)
     model = resolved.model.to(opts.device).eval()
-    project = opts.subspace is not None and refine is None and spec(resolved.name).normalised
-    grid = plan_grid(model, resolved, m, refine, opts, whole_output=project)
+    project = opts.subspace is not None and spec(resolved.name).normalised  # unless FineSR is applied
+    grid = plan_grid(model, resolved, m, refine, opts, whole_output=project and refine is None)
     model.fit_tile(grid.tile)
     hr = m.rescaled(s)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -133,7 +133,7 @@ def upscale_scene(
                 refiner.run_check(scene, lambda x: forward(model, x, opts.amp), div_t, fill, s)
         use_refine = refiner is not None and refiner.applied
         projection = None
-        if project:
+        if project and not use_refine:
             with clock("stats"):
                 fit = fit_subspace(scene, opts.subspace, None if fill is None else fill.good,
                                    progress=lambda it: bar(it, desc="subspace", unit="win"))

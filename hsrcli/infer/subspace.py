@@ -67,7 +67,8 @@ class SubspaceFit:
         return {"rank": self.rank, "bands": len(self.good), "variance_kept": self.captured, "pixels": self.pixels}
 
 
-def fit_subspace(scene: Scene, setting: float | int, good: Iterable[int] | None = None,
+def fit_subspace(scene: Scene, setting: float | int,  # noqa: PYI041 - an int is a rank, a float a share
+                 good: Iterable[int] | None = None,
                  max_pixels: int = MAX_PIXELS, progress: Callable[[list], Iterable] | None = None,
                  ) -> SubspaceFit | None:
     """Principal directions of the valid LR spectra of ``scene`` over the ``good`` bands (default all).
