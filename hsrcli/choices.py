@@ -184,7 +184,7 @@ def check_subspace(spec: str) -> float | int | None:
         share = float(norm)
     except ValueError:
         share = None
-    if share is not None and 0 < share < 1 and not re.fullmatch(r"\d+", norm):
+    if share is not None and 0 < share < 1:  # whole numbers were ranks above (or 0, refused)
         return share
     raise HsrInputError(f"unknown --subspace {spec!r} (use auto, off, a rank >= 1 or a share of variance "
                         f"in (0, 1) such as 0.999)")

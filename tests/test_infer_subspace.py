@@ -59,7 +59,7 @@ def test_nodata_pixels_and_dead_bands_stay_out_of_the_fit(tmp_path):
     assert abs(abs(float(top @ fit.basis[:, 0])) - 1) < 1e-9
 
 
-def test_large_scenes_are_subsampled(tmp_path, monkeypatch):
+def test_large_scenes_are_subsampled(tmp_path):
     fit = _fit(tmp_path, low_rank_cube(40, 40, 6, 2, noise=0.01), 2, max_pixels=400)
     assert 300 < fit.pixels < 500  # ~400 of 1600 drawn, with a fixed seed
     assert fit.pixels == _fit(tmp_path, low_rank_cube(40, 40, 6, 2, noise=0.01), 2, max_pixels=400).pixels

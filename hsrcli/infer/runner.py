@@ -251,7 +251,7 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
                 y = forward(model, x, opts.amp)
                 y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
                 crop, pieces = (0, 0, 0, 0), [(0, 2 * bands, y)]
-            else:  # band ranges as the model finishes them: a tile's full output is never held
+            else:  # band ranges as the model finishes them: a tile's full output is held only to project it
                 crop = tuple(min(c) for c in zip(*(grid.crop(t) for t in group)))  # one crop for the batch
                 pieces = forward_bands(model, x, opts.amp, crop)
                 if projection is not None:  # mixes every band of a pixel: the tile's output, whole
@@ -278,7 +278,7 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
             for i in bar(starts, desc="tiles", unit="batch"):
                 for k, b0, yt, crop in outputs(i):
                     behind.submit(add, k, b0, yt, crop)
-                yt = None  # noqa: F841 - the last piece is not held while the next batch computes
+                yt = None  # the last piece is not held while the next batch computes
             behind.drain()
         if opts.behind_model:
             clock.add("wait", behind.waited)

@@ -129,10 +129,11 @@ class DetailProjection:
     """
 
     def __init__(self, fit: SubspaceFit, div: np.ndarray, scale: int, device: torch.device) -> None:
-        d = np.asarray(div, dtype=np.float64).reshape(-1)[list(fit.good)]
+        div = np.asarray(div, dtype=np.float64).reshape(-1)
+        d = div[list(fit.good)]
         self.fit, self.scale = fit, scale
         self.good = torch.as_tensor(fit.good, device=device)
-        self.all_good = len(fit.good) == len(np.asarray(div).reshape(-1))
+        self.all_good = len(fit.good) == len(div)
         self.analysis = torch.from_numpy(fit.basis * d[:, None]).float().to(device)  # (G, k)
         self.synthesis = torch.from_numpy(fit.basis / d[:, None]).float().to(device)  # (G, k)
 

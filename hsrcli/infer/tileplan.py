@@ -21,7 +21,7 @@ from hsrcli.errors import HsrInputError
 #: At most this many output values (bands held at once × HR pixels) per tile (~96 MB float32).
 TILE_HR_VALUES = 24 * 2**20
 #: The same when a tile's whole output is held, every band at once (the spectral-subspace projection,
-#: :mod:`hsrcli.infer.subspace`; ~256 MB float32): a 90² × 224 scene ×4 stays one tile.
+#: :mod:`hsrcli.infer.subspace`; ~384 MB float32): a 90² × 224 scene ×4 stays one tile.
 TILE_WHOLE_VALUES = 96 * 2**20
 #: At most this many LR pixels per tile: the model's working set grows with the tile's area whatever
 #: the bands (lkca-g_x4 holds ~3.2 KB per LR pixel of an 8-band group, measured on 286² tiles). It
