@@ -4,6 +4,7 @@ the rank-0 guard, and work shared out in rounds with one failure stopping every 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -14,6 +15,11 @@ import torch.distributed as dist
 from hsrcli.errors import PeerFailed
 
 T = TypeVar("T")
+
+#: Seconds a rank other than 0 waits, after a failure every rank meets alike before the process group
+#: exists, for rank 0 to report it: torchrun stops every rank once one exits, so exiting at once could
+#: stop rank 0 before its message is out.
+PEER_REPORT_WAIT = 30.0
 
 
 @dataclass
@@ -29,6 +35,14 @@ class DistInfo:
     @property
     def enabled(self) -> bool:
         return self.world_size > 1
+
+
+def defer_to_main(wait: float = PEER_REPORT_WAIT) -> None:
+    """Under torchrun, before the process group exists, on a rank other than 0 that met a failure every
+    rank meets alike (bad input): leave the report to rank 0 — wait until torchrun stops this process
+    when rank 0 exits (at most ``wait`` s), then raise :class:`PeerFailed`."""
+    time.sleep(wait)
+    raise PeerFailed
 
 
 def init_from_env(device_type: str) -> DistInfo:

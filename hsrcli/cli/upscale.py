@@ -73,7 +73,6 @@ def upscale(
     from tqdm import tqdm
 
     from hsrcli import dist as ddp
-    from hsrcli.errors import PeerFailed
     from hsrcli.infer.refine import Refinement
     from hsrcli.infer.resolve import resolve_model
     from hsrcli.infer.runner import UpscaleOptions, upscale_scene
@@ -90,7 +89,7 @@ def upscale(
         plans = _plans(inputs, scale, output, fmt, overwrite, adapt, var, layout, wavelengths)
     except HsrInputError:
         if int(os.environ.get("RANK", "0")) != 0:  # torchrun: every rank checks the same; rank 0 says it
-            raise PeerFailed from None
+            ddp.defer_to_main()
         raise
     opts = UpscaleOptions(tile=tile, overlap=overlap, exact=exact, batch=batch, device=dev, amp=amp_dtype(amp, dev),
                           dtype=dtype.value, subspace=choices.check_subspace(subspace))
