@@ -12,6 +12,7 @@ from hsrcli.models.lkca import ChannelAttention, lkca_lr_from_lkca, polyphase_de
 from hsrcli.models.lkca_g import blend_weights, group_starts
 from hsrcli.models.resample import bicubic_resize
 from hsrcli.models.upsampler import lowrank_param_count
+from hsrcli.ops.imresize import upsample_phases
 
 SCALES = (2, 3, 4, 8)
 #: Tiny widths: shapes do not depend on them, and the full-size models are built in their own tests.
@@ -229,9 +230,12 @@ def test_models_on_cuda_with_bf16():
 
 @pytest.mark.parametrize("name", ["bicubic", "lkca", "lkca-lr", "lkca-g", "coarsr"])
 @pytest.mark.parametrize("crop", [(0, 0, 0, 0), (3, 1, 0, 2), (1, 1, 1, 1), (5, 4, 6, 3)])
-def test_forward_bands_with_a_crop_is_the_trimmed_output(name, crop):
-    """A crop leaves out a border the caller discards; the rest is the uncropped output."""
-    from hsrcli.models.base import trim
+@pytest.mark.parametrize("detail", [False, True])
+def test_forward_bands_with_a_crop_is_the_trimmed_output(name, crop, detail, monkeypatch):
+    """A crop leaves out a border the caller discards; the rest is the uncropped output — or, with
+    ``detail``, that output less its bicubic, which the LKCA family then never computes."""
+    from hsrcli.models import resample
+    from hsrcli.models.crop import trim
 
     torch.manual_seed(0)
     scale = 3
@@ -239,11 +243,18 @@ def test_forward_bands_with_a_crop_is_the_trimmed_output(name, crop):
     x = torch.rand(2, 7, 13, 12)
     with torch.no_grad():
         full = torch.cat([y for _, _, y in model.forward_bands(x)], 1)
-        pieces = list(model.forward_bands(x, crop))
+        calls = []
+        monkeypatch.setattr(resample, "upsample_phases", lambda *a: calls.append(a) or upsample_phases(*a))
+        pieces = list(model.forward_bands(x, crop, detail))
     assert pieces[0][0] == 0 and pieces[-1][1] == 7
     got = torch.cat([y for _, _, y in pieces], 1)
     assert got.shape == (2, 7, (13 - crop[0] - crop[1]) * scale, (12 - crop[2] - crop[3]) * scale)
-    torch.testing.assert_close(got, trim(full, crop, scale), rtol=0, atol=1e-6)
+    want = trim(full - bicubic_resize(x, scale) if detail else full, crop, scale)
+    torch.testing.assert_close(got, want, rtol=0, atol=2e-6 if detail else 1e-6)
+    if detail and name.startswith("lkca"):
+        assert not calls
+    if detail and name == "bicubic":
+        assert got.abs().max() < 1e-5
 
 
 def test_lkca_inference_sum_in_place_equals_the_training_parts():

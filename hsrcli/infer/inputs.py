@@ -20,7 +20,8 @@ from hsrcli.infer.nodata import InputFill
 from hsrcli.infer.resolve import ResolvedModel
 from hsrcli.io.scene import Scene
 from hsrcli.models import spec
-from hsrcli.models.base import Crop, SRModel
+from hsrcli.models.base import SRModel
+from hsrcli.models.crop import Crop
 from hsrcli.ops.imresize import mirror
 
 
@@ -79,11 +80,13 @@ def forward(model: torch.nn.Module, x: torch.Tensor, amp: torch.dtype | None = N
         return model(x).float()
 
 
-def forward_bands(model: SRModel, x: torch.Tensor, amp: torch.dtype | None = None, crop: Crop | None = None):
+def forward_bands(model: SRModel, x: torch.Tensor, amp: torch.dtype | None = None, crop: Crop | None = None,
+                  detail: bool = False):
     """:meth:`SRModel.forward_bands` under ``no_grad`` and autocast (``crop``: LR px left out of the
-    output on each side); pieces as float32."""
+    output on each side; ``detail``: what the model adds to the bicubic instead of its output);
+    pieces as float32."""
     with torch.no_grad(), torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-        for b0, b1, y in model.forward_bands(x, crop):
+        for b0, b1, y in model.forward_bands(x, crop, detail):
             yield b0, b1, y.float()
 
 

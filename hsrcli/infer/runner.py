@@ -31,14 +31,15 @@ from hsrcli.infer.pipeline import InOrderWorker
 from hsrcli.infer.refine import AngleTally, Refinement, SceneRefiner
 from hsrcli.infer.resolve import ResolvedModel
 from hsrcli.infer.subspace import DetailProjection, fit_subspace
-from hsrcli.infer.tileplan import TILE_HR_VALUES, TILE_WHOLE_VALUES, auto_tile, plan_overlap
+from hsrcli.infer.tileplan import TILE_HR_VALUES, TILE_PROJECTED_VALUES, auto_tile, plan_overlap
 from hsrcli.infer.tiling import Tile, TileGrid
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 from hsrcli.io.windows import iter_windows
 from hsrcli.io.writers import open_writer
 from hsrcli.models import spec
-from hsrcli.models.base import Crop, SRModel
+from hsrcli.models.base import SRModel
+from hsrcli.models.crop import Crop
 
 RAM_ACCUMULATOR_BYTES = 128 * 2**20
 
@@ -103,8 +104,6 @@ def upscale_scene(
     out_dtype = output_dtype(opts.dtype, m)
     model = resolved.model.to(opts.device).eval()
     project = opts.subspace is not None and spec(resolved.name).normalised  # unless FineSR is applied
-    grid = plan_grid(model, resolved, m, refine, opts, whole_output=project and refine is None)
-    model.fit_tile(grid.tile)
     hr = m.rescaled(s)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     nodata_out = None
@@ -123,6 +122,7 @@ def upscale_scene(
             stats = scene_stats(scene, models, lambda it: bar(it, desc="stats", unit="win"))
         div, norm_desc = divisor(scene, resolved, stats)
         fill = None if stats is None else InputFill.from_stats(stats)
+        net = model  # what the tile plan asks how many bands it holds
         if fill is not None and fill.dead and resolved.bands is None:
             model = GoodBands(model, fill.good, m.bands)  # band-agnostic: dead bands never enter a group
         div_t = torch.from_numpy(div.astype(np.float32)).view(1, -1, 1, 1).to(opts.device)
@@ -139,6 +139,8 @@ def upscale_scene(
                                    progress=lambda it: bar(it, desc="subspace", unit="win"))
             if fit is not None:
                 projection = DetailProjection(fit, div, s, opts.device)
+        grid = plan_grid(net, resolved, m, refine, opts, 0 if projection is None else projection.fit.rank)
+        model.fit_tile(grid.tile)
         what = resolved.label + (f" + FineSR({refiner.summary()['partner']})" if use_refine else "")
         if projection is not None:
             what += f" + spectral subspace (rank {projection.fit.rank} of {len(projection.fit.good)})"
@@ -193,10 +195,10 @@ def upscale_scene(
 
 
 def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: Refinement | None,
-              opts: UpscaleOptions, whole_output: bool = False) -> TileGrid:
+              opts: UpscaleOptions, coefficients: int = 0) -> TileGrid:
     """The tiles of a scene: overlap from the receptive radius (the measured effective one unless
-    ``--exact`` or ``--refine``), tile size from :func:`auto_tile` unless given (``whole_output``: a
-    tile's output is held whole, every band at once, as the subspace projection needs)."""
+    ``--exact`` or ``--refine``), tile size from :func:`auto_tile` unless given (``coefficients``: values
+    per HR pixel held beside the model's output bands, the subspace projection's rank)."""
     radius = model.receptive_radius
     effective = resolved.effective_radius if radius is not None else None
     if effective is not None and refine is None and not opts.exact:
@@ -212,10 +214,10 @@ def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: 
         def held(side: int) -> int:  # output bands held at once with tiles of this side
             if refine is not None:
                 return 2 * meta.bands
-            return meta.bands if whole_output else model.bands_held(meta.bands, side)
+            return model.bands_held(meta.bands, side) + coefficients
 
         tile = auto_tile(held, resolved.scale, overlap, meta.rows, meta.cols, pad, opts.device.type,
-                         TILE_WHOLE_VALUES if whole_output else TILE_HR_VALUES)
+                         TILE_PROJECTED_VALUES if coefficients else TILE_HR_VALUES)
     else:
         tile = max(opts.tile, overlap + 16)
     if refine is not None:
@@ -251,11 +253,11 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
                 y = forward(model, x, opts.amp)
                 y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
                 crop, pieces = (0, 0, 0, 0), [(0, 2 * bands, y)]
-            else:  # band ranges as the model finishes them: a tile's full output is held only to project it
+            else:  # band ranges as the model finishes them (projected: as the projection hands them out)
                 crop = tuple(min(c) for c in zip(*(grid.crop(t) for t in group)))  # one crop for the batch
-                pieces = forward_bands(model, x, opts.amp, crop)
-                if projection is not None:  # mixes every band of a pixel: the tile's output, whole
-                    pieces = [(0, bands, projection.apply_(_gather(pieces, bands), x, crop))]
+                pieces = forward_bands(model, x, opts.amp, crop, detail=projection is not None)
+                if projection is not None:  # mixes the bands of a pixel: k coefficients per HR pixel held
+                    pieces = projection.project(pieces, x, crop)
         for b0, b1, y in clock.iterate("model", pieces):
             with clock("model"):
                 y = y.mul_(out_div[:, b0:b1])
@@ -300,16 +302,6 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
                 main_tally.add_part(total, count)
     if refiner is not None and info.is_main:
         refiner.tally = main_tally
-
-
-def _gather(pieces, bands: int) -> torch.Tensor:
-    """The band pieces ``(b0, b1, y)`` of one output as one ``(N, bands, H, W)`` tensor (filled in place)."""
-    out = None
-    for b0, b1, y in pieces:
-        if out is None:
-            out = y.new_empty(y.shape[0], bands, *y.shape[2:])
-        out[:, b0:b1] = y
-    return out
 
 
 def _write(scene: Scene, acc, writer, finisher: Finisher, lam: np.float32 | None, opts: UpscaleOptions,

@@ -18,29 +18,28 @@ Measured (``python benchmarks/quality.py``; README, "Spectral subspace"): +0.18 
 PSNR and lower SAM on the held-out airborne scenes, +0.02 dB on CAVE, never lower on any scene.
 
 :func:`fit_subspace` streams the LR scene once (at most :data:`MAX_PIXELS` valid pixels, drawn at
-random with a fixed seed); :class:`DetailProjection` applies it to a tile's output in row chunks,
-with the bicubic computed in LR layout on the chunk's LR rows only (exact: the same taps as on
-the whole tile), so no HR-sized temporary beyond the tile's output is held.
+random with a fixed seed); :class:`DetailProjection` streams the detail a model gives for a tile
+(``SRModel.forward_bands(…, detail=True)``: the LKCA family then never computes its own bicubic
+base) into k coefficients per HR pixel and hands out the projected output band range by band
+range (bicubic + reconstruction): a tile's whole output is never held.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from hsrcli.io.scene import Scene
-from hsrcli.models.base import Crop, crop_window
-from hsrcli.models.resample import BICUBIC_REACH
-from hsrcli.models.upsampler import shuffle
-from hsrcli.ops.imresize import upsample_phases
+from hsrcli.models.crop import Crop
+from hsrcli.models.resample import bicubic_base
 
 #: At most this many LR pixels enter the covariance (a random subset beyond it; the principal
 #: directions of 64 k spectra are stable, and 224 bands × 64 k pixels is ~6.6 GFLOP in float64).
 MAX_PIXELS = 64 * 2**10
-#: HR values (bands × HR pixels) per projected chunk of a tile's output.
+#: At most this many HR values (images × bands × HR pixels) per projected piece of a tile's output.
 CHUNK_VALUES = 4 * 2**20
 
 
@@ -125,52 +124,54 @@ class DetailProjection:
     """:class:`SubspaceFit` applied to network outputs in normalised units (input ``x / div``).
 
     In stored units the detail is ``D r`` (``D = diag(div)``), so the kept detail in normalised
-    units is ``D⁻¹ U Uᵀ D r``: coefficients with ``D U``, reconstruction with ``D⁻¹ U``.
+    units is ``D⁻¹ U Uᵀ D r``: coefficients ``c = (DU)ᵀ r``, reconstruction ``D⁻¹U c``. The output
+    ``bicubic + D⁻¹U c`` needs ``c`` (k values per HR pixel), not ``r``: :meth:`project` streams the
+    model's band pieces into ``c`` and hands out the output band range by band range, so a tile's
+    whole output is never held. Bands outside ``fit.good`` (no valid LR pixel) keep the model's
+    detail: their rows of ``D U`` and ``D⁻¹ U`` are zero, and their detail is held until the end.
     """
 
     def __init__(self, fit: SubspaceFit, div: np.ndarray, scale: int, device: torch.device) -> None:
         div = np.asarray(div, dtype=np.float64).reshape(-1)
-        d = div[list(fit.good)]
+        good = list(fit.good)
         self.fit, self.scale = fit, scale
-        self.good = torch.as_tensor(fit.good, device=device)
-        self.all_good = len(fit.good) == len(div)
-        self.analysis = torch.from_numpy(fit.basis * d[:, None]).float().to(device)  # (G, k)
-        self.synthesis = torch.from_numpy(fit.basis / d[:, None]).float().to(device)  # (G, k)
+        analysis, synthesis = np.zeros((len(div), fit.rank)), np.zeros((len(div), fit.rank))
+        analysis[good] = fit.basis * div[good, None]
+        synthesis[good] = fit.basis / div[good, None]
+        self.analysis = torch.from_numpy(analysis).float().to(device)  # (B, k)
+        self.synthesis = torch.from_numpy(synthesis).float().to(device)  # (B, k)
+        self.dead = [b for b in range(len(div)) if b not in set(good)]
 
-    def apply_(self, y: torch.Tensor, x: torch.Tensor, crop: Crop | None = None) -> torch.Tensor:
-        """Project the detail of ``y`` ``(N, B, s·h', s·w')`` — the output of LR input ``x`` ``(N, B, h, w)``
-        less ``s·crop`` HR px on each side — in place, chunk of HR rows by chunk; returns ``y``."""
-        s = self.scale
-        h, w = x.shape[-2:]
-        top, bottom, left, right = crop or (0, 0, 0, 0)
-        lr_rows = h - top - bottom
-        row_values = x.shape[1] * s * s * (w - left - right)
-        step = max(1, min(lr_rows, CHUNK_VALUES // max(row_values, 1)))
-        if x.device.type == "cpu" and x.shape[1] > 1:  # the depthwise bicubic is ~3x faster channels-last
-            x = x.contiguous(memory_format=torch.channels_last)
-        for n in range(x.shape[0]):
-            for a in range(0, lr_rows, step):
-                b = min(lr_rows, a + step)
-                (rows, cols), keep = crop_window(h, w, (top + a, h - top - b, left, right), BICUBIC_REACH)
-                with torch.autocast(x.device.type, enabled=False):
-                    base = shuffle(upsample_phases(x[n:n + 1, :, rows, cols].float(), s)[..., keep[0], keep[1]], s)
-                self._project_(y[n, :, a * s:b * s, :], base[0])
-        return y
-
-    def _project_(self, y: torch.Tensor, base: torch.Tensor) -> None:
-        """``y ← base + D⁻¹U·(DU)ᵀ(y − base)`` on the good bands of the chunk ``y`` ``(B, H, W)`` (a view, in
-        place): coefficients from ``y`` and ``base`` directly, then one pass that writes ``y``."""
-        if self.all_good:
-            yv = y.flatten(1)  # a view for a chunk of whole rows: rows are contiguous within each band
-            flat = yv if yv.data_ptr() == y.data_ptr() else None
-            bv = base.reshape(base.shape[0], -1)
-            coef = self.analysis.t() @ yv - self.analysis.t() @ bv  # (k, H·W)
-            if flat is not None:
-                torch.addmm(bv, self.synthesis, coef, out=flat)
-            else:
-                y.copy_(torch.addmm(bv, self.synthesis, coef).view_as(y))
+    def project(self, pieces: Iterable[tuple[int, int, torch.Tensor]], x: torch.Tensor, crop: Crop | None = None
+                ) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """The projected output of LR input ``x`` ``(N, B, h, w)``, less ``s·crop`` HR px on each side, as
+        ``(b0, b1, y)`` pieces ``(N, b1 − b0, H, W)`` in band order (at most :data:`CHUNK_VALUES` values
+        each), from the ``pieces`` of what the model adds to the bicubic upsampling
+        (``SRModel.forward_bands(…, detail=True)``), consumed first, in any band order."""
+        coef, dead = None, {}
+        for b0, b1, r in pieces:
+            if coef is None:
+                coef = r.new_zeros(r.shape[0], self.fit.rank, r.shape[-2] * r.shape[-1])
+            for n in range(r.shape[0]):
+                coef[n].addmm_(self.analysis[b0:b1].t(), r[n].reshape(b1 - b0, -1))
+            for b in self.dead:
+                if b0 <= b < b1:
+                    dead[b] = r[:, b - b0].clone()
+            r = None  # the piece is freed while the next one is computed
+        if coef is None:
             return
-        yg = y.index_select(0, self.good).reshape(len(self.good), -1)
-        bg = base.index_select(0, self.good).reshape(len(self.good), -1)
-        coef = self.analysis.t() @ (yg - bg)
-        y.index_copy_(0, self.good, torch.addmm(bg, self.synthesis, coef).view(len(self.good), *y.shape[1:]))
+        n, bands = x.shape[:2]
+        step = max(1, CHUNK_VALUES // (n * coef.shape[-1]))
+        if x.device.type == "cpu" and bands > 1:  # the depthwise bicubic is ~3x faster channels-last
+            x = x.contiguous(memory_format=torch.channels_last)
+        for b0 in range(0, bands, step):
+            b1 = min(bands, b0 + step)
+            y = bicubic_base(x[:, b0:b1].float(), self.scale, crop)  # (N, b1 − b0, H, W), contiguous
+            for i in range(n):
+                y[i].view(b1 - b0, -1).addmm_(self.synthesis[b0:b1], coef[i])
+            for b in range(b0, b1):
+                if b in dead:
+                    y[:, b - b0] += dead.pop(b)
+            yield b0, b1, y
+            y = None
+

@@ -20,9 +20,10 @@ from hsrcli.errors import HsrInputError
 
 #: At most this many output values (bands held at once × HR pixels) per tile (~96 MB float32).
 TILE_HR_VALUES = 24 * 2**20
-#: The same when a tile's whole output is held, every band at once (the spectral-subspace projection,
-#: :mod:`hsrcli.infer.subspace`; ~384 MB float32): a 90² × 224 scene ×4 stays one tile.
-TILE_WHOLE_VALUES = 96 * 2**20
+#: The same when the spectral-subspace projection's k coefficients per HR pixel are held beside the
+#: model's output bands (:mod:`hsrcli.infer.subspace`; ~256 MB float32): 288² tiles ×4 with up to ~48
+#: values per HR pixel (lkca-g's ~14 bands + k ≤ 34), a 90² × 224 scene ×4 stays one tile.
+TILE_PROJECTED_VALUES = 64 * 2**20
 #: At most this many LR pixels per tile: the model's working set grows with the tile's area whatever
 #: the bands (lkca-g_x4 holds ~3.2 KB per LR pixel of an 8-band group, measured on 286² tiles). It
 #: is the area of a 256² scene's one tile (286² with lkca-g's 15-px borders; 288 as a multiple of 8),
@@ -75,7 +76,8 @@ def auto_tile(held: int | Callable[[int], int], scale: int, overlap: int, rows: 
     function of the tile side: band-streaming models hold fewer bands on larger tiles).
 
     A tile *fits* when the output it holds, ``held × (scale · side)²`` values, is within
-    ``hr_values`` (:data:`TILE_HR_VALUES`; :data:`TILE_WHOLE_VALUES` for whole outputs) and its area within :data:`TILE_LR_PIXELS`. Without the scene size:
+    ``hr_values`` (:data:`TILE_HR_VALUES`; :data:`TILE_PROJECTED_VALUES` with the projection's
+    coefficients) and its area within :data:`TILE_LR_PIXELS`. Without the scene size:
     the largest fitting multiple of 8 up to :data:`MAX_TILE` (at least ``overlap + 32``). With it (``rows × cols`` LR px, padded by ``pad``
     on each side as the tile grid does): among the fitting grids of tiles split evenly along each
     axis, the one with the least estimated time (computed LR pixels / :func:`relative_speed`).

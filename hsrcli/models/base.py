@@ -14,7 +14,9 @@ name or poking attributes:
   never holds a whole tile's output); :attr:`SRModel.bands_held` says how many output
   bands that keeps in memory at once. With a :data:`Crop` it leaves out a border of the
   output that the caller would discard (a tile's margin); models whose last stages are
-  local compute those stages on the kept window only (:func:`crop_window`).
+  local compute those stages on the kept window only (:func:`~hsrcli.models.crop.crop_window`).
+  With ``detail`` it gives what the model adds to the bicubic upsampling instead of the
+  output (the spectral-subspace projection reworks that part only).
 """
 
 from __future__ import annotations
@@ -24,30 +26,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-#: LR pixels left out of an output at its (top, bottom, left, right).
-Crop = tuple[int, int, int, int]
-
-
-def trim(y: torch.Tensor, crop: Crop | None, scale: int) -> torch.Tensor:
-    """``y`` ``(..., s·h, s·w)`` without ``s·crop`` HR pixels on each side (a view)."""
-    if crop is None:
-        return y
-    t, b, left, r = (c * scale for c in crop)
-    return y[..., t:y.shape[-2] - b, left:y.shape[-1] - r]
-
-
-def crop_window(h: int, w: int, crop: Crop | None, reach: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
-    """Where a local LR-layout computation (an output pixel depends on the LR pixels within ``reach``
-    of its own) must run so that the output of an ``h × w`` input less ``crop`` is exact.
-
-    Returns ``((rows, cols), (keep_rows, keep_cols))``: the input window, and the part of the
-    window-sized result to keep. Sums over the same taps as on the whole input: the same numbers
-    up to the rounding of the backend's kernels for another shape.
-    """
-    t, b, left, r = crop or (0, 0, 0, 0)
-    r0, r1 = max(0, t - reach), min(h, h - b + reach)
-    c0, c1 = max(0, left - reach), min(w, w - r + reach)
-    return (slice(r0, r1), slice(c0, c1)), (slice(t - r0, h - b - r0), slice(left - c0, w - r - c0))
+from hsrcli.models.crop import Crop, trim
+from hsrcli.models.resample import bicubic_base
 
 
 class SRModel(nn.Module):
@@ -68,11 +48,18 @@ class SRModel(nn.Module):
         :meth:`fit_tile` (``tile``) or as configured now (None); default: all."""
         return bands
 
-    def forward_bands(self, x: torch.Tensor, crop: Crop | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
+    def forward_bands(self, x: torch.Tensor, crop: Crop | None = None, detail: bool = False
+                      ) -> Iterator[tuple[int, int, torch.Tensor]]:
         """``(b0, b1, y)``: the output bands ``b0:b1`` ``(N, b1 − b0, s·h, s·w)``, in order, covering all bands;
         with ``crop``, ``y`` leaves out ``s·crop`` HR pixels on each side (``(N, b1 − b0, s·(h − t − b), …)``).
+        With ``detail``, ``y`` is the output less the bicubic upsampling of ``x``
+        (:func:`~hsrcli.models.resample.bicubic_base`): what the model adds, for a caller that
+        reworks it and adds the bicubic once itself.
 
-        Default: one piece, the whole :meth:`forward`, trimmed.
+        Default: one piece, the whole :meth:`forward`, trimmed (less the bicubic). Models whose
+        output is built as bicubic + a residual override this to skip the base.
         """
         y = self(x)
-        yield 0, x.shape[1], trim(y, crop, y.shape[-1] // x.shape[-1])
+        s = y.shape[-1] // x.shape[-1]
+        y = trim(y, crop, s)
+        yield 0, x.shape[1], (y - bicubic_base(x, s, crop).to(y.dtype)) if detail else y

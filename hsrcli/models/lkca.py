@@ -15,16 +15,18 @@ a 3×3 conv and long skip, then the one-shot upsampler. Defaults: C = 64, N = 6.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from hsrcli.choices import SCALES
-from hsrcli.models.base import Crop, SRModel, crop_window
+from hsrcli.models.base import SRModel
+from hsrcli.models.crop import Crop, crop_window
 from hsrcli.models.registry import register
-from hsrcli.models.resample import BICUBIC_REACH
+from hsrcli.models.resample import bicubic_phases
 from hsrcli.models.upsampler import FullUpsampler, LowRankUpsampler, shuffle
-from hsrcli.ops.imresize import upsample_phases
 
 #: (k1, k2, dilation) of the three decomposed large kernels (receptive fields ≈ 7, 19, 35).
 LK_BRANCHES = ((3, 5, 2), (5, 7, 3), (7, 9, 4))
@@ -209,18 +211,29 @@ class LKCANet(SRModel):
         f0 = self.head(x)
         return self.body_tail(self.body(f0)) + f0
 
+    def residual_phases(self, x: torch.Tensor, crop: Crop | None = None) -> torch.Tensor:
+        """The upsampler's residual before the pixel shuffle ``(N, B·s², h', w')`` (see
+        :func:`~hsrcli.models.upsampler.shuffle`): over the whole input, or without ``crop`` (LR px) —
+        the backbone still runs on the whole input, the upsampler on the kept window plus its reach."""
+        f = self.features(x)
+        (rows, cols), keep = crop_window(*x.shape[-2:], crop, self.upsampler.kernel // 2)
+        return self.upsampler.phases(f[..., rows, cols])[..., keep[0], keep[1]]
+
     def phases(self, x: torch.Tensor, crop: Crop | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(upsampler residual, bicubic base)`` before the pixel shuffle, each ``(N, B·s², h', w')``
-        (see :func:`~hsrcli.models.upsampler.shuffle`): over the whole input, or without ``crop`` (LR
-        px) — the backbone still runs on the whole input, the upsampler and the bicubic base on the
-        kept window plus their reach only. The base is computed in the input's precision (float32)
-        under autocast too."""
-        f = self.features(x)
-        (rows, cols), keep = crop_window(*x.shape[-2:], crop, max(BICUBIC_REACH, self.upsampler.kernel // 2))
-        residual = self.upsampler.phases(f[..., rows, cols])[..., keep[0], keep[1]]
-        with torch.autocast(x.device.type, enabled=False):
-            base = upsample_phases(x[..., rows, cols], self.scale)[..., keep[0], keep[1]]
-        return residual, base
+        (:meth:`residual_phases`, :func:`~hsrcli.models.resample.bicubic_phases`; the base in the
+        input's precision, float32, under autocast too)."""
+        return self.residual_phases(x, crop), bicubic_phases(x, self.scale, crop)
+
+    def detail(self, x: torch.Tensor, crop: Crop | None = None) -> torch.Tensor:
+        """The upsampler's residual ``(N, B, s·h', s·w')``: the output less its bicubic base, which is
+        not computed."""
+        return shuffle(self.residual_phases(x, crop), self.scale)
+
+    def forward_bands(self, x: torch.Tensor, crop: Crop | None = None, detail: bool = False
+                      ) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """One piece, all bands (see :meth:`SRModel.forward_bands`); with ``detail``, :meth:`detail`."""
+        yield 0, self.bands, self.detail(x, crop) if detail else self(x, crop=crop)
 
     def forward_parts(self, x: torch.Tensor, crop: Crop | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from hsrcli.choices import SCALES
-from hsrcli.models.base import Crop, SRModel
+from hsrcli.models.base import SRModel
+from hsrcli.models.crop import Crop
 from hsrcli.models.lkca import COMPACT_BRANCHES, LKCANet
 from hsrcli.models.registry import register
 from hsrcli.ops.windows import overlapping_starts
@@ -90,10 +91,13 @@ class GroupedLKCA(SRModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([y for _, _, y in self.forward_bands(x)], dim=1)
 
-    def forward_bands(self, x: torch.Tensor, crop: Crop | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
+    def forward_bands(self, x: torch.Tensor, crop: Crop | None = None, detail: bool = False
+                      ) -> Iterator[tuple[int, int, torch.Tensor]]:
         """Groups run ``group_batch`` at a time (per image); after each chunk, the bands no later
         group touches are blended and handed out, the rest is carried over. ``crop``: see
-        :meth:`LKCANet.phases <hsrcli.models.lkca.LKCANet.phases>`."""
+        :meth:`LKCANet.residual_phases <hsrcli.models.lkca.LKCANet.residual_phases>`; ``detail``: the
+        groups' residuals alone are blended (the blend weights of a band sum to one, so that is the
+        output less its bicubic base), and no bicubic is computed."""
         n, b, h, w = x.shape
         g = self.group_bands
         if b < g:
@@ -108,7 +112,7 @@ class GroupedLKCA(SRModel):
             groups = torch.stack([x[:, starts[k]:starts[k] + g] for k in ks], dim=1).reshape(n * len(ks), g, h, w)
             if x.device.type == "cpu":
                 groups = groups.contiguous(memory_format=torch.channels_last)  # measured faster on CPU
-            outs = self.net(groups, crop=crop)
+            outs = self.net.detail(groups, crop) if detail else self.net(groups, crop=crop)
             hh, ww = outs.shape[-2:]
             outs = outs.reshape(n, len(ks), g, hh, ww)
             outs.mul_(weights[ks[0]:ks[-1] + 1].view(1, len(ks), g, 1, 1))
