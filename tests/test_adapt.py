@@ -103,6 +103,25 @@ def test_resume_continues_and_refuses_other_settings(runner, scene, tmp_path):
     assert res.exit_code == 2 and "exists" in res.stderr
 
 
+def test_resume_takes_the_saved_settings_without_repeating_them(runner, scene, tmp_path):
+    """Only the scenes, -s and -o are repeated: --lr, --batch, --crop, --seed come from the checkpoint."""
+    import json
+
+    out = tmp_path / "adapted.pt"
+    assert _adapt(runner, scene, out, "--steps", "2", "--lr", "3e-5", "--batch", "4", "--crop", "8",
+                  "--seed", "7").exit_code == 0
+    res = runner.invoke(app, ["adapt", str(scene), "-s", "2", "-o", str(out), "-q", "--json", "--resume",
+                              "--steps", "4"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["steps"] == 4
+    config = read_checkpoint(out).meta["adapted"]["config"]
+    assert (config["base"], config["lr"], config["batch"], config["crop"], config["seed"], config["steps"]) == \
+        ("lkca-g_x2", 3e-5, 4, 8, 7, 4)
+    assert config["device"] == "auto"  # not the first run's cpu: the device is this machine's, default auto
+    res = runner.invoke(app, ["adapt", str(scene), "-s", "2", "-o", str(tmp_path / "none.pt"), "--resume"])
+    assert res.exit_code == 2 and "nothing to resume" in res.stderr
+
+
 @pytest.mark.parametrize("args,msg", [
     (["-s", "4", "-m", "lkca-g_x4"], "too small to adapt"),
     (["-s", "2", "-m", "bicubic"], "one-pass trainable models"),

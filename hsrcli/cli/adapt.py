@@ -22,6 +22,9 @@ Degrade = Annotated[choices.Kernel, typer.Option("--degrade", help="How the scen
 Sigma = Annotated[float, typer.Option("--sigma", help="Gaussian sigma in scene pixels (your sensor's MTF; "
                                       "with --degrade bicubic, a blur before it).")]
 
+#: The :class:`~hsrcli.train.adapt.AdaptConfig` field of an option, where their names differ.
+CONFIG_FIELDS = {"model": "base", "degrade": "kernel", "min_gain": "min_gain_db"}
+
 
 def adapt_config(model: str, scale: int, steps: int, minutes: float | None, crop: int | None, degrade: str,
                  sigma: float, device: str, seed: int):
@@ -34,6 +37,7 @@ def adapt_config(model: str, scale: int, steps: int, minutes: float | None, crop
 
 @reports_bad_input
 def adapt(
+    ctx: typer.Context,
     scenes: Annotated[list[Path], typer.Argument(help="Your scenes (any readable format): the model is fitted "
                                                  "to them.", show_default=False)],
     scale: Scale,
@@ -54,8 +58,9 @@ def adapt(
                                             "by this much on the validation strip (dB).")] = 0.1,
     device: Device = "auto",
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the crops.")] = 0,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the adaptation saved in --output "
-                                         "(same scenes and settings; raise --steps).")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the adaptation saved in --output with "
+                                         "its settings (the same scenes; raise --steps; --minutes and "
+                                         "--device may change).")] = False,
     var: Var = None,
     layout: Layout = choices.Layout.auto,
     wavelengths: Wavelengths = None,
@@ -72,14 +77,23 @@ def adapt(
 
     from hsrcli.io import open_scene
     from hsrcli.train.adapt import adapt as run
+    from hsrcli.train.adapt import saved_config
     from hsrcli.weights import default_model
 
     open_kw = {"var": var, "layout": layout, "wavelengths": wavelengths}
-    if model is None:
-        with open_scene(scenes[0], **open_kw) as sc:
-            model = default_model(sc.meta.bands, scale)
-    cfg = replace(adapt_config(model, scale, steps, minutes, crop, degrade, sigma, device, seed), batch=batch, lr=lr,
-                  val_fraction=val_fraction, min_gain_db=min_gain).validate()
+    if resume:  # the saved settings, changed only by the options given on the command line
+        values = {"model": model, "scale": scale, "steps": steps, "minutes": minutes, "crop": crop, "batch": batch,
+                  "lr": lr, "degrade": str(degrade), "sigma": sigma, "val_fraction": val_fraction,
+                  "min_gain": min_gain, "device": device, "seed": seed}
+        given = {CONFIG_FIELDS.get(k, k): v for k, v in values.items()
+                 if ctx.get_parameter_source(k).name != "DEFAULT"}  # click's, or the copy typer >= 0.17 ships
+        cfg = replace(saved_config(output), **({"device": device} | given)).validate()  # the device: this machine's
+    else:
+        if model is None:
+            with open_scene(scenes[0], **open_kw) as sc:
+                model = default_model(sc.meta.bands, scale)
+        cfg = replace(adapt_config(model, scale, steps, minutes, crop, degrade, sigma, device, seed), batch=batch,
+                      lr=lr, val_fraction=val_fraction, min_gain_db=min_gain).validate()
 
     def bar(items, **kw):
         return tqdm(items, disable=quiet, leave=False, **kw)

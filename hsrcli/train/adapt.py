@@ -179,6 +179,20 @@ def _base(cfg: AdaptConfig, paths: list[Path], open_kw: dict) -> tuple[ResolvedM
     return resolved, pad
 
 
+def saved_config(out: Path) -> AdaptConfig:
+    """The settings of the resumable adaptation saved in ``out`` (what ``--resume`` continues)."""
+    return AdaptConfig(**_resumable(Path(out)).state["adapt"]["config"])
+
+
+def _resumable(out: Path) -> Checkpoint:
+    if not out.is_file():
+        raise HsrInputError(f"{out}: nothing to resume (no such adapted checkpoint)")
+    previous = read_checkpoint(out)
+    if "adapt" not in previous.state:
+        raise HsrInputError(f"{out}: not an adapted checkpoint with a training state (hsr adapt writes them)")
+    return previous
+
+
 def adapt(paths: list[Path], out: Path, cfg: AdaptConfig, *, resume: bool = False, overwrite: bool = False,
           progress: Callable | None = None, open_kw: dict | None = None) -> dict:
     """Adapt ``cfg.base`` to the scenes in ``paths`` and write the checkpoint ``out``; returns a summary."""
@@ -187,11 +201,7 @@ def adapt(paths: list[Path], out: Path, cfg: AdaptConfig, *, resume: bool = Fals
     out = Path(out)
     previous = None
     if resume:
-        if not out.is_file():
-            raise HsrInputError(f"{out}: nothing to resume (no such adapted checkpoint)")
-        previous = read_checkpoint(out)
-        if "adapt" not in previous.state:
-            raise HsrInputError(f"{out}: not an adapted checkpoint with a training state (hsr adapt writes them)")
+        previous = _resumable(out)
     else:
         check_targets([out], overwrite)
     device = resolve_device(cfg.device)
