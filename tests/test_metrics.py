@@ -23,7 +23,7 @@ from hsrcli.io import open_scene
 from hsrcli.metrics import MetricAccumulator, compute_metrics, stream_metrics
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-from make_golden import KEYS, golden_cubes  # noqa: E402
+from make_golden import KEYS, golden_cubes
 
 TOL = 1e-4
 

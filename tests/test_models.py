@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -167,8 +169,8 @@ def test_lkca_g_group_chunks_do_not_change_the_output(bands):
         for chunk in (2, 4, 6):  # per-image chunks of 1, 2, 3 groups
             model.group_batch = chunk
             pieces = list(model.forward_bands(x))
-            assert [p[0] for p in pieces][0] == 0 and pieces[-1][1] == bands
-            assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))  # contiguous band ranges
+            assert pieces[0][0] == 0 and pieces[-1][1] == bands
+            assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))  # contiguous band ranges
             assert torch.allclose(torch.cat([p[2] for p in pieces], 1), ref, atol=1e-6)
 
 

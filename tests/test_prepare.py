@@ -110,7 +110,7 @@ def test_same_inputs_give_byte_identical_arrays(runner, tmp_path):
 
 
 def test_manifest_records_sources_parameters_and_normalisation(runner, tmp_path):
-    hdr, cube = _scene(tmp_path)
+    hdr, _ = _scene(tmp_path)
     out = tmp_path / "ds"
     _run(runner, [hdr, "-o", out, "-s", "4", "--patch", "16", "--test-fraction", "0.2", "--normalize",
                   "percentile:99", "--bands", "2-5"])
@@ -202,5 +202,5 @@ def test_crop_before_split(runner, tmp_path):
                   "--normalize", "fixed:1000"])
     m = _manifest(out)
     assert m["split"]["scenes"][0]["rows"] == 64 and m["sources"][0]["crop"] == "8,4,72,68"
-    name, lr, hr = ImageDataset(out, "test")[0]
+    _, _, hr = ImageDataset(out, "test")[0]
     np.testing.assert_allclose(hr.numpy(), cube[8:24, 4:68].transpose(2, 0, 1) / 1000, rtol=1e-6)

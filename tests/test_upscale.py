@@ -425,7 +425,7 @@ def test_a_band_streaming_model_gets_the_tiles_its_held_bands_allow():
     from hsrcli.infer.tileplan import TILE_HR_VALUES, auto_tile
 
     model = resolve_model("lkca-g_x4", 64, 4).model
-    held = lambda side: model.bands_held(64, side)  # noqa: E731 - fewer groups per chunk on larger tiles
+    held = lambda side: model.bands_held(64, side)  # fewer groups per chunk on larger tiles
     assert held(64) > held(256)
     tile = auto_tile(held, 4, 30, 512, 512, 15)
     assert held(tile) * (4 * tile) ** 2 <= TILE_HR_VALUES

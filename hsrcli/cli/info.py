@@ -30,7 +30,7 @@ def _human(path: str, d: dict, crs_label: str | None) -> str:
         lines.append(("Bad bands", f"{d['bbl'].count(0)} of {d['bands']} flagged in bbl"))
     lines.append(("CRS", crs_label or "none"))
     if d["transform"]:
-        c, a, b, f, dd, e = d["transform"]
+        c, _, _, f, _, _ = d["transform"]
         lines.append(("Pixel size", f"{d['pixel_size'][0]:g} × {d['pixel_size'][1]:g} (map units)"))
         lines.append(("Upper left", f"{c:.6f}, {f:.6f}"))
     else:

@@ -52,7 +52,7 @@ def upsample(lr: torch.Tensor, scale: int, method: str = "matlab") -> torch.Tens
 
 def gaussian_kernel(sigma: float) -> torch.Tensor:
     """Normalised 1-D Gaussian of radius ⌈3σ⌉ (float64)."""
-    radius = max(1, int(math.ceil(3 * sigma)))
+    radius = max(1, math.ceil(3 * sigma))
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
     k = torch.exp(-(x**2) / (2 * sigma**2))
     return k / k.sum()

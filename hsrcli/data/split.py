@@ -97,7 +97,7 @@ class ScenePlan:
 def _strip(rows: int, cols: int, fraction: float, scale: int, top: bool) -> Box | None:
     if fraction <= 0:
         return None
-    h = int(round(rows * fraction)) // scale * scale
+    h = round(rows * fraction) // scale * scale
     if h < scale:
         raise HsrInputError(f"a fraction of {fraction:g} of {rows} rows is less than the scale {scale}")
     return Box(0, 0, h, cols) if top else Box(rows - h, 0, rows, cols)

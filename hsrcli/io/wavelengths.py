@@ -106,7 +106,7 @@ def parse_wavelength_spec(spec: str, bands: int | None = None) -> np.ndarray:
                 raise HsrInputError(f"wavelength range {spec!r} needs the band count")
             arr = parts[0] + parts[1] * np.arange(bands)
         elif len(parts) == 3 and parts[2] != 0:
-            n = int(round((parts[1] - parts[0]) / parts[2])) + 1
+            n = round((parts[1] - parts[0]) / parts[2]) + 1
             arr = parts[0] + parts[2] * np.arange(n)
         else:
             raise HsrInputError(f"bad wavelength range {spec!r} (use START:STEP or START:STOP:STEP)")

@@ -185,7 +185,7 @@ def compute_metrics(
     """
     check_pair(sr, ref)
     x, y = _f64(sr), _f64(ref)
-    c, h, w = y.shape
+    _, h, w = y.shape
     mse_b = (x - y).pow(2).mean(dim=(1, 2))
     psnr_b = psnr_from_mse(mse_b, data_range)
     ssim_b = ssim_per_band(x, y, data_range) if min(h, w) >= SSIM_WINDOW else None

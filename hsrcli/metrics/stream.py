@@ -31,7 +31,7 @@ class MetricAccumulator:
     def __init__(self, bands: int, data_range: float, scale: float | None = None) -> None:
         self.data_range = float(data_range)
         self.scale = scale
-        z = lambda: torch.zeros(bands, dtype=torch.float64)  # noqa: E731
+        z = lambda: torch.zeros(bands, dtype=torch.float64)
         self.sse, self.sx, self.sy, self.sxx, self.syy, self.sxy = z(), z(), z(), z(), z(), z()
         self.ssim_sum, self.ssim_n = z(), 0
         self.n = 0

@@ -51,7 +51,7 @@ def contributions(in_len: int, out_len: int, scale: float, antialias: bool = Tru
     x = torch.arange(1, out_len + 1, dtype=torch.float64)
     u = x / scale + 0.5 * (1.0 - 1.0 / scale)  # 1-based input coordinate of each output centre
     left = torch.floor(u - width / 2.0)
-    taps = int(math.ceil(width)) + 2
+    taps = math.ceil(width) + 2
     idx = left.unsqueeze(1) + torch.arange(taps, dtype=torch.float64).unsqueeze(0)  # 1-based
     weights = kernel(u.unsqueeze(1) - idx)
     weights = weights / weights.sum(dim=1, keepdim=True)
@@ -124,7 +124,7 @@ def _resize_dim_conv(x: torch.Tensor, dim: int, w: torch.Tensor, idx: torch.Tens
 def _resize_dim(x: torch.Tensor, dim: int, out_len: int, scale: float, antialias: bool) -> torch.Tensor:
     in_len = x.shape[dim]
     w, idx = contributions(in_len, out_len, scale, antialias, mirrored=False)
-    for period in sorted({1, int(round(scale))} if scale >= 1 else {1}):
+    for period in sorted({1, round(scale)} if scale >= 1 else {1}):
         stride = _periodic(w, idx, period)
         if stride is not None:
             return _resize_dim_conv(x, dim, w, idx, period, stride, in_len)
@@ -141,7 +141,7 @@ def _resize_dim(x: torch.Tensor, dim: int, out_len: int, scale: float, antialias
 
 def output_size(in_size: tuple[int, int], scale: float) -> tuple[int, int]:
     """MATLAB's output size for a scale factor: ``ceil(scale · size)``."""
-    return (int(math.ceil(in_size[0] * scale - 1e-9)), int(math.ceil(in_size[1] * scale - 1e-9)))
+    return (math.ceil(in_size[0] * scale - 1e-9), math.ceil(in_size[1] * scale - 1e-9))
 
 
 def imresize(

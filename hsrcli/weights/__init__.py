@@ -89,4 +89,4 @@ def default_model(bands: int, scale: int) -> str:
         psnr = (c.test or {}).get("psnr")
         return (-(psnr if psnr is not None else float("-inf")), c.band_agnostic, c.rank)
 
-    return sorted(fits, key=key)[0].name
+    return min(fits, key=key).name
