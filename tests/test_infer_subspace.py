@@ -143,3 +143,16 @@ def test_bicubic_is_left_alone(runner, tmp_path):
     res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-m", "bicubic", "-o", str(tmp_path / "o.tif"), "-q",
                               "--json"])
     assert res.exit_code == 0 and json.loads(res.stdout[res.stdout.index("{"):])["subspace"] is None
+
+
+def test_the_projection_adds_no_read_of_the_scene(runner, tmp_path, monkeypatch):
+    """The spectra are drawn during the statistics pass: as many reads with the projection as without."""
+    src = write_geotiff(tmp_path / "in.tif", low_rank_cube(30, 26, 6, 3, noise=0.02))
+    with open_scene(src) as sc:
+        cls = type(sc)
+    reads, read = [], cls.read
+    monkeypatch.setattr(cls, "read", lambda self, *a, **kw: reads.append(a) or read(self, *a, **kw))
+    _upscale(runner, src, tmp_path / "off.tif", "--subspace", "off")
+    without, reads[:] = len(reads), []
+    assert _upscale(runner, src, tmp_path / "on.tif", "--subspace", "2")["subspace"]["rank"] == 2
+    assert len(reads) == without > 0

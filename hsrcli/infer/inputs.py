@@ -40,14 +40,15 @@ def read_padded(scene: Scene, r0: int, c0: int, h: int, w: int, pad: int) -> np.
     return block
 
 
-def scene_stats(scene: Scene, models: list[ResolvedModel], progress) -> list[dict] | None:
-    """Per-band statistics when a model normalises by the scene or the scene may hold nodata."""
+def scene_stats(scene: Scene, models: list[ResolvedModel], progress, observe=None) -> list[dict] | None:
+    """Per-band statistics when a model normalises by the scene, the scene may hold nodata, or
+    ``observe`` is to see every window (:func:`~hsrcli.io.stats.band_stats`)."""
     from hsrcli.io.stats import band_stats
 
     m = scene.meta
-    need = any(per_scene(r) for r in models)
+    need = any(per_scene(r) for r in models) or observe is not None
     has_nodata = m.nodata is not None or np.issubdtype(m.dtype, np.floating)
-    return band_stats(scene, progress=progress) if (need or has_nodata) else None
+    return band_stats(scene, progress=progress, observe=observe) if (need or has_nodata) else None
 
 
 def per_scene(resolved: ResolvedModel) -> bool:

@@ -30,7 +30,7 @@ from hsrcli.infer.phases import PhaseClock
 from hsrcli.infer.pipeline import InOrderWorker
 from hsrcli.infer.refine import AngleTally, Refinement, SceneRefiner
 from hsrcli.infer.resolve import ResolvedModel
-from hsrcli.infer.subspace import DetailProjection, fit_subspace
+from hsrcli.infer.subspace import DetailProjection, SpectraSample
 from hsrcli.infer.tileplan import TILE_HR_VALUES, TILE_PROJECTED_VALUES, auto_tile, plan_overlap
 from hsrcli.infer.tiling import Tile, TileGrid
 from hsrcli.io.meta import SceneMeta
@@ -118,8 +118,10 @@ def upscale_scene(
     t0 = time.perf_counter()
     try:
         models = [resolved] + ([refine.partner] if refine is not None and refine.partner is not None else [])
+        sample = SpectraSample(m.rows * m.cols) if project else None  # drawn in the statistics pass
         with clock("stats"):
-            stats = scene_stats(scene, models, lambda it: bar(it, desc="stats", unit="win"))
+            stats = scene_stats(scene, models, lambda it: bar(it, desc="stats", unit="win"),
+                                None if sample is None else sample.observe)
         div, norm_desc = divisor(scene, resolved, stats)
         fill = None if stats is None else InputFill.from_stats(stats)
         net = model  # what the tile plan asks how many bands it holds
@@ -135,10 +137,10 @@ def upscale_scene(
         projection = None
         if project and not use_refine:
             with clock("stats"):
-                fit = fit_subspace(scene, opts.subspace, None if fill is None else fill.good,
-                                   progress=lambda it: bar(it, desc="subspace", unit="win"))
+                fit = sample.fit(opts.subspace, range(m.bands) if fill is None else fill.good)
             if fit is not None:
                 projection = DetailProjection(fit, div, s, opts.device)
+        sample = None  # the drawn spectra are not held while the model runs
         grid = plan_grid(net, resolved, m, refine, opts, 0 if projection is None else projection.fit.rank)
         model.fit_tile(grid.tile)
         what = resolved.label + (f" + FineSR({refiner.summary()['partner']})" if use_refine else "")

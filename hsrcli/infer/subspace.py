@@ -33,12 +33,15 @@ import numpy as np
 import torch
 
 from hsrcli.io.scene import Scene
+from hsrcli.io.stats import band_stats
 from hsrcli.models.crop import Crop
 from hsrcli.models.resample import bicubic_base
 
 #: At most this many LR pixels enter the covariance (a random subset beyond it; the principal
 #: directions of 64 k spectra are stable, and 224 bands × 64 k pixels is ~6.6 GFLOP in float64).
 MAX_PIXELS = 64 * 2**10
+#: Sampled pixels per block of the covariance sum (float64 copies of at most this many spectra).
+FIT_ROWS = 8192
 #: At most this many HR values (images × bands × HR pixels) per projected piece of a tile's output.
 CHUNK_VALUES = 4 * 2**20
 
@@ -66,11 +69,62 @@ class SubspaceFit:
         return {"rank": self.rank, "bands": len(self.good), "variance_kept": self.captured, "pixels": self.pixels}
 
 
+class SpectraSample:
+    """LR spectra drawn at random (fixed seed) while a scene is streamed, to fit its subspace afterwards.
+
+    Pass :meth:`observe` to :func:`~hsrcli.io.stats.band_stats` (``observe=``) so that the
+    statistics pass ``hsr upscale`` makes anyway also draws the sample: one read of the scene, not
+    two. Each pixel is kept with probability ``max_pixels / (rows · cols)``, in its stored type with
+    its validity mask (at most ~``max_pixels`` × B values of each).
+    """
+
+    def __init__(self, pixels: int, max_pixels: int = MAX_PIXELS) -> None:
+        self.keep = min(1.0, max_pixels / max(pixels, 1))
+        self.rng = np.random.default_rng(0)
+        self.raw: list[np.ndarray] = []
+        self.valid: list[np.ndarray] = []
+
+    def observe(self, raw: np.ndarray, valid: np.ndarray) -> None:
+        """One window: ``raw`` ``(P, B)`` stored values, ``valid`` ``(P, B)`` (not nodata, finite)."""
+        if self.keep < 1.0:
+            pick = self.rng.random(raw.shape[0]) < self.keep
+            raw, valid = raw[pick], valid[pick]
+        self.raw.append(raw.copy())
+        self.valid.append(valid.copy())
+
+    def fit(self, setting: float | int, good: Iterable[int]) -> SubspaceFit | None:  # noqa: PYI041 - rank or share
+        """Principal directions of the sampled spectra over the ``good`` bands (see :func:`fit_subspace`)."""
+        good = tuple(good)
+        g = np.asarray(good)
+        raw = np.concatenate(self.raw)[:, g] if self.raw else np.zeros((0, len(g)))
+        ok = np.concatenate(self.valid)[:, g].all(axis=1) if self.valid else np.zeros(0, bool)
+        x = raw[ok]
+        n = len(x)
+        if n < 2:
+            return None
+        mean = x.mean(axis=0, dtype=np.float64)
+        cov = np.zeros((len(g), len(g)))
+        for i in range(0, n, FIT_ROWS):  # centred in float64 a block of pixels at a time
+            block = x[i:i + FIT_ROWS].astype(np.float64) - mean
+            cov += block.T @ block
+        vals, vecs = np.linalg.eigh(cov / n)
+        vals, vecs = np.clip(vals[::-1], 0, None), vecs[:, ::-1]
+        total_var = float(vals.sum())
+        if not total_var > 0:
+            return None
+        share = np.cumsum(vals) / total_var
+        k = int(np.searchsorted(share, setting - 1e-12) + 1) if isinstance(setting, float) else int(setting)
+        if k >= len(g):
+            return None
+        return SubspaceFit(np.ascontiguousarray(vecs[:, :k]), good, float(share[k - 1]), n)
+
+
 def fit_subspace(scene: Scene, setting: float | int,  # noqa: PYI041 - an int is a rank, a float a share
                  good: Iterable[int] | None = None,
                  max_pixels: int = MAX_PIXELS, progress: Callable[[list], Iterable] | None = None,
                  ) -> SubspaceFit | None:
-    """Principal directions of the valid LR spectra of ``scene`` over the ``good`` bands (default all).
+    """Principal directions of the valid LR spectra of ``scene`` over the ``good`` bands (default all),
+    in a pass of their own (``hsr upscale`` draws the sample during its statistics pass instead).
 
     ``setting``: a float in (0, 1) — keep the fewest directions holding that share of the
     variance — or an int — that many directions. A pixel counts when every good band is valid
@@ -78,46 +132,9 @@ def fit_subspace(scene: Scene, setting: float | int,  # noqa: PYI041 - an int is
     fewer than two valid pixels).
     """
     m = scene.meta
-    good = tuple(range(m.bands)) if good is None else tuple(good)
-    g = np.asarray(good)
-    windows = list(scene.windows())
-    total = m.rows * m.cols
-    keep_p = min(1.0, max_pixels / max(total, 1))
-    rng = np.random.default_rng(0)
-    n, shift, s1, s2 = 0, None, np.zeros(len(g)), np.zeros((len(g), len(g)))
-    for window in (progress or (lambda it: it))(windows):
-        raw = scene.read(window).reshape(-1, m.bands)[:, g]
-        ok = ~m.nodata_mask(raw).any(axis=1)
-        if np.issubdtype(raw.dtype, np.floating):
-            ok &= np.isfinite(raw).all(axis=1)
-        if keep_p < 1.0:
-            ok &= rng.random(raw.shape[0]) < keep_p
-        x = raw[ok].astype(np.float64)
-        if not len(x):
-            continue
-        if shift is None:  # centre on a first estimate: no cancellation in the second moments
-            shift = x.mean(axis=0)
-        x -= shift
-        n += len(x)
-        s1 += x.sum(axis=0)
-        s2 += x.T @ x
-    if n < 2:
-        return None
-    mean = s1 / n
-    cov = s2 / n - np.outer(mean, mean)
-    vals, vecs = np.linalg.eigh(cov)
-    vals, vecs = np.clip(vals[::-1], 0, None), vecs[:, ::-1]
-    total_var = float(vals.sum())
-    if not total_var > 0:
-        return None
-    share = np.cumsum(vals) / total_var
-    if isinstance(setting, float):
-        k = int(np.searchsorted(share, setting - 1e-12) + 1)
-    else:
-        k = int(setting)
-    if k >= len(g):
-        return None
-    return SubspaceFit(np.ascontiguousarray(vecs[:, :k]), good, float(share[k - 1]), n)
+    sample = SpectraSample(m.rows * m.cols, max_pixels)
+    band_stats(scene, progress=progress, observe=sample.observe)
+    return sample.fit(setting, range(m.bands) if good is None else good)
 
 
 class DetailProjection:

@@ -13,13 +13,16 @@ def band_stats(
     scene: Scene,
     max_bytes: int = 16 * 2**20,
     progress: Callable[[Iterable], Iterable] | None = None,
+    observe: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> list[dict[str, float | int | None]]:
     """Min, max and mean of every band, ignoring nodata and non-finite values.
 
     Returns one dict per band: ``band`` (0-based), ``wavelength`` (nm or None),
     ``min``, ``max``, ``mean`` (raw stored units; None when a band has no valid
     pixel) and ``valid`` (number of pixels counted). Windows hold at most
-    ``max_bytes`` of stored data (their float64 working copies are 2–8× that).
+    ``max_bytes`` of stored data (their float64 working copies are 2–8× that). ``observe(raw,
+    valid)``, if given, sees every window in the same pass: its stored values ``(pixels, B)`` and
+    which are valid (same shape).
     """
     m = scene.meta
     lo = np.full(m.bands, np.inf)
@@ -34,6 +37,8 @@ def band_stats(
         valid = ~m.nodata_mask(raw)
         if np.issubdtype(raw.dtype, np.floating):
             valid &= np.isfinite(raw)
+        if observe is not None:
+            observe(raw, valid)
         if valid.all():  # the common case: no float64 copies, no masking
             count += raw.shape[0]
             total += raw.sum(axis=0, dtype=np.float64)
