@@ -17,8 +17,9 @@ or a rank given by the user; when ``k`` reaches the number of bands there is not
 Measured (``python benchmarks/quality.py``; README, "Spectral subspace"): +0.18 dB mean per-band
 PSNR and lower SAM on the held-out airborne scenes, +0.02 dB on CAVE, never lower on any scene.
 
-:func:`fit_subspace` streams the LR scene once (at most :data:`MAX_PIXELS` valid pixels, drawn at
-random with a fixed seed); :class:`DetailProjection` streams the detail a model gives for a tile
+:class:`SpectraSample` draws at most ~:data:`MAX_PIXELS` LR spectra at random (fixed seed) while
+the scene is streamed for its statistics (:func:`fit_subspace` in a pass of its own);
+:class:`DetailProjection` streams the detail a model gives for a tile
 (``SRModel.forward_bands(…, detail=True)``: the LKCA family then never computes its own bicubic
 base) into k coefficients per HR pixel and hands out the projected output band range by band
 range (bicubic + reconstruction): a tile's whole output is never held.
@@ -157,7 +158,7 @@ class DetailProjection:
         synthesis[good] = fit.basis / div[good, None]
         self.analysis = torch.from_numpy(analysis).float().to(device)  # (B, k)
         self.synthesis = torch.from_numpy(synthesis).float().to(device)  # (B, k)
-        self.dead = [b for b in range(len(div)) if b not in set(good)]
+        self.dead = sorted(set(range(len(div))) - set(good))
 
     def project(self, pieces: Iterable[tuple[int, int, torch.Tensor]], x: torch.Tensor, crop: Crop | None = None
                 ) -> Iterator[tuple[int, int, torch.Tensor]]:
