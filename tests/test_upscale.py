@@ -439,6 +439,19 @@ def test_a_small_scene_is_one_tile():
     assert auto_tile(14, 4, 30, 90, 90, 15) == 120  # the shipped sample: the padded scene at once
 
 
+def test_the_subspace_projection_keeps_the_fastest_tiles():
+    """Its k coefficients per HR pixel are counted, within their own budget: the shipped sample (rank 44
+    of 224) stays one tile, a 512² × 64 scene with a rank of 30 keeps its 2 × 2 tiles of 286 px."""
+    from hsrcli.infer.resolve import resolve_model
+    from hsrcli.infer.tileplan import TILE_PROJECTED_VALUES, auto_tile
+
+    model = resolve_model("lkca-g_x4", 64, 4).model
+    assert auto_tile(lambda side: model.bands_held(224, side) + 44, 4, 30, 90, 90, 15, "cpu",
+                     TILE_PROJECTED_VALUES) == 120
+    assert auto_tile(lambda side: model.bands_held(64, side) + 30, 4, 30, 512, 512, 15, "cpu",
+                     TILE_PROJECTED_VALUES) == 286
+
+
 @pytest.mark.parametrize("model", ["lkca-g_x2", "lkca"])
 def test_bands_entirely_nodata_stay_nodata_and_do_not_touch_the_good_ones(runner, tmp_path, model):
     g = np.random.default_rng(3)

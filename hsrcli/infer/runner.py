@@ -214,12 +214,12 @@ def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: 
     pad = margin if effective is None else effective
     if opts.tile is None:
         def held(side: int) -> int:  # output bands held at once with tiles of this side
-            if refine is not None:
+            if refine is not None:  # (where FineSR is declined, the projection's k < B values fit within)
                 return 2 * meta.bands
             return model.bands_held(meta.bands, side) + coefficients
 
-        tile = auto_tile(held, resolved.scale, overlap, meta.rows, meta.cols, pad, opts.device.type,
-                         TILE_PROJECTED_VALUES if coefficients else TILE_HR_VALUES)
+        budget = TILE_PROJECTED_VALUES if coefficients and refine is None else TILE_HR_VALUES
+        tile = auto_tile(held, resolved.scale, overlap, meta.rows, meta.cols, pad, opts.device.type, budget)
     else:
         tile = max(opts.tile, overlap + 16)
     if refine is not None:
