@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,8 +14,8 @@ from hsrcli.cli.options import Device, Layout, Overwrite, Quiet, Scale, Var, Wav
 
 Steps = Annotated[int, typer.Option("--steps", help="Optimiser steps (the default budget: ~2 min on 2 CPU "
                                     "cores for a 25 x 25 x 190 scene).")]
-Minutes = Annotated[Optional[float], typer.Option("--minutes", help="Also stop after this much wall time.")]
-Crop = Annotated[Optional[int], typer.Option("--crop", help="Training crop in scene pixels, a multiple of the "
+Minutes = Annotated[float | None, typer.Option("--minutes", help="Also stop after this much wall time.")]
+Crop = Annotated[int | None, typer.Option("--crop", help="Training crop in scene pixels, a multiple of the "
                                              "scale (default 12; 16 at x8).")]
 Degrade = Annotated[choices.Kernel, typer.Option("--degrade", help="How the scene is degraded once more: "
                                                  "MATLAB bicubic, or a Gaussian PSF (--sigma).")]
@@ -43,7 +43,7 @@ def adapt(
     scale: Scale,
     output: Annotated[Path, typer.Option("--output", "-o", help="Adapted checkpoint to write (.pt).",
                                          show_default=False)],
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Base: checkpoint or bundled name "
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Base: checkpoint or bundled name "
                                                  "(default: the bundled model that fits).")] = None,
     steps: Steps = 300,
     minutes: Minutes = None,

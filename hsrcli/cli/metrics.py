@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -54,16 +54,16 @@ def metrics(
     sr: Annotated[str, typer.Argument(help="Super-resolved scene (any readable format, or a remote "
                                       "GeoTIFF/COG URL or /vsi path).", show_default=False)],
     ref: Annotated[str, typer.Argument(help="Reference (ground truth) scene, same shape.", show_default=False)],
-    scale: Annotated[Optional[float], typer.Option("--scale", "-s", help="SR factor (for ERGAS = 100/s ...).")] = None,
+    scale: Annotated[float | None, typer.Option("--scale", "-s", help="SR factor (for ERGAS = 100/s ...).")] = None,
     as_json: Json = False,
-    per_band: Annotated[Optional[Path], typer.Option("--per-band", help="Write per-band metrics to this CSV.")] = None,
+    per_band: Annotated[Path | None, typer.Option("--per-band", help="Write per-band metrics to this CSV.")] = None,
     data_range: Annotated[
-        Optional[float],
+        float | None,
         typer.Option("--data-range", help="Value of white in the reference's units "
                      "(default: its reflectance scale factor, else its maximum)."),
     ] = None,
     border: Annotated[int, typer.Option("--border", help="Pixels cropped from each side first.")] = 0,
-    bands: Annotated[Optional[str], typer.Option("--bands", help="Bands to use: 1-30,40 or 450-700nm "
+    bands: Annotated[str | None, typer.Option("--bands", help="Bands to use: 1-30,40 or 450-700nm "
                                                  "(default: bands the reference's bbl marks good).")] = None,
     clip: Annotated[bool, typer.Option("--clip/--no-clip", help="Clip SR to [0, data range] first.")] = True,
     var: Var = None,

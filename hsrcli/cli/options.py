@@ -9,7 +9,7 @@ in a callback, so that nothing is created before the value is known to be good.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -56,10 +56,10 @@ InputPath = Annotated[
         show_default=False,
     ),
 ]
-Var = Annotated[Optional[str], typer.Option("--var", help="Variable inside a .mat file (default: largest 3-D array).")]
+Var = Annotated[str | None, typer.Option("--var", help="Variable inside a .mat file (default: largest 3-D array).")]
 Layout = Annotated[choices.Layout, typer.Option("--layout", help="Axis order of .mat/.npy arrays.")]
 Wavelengths = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--wavelengths",
         help="Override wavelengths: START:STEP, START:STOP:STEP, a comma list or a file (nm; <30 read as µm).",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,7 +12,7 @@ from hsrcli.cli.errors import reports_bad_input
 from hsrcli.cli.options import Figure, Layout, Overwrite, Quiet, Var
 
 Rgb = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--rgb", help="False-colour bands: wavelengths in nm (640,550,460) or b<N> band numbers."),
 ]
 
@@ -20,17 +20,17 @@ Rgb = Annotated[
 @reports_bad_input
 def plot_spectra(
     ref: Annotated[Path, typer.Argument(help="Reference scene: pixel positions are on its grid.", show_default=False)],
-    others: Annotated[Optional[list[Path]], typer.Argument(help="More scenes (LR inputs, SR results...).",
+    others: Annotated[list[Path] | None, typer.Argument(help="More scenes (LR inputs, SR results...).",
                                                            show_default=False)] = None,
     output: Figure = Path("spectra.png"),
-    pixel: Annotated[Optional[list[str]], typer.Option("--pixel", "-p", help="ROW,COL on the reference grid "
+    pixel: Annotated[list[str] | None, typer.Option("--pixel", "-p", help="ROW,COL on the reference grid "
                                                        "(0-based); repeat for more.")] = None,
     random: Annotated[int, typer.Option("--random", help="Add N random pixels.")] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --random.")] = 0,
     preview: Annotated[bool, typer.Option("--preview/--no-preview",
                                           help="False-colour preview with the pixels.")] = True,
     rgb: Rgb = None,
-    title: Annotated[Optional[str], typer.Option("--title", help="Figure title.")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Figure title.")] = None,
     var: Var = None,
     layout: Layout = choices.Layout.auto,
     overwrite: Overwrite = False,
@@ -64,9 +64,9 @@ def compare(
     ref: Annotated[Path, typer.Argument(help="Reference (ground truth) scene.", show_default=False)],
     results: Annotated[list[Path], typer.Argument(help="SR results on the reference grid.", show_default=False)],
     output: Figure = Path("compare.png"),
-    crop: Annotated[Optional[str], typer.Option("--crop", help="ROW,COL,SIZE of the shown crop "
+    crop: Annotated[str | None, typer.Option("--crop", help="ROW,COL,SIZE of the shown crop "
                                                 "(default: centre, 256 px).")] = None,
-    data_range: Annotated[Optional[float], typer.Option("--data-range", help="Value of white "
+    data_range: Annotated[float | None, typer.Option("--data-range", help="Value of white "
                                                         "(default as in hsr metrics).")] = None,
     rgb: Rgb = None,
     var: Var = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -40,18 +40,18 @@ def prepare(
     scenes: Annotated[list[Path], typer.Argument(help="Input scenes (any readable format).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Data set folder to create.", show_default=False)],
     scale: Scale,
-    patch: Annotated[Optional[int], typer.Option("--patch", help="HR patch size (default 64; 63 for x3; "
+    patch: Annotated[int | None, typer.Option("--patch", help="HR patch size (default 64; 63 for x3; "
                                                  "128 for x8).")] = None,
-    stride: Annotated[Optional[int], typer.Option("--stride", help="HR patch stride (default patch/2).")] = None,
+    stride: Annotated[int | None, typer.Option("--stride", help="HR patch stride (default patch/2).")] = None,
     test_fraction: Annotated[float, typer.Option("--test-fraction", help="Top strip of each scene held out "
                                                  "for test.")] = 0.0,
-    test_region: Annotated[Optional[list[str]], typer.Option("--test-region", help="ROW0,COL0,ROW1,COL1 test "
+    test_region: Annotated[list[str] | None, typer.Option("--test-region", help="ROW0,COL0,ROW1,COL1 test "
                                                              "box (half-open; repeatable).")] = None,
-    test_scenes: Annotated[Optional[str], typer.Option("--test-scenes", help="Whole scenes held out: names or a "
+    test_scenes: Annotated[str | None, typer.Option("--test-scenes", help="Whole scenes held out: names or a "
                                                        "count chosen with --seed.")] = None,
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="Bottom strip of each training scene "
                                                 "for validation.")] = 0.1,
-    val_scenes: Annotated[Optional[str], typer.Option("--val-scenes", help="Whole scenes for validation "
+    val_scenes: Annotated[str | None, typer.Option("--val-scenes", help="Whole scenes for validation "
                                                       "(names or a count).")] = None,
     guard: Annotated[int, typer.Option("--guard", help="HR pixels around test/val regions kept out of "
                                        "training.")] = 16,
@@ -61,7 +61,7 @@ def prepare(
                                        "several kernels.")] = "0",
     bicubic: Annotated[choices.Bicubic, typer.Option("--bicubic", help="matlab (imresize-exact) or torch "
                                                      "(interpolate antialias).")] = choices.Bicubic.matlab,
-    noise: Annotated[Optional[str], typer.Option("--noise", help="Gaussian noise: sigma on the normalised "
+    noise: Annotated[str | None, typer.Option("--noise", help="Gaussian noise: sigma on the normalised "
                                                  "scale, or snr:DB.")] = None,
     scales: Annotated[str, typer.Option("--scales", help="Resize factors of the HR scene for patches "
                                         "(DualSR: 1,0.75,0.5).")] = "1",
@@ -72,8 +72,8 @@ def prepare(
     augment: Annotated[bool, typer.Option("--augment/--no-augment", help="Dihedral augmentation on the fly "
                                           "in training.")] = True,
     normalize: Annotated[str, typer.Option("--normalize", help="max, percentile[:P] or fixed:VALUE.")] = "max",
-    bands: Annotated[Optional[str], typer.Option("--bands", help="Bands to keep: 1-30,40 or 450-700nm.")] = None,
-    crop: Annotated[Optional[str], typer.Option("--crop", help="Use only ROW0,COL0,ROW1,COL1 (half-open) of "
+    bands: Annotated[str | None, typer.Option("--bands", help="Bands to keep: 1-30,40 or 450-700nm.")] = None,
+    crop: Annotated[str | None, typer.Option("--crop", help="Use only ROW0,COL0,ROW1,COL1 (half-open) of "
                                                 "every scene, before splitting.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for every random choice.")] = 0,
     var: Var = None,

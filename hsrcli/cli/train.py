@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -39,10 +39,10 @@ def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder (last.pt, best.pt, log.csv, "
                                          "config.json).", show_default=False)],
     epochs: Annotated[int, typer.Option("--epochs", help="Epochs to train in total (with --minutes: at most).")] = 100,
-    minutes: Annotated[Optional[float], typer.Option("--minutes", help="Wall-time budget: after each epoch the "
+    minutes: Annotated[float | None, typer.Option("--minutes", help="Wall-time budget: after each epoch the "
                                                      "number of epochs is refitted to the time left, and the "
                                                      "cosine schedule and KD weight follow.")] = None,
-    iters_per_epoch: Annotated[Optional[int], typer.Option("--iters-per-epoch", help="Batches per epoch "
+    iters_per_epoch: Annotated[int | None, typer.Option("--iters-per-epoch", help="Batches per epoch "
                                                            "(default: one pass over the patches).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Patches per batch (per process).")] = 16,
     lr: Annotated[float, typer.Option("--lr", help="Adam learning rate.")] = 1e-4,
@@ -52,12 +52,12 @@ def train(
     lr_gamma: Annotated[float, typer.Option("--lr-gamma", help="LR factor at each decay (step).")] = 0.5,
     loss: Annotated[choices.Loss,
                     typer.Option("--loss", help="l1, or hloss (L1 + 0.3 SAM + 0.1 gradient).")] = choices.Loss.l1,
-    clip_grad: Annotated[Optional[float], typer.Option("--clip-grad", help="Max gradient norm.")] = None,
-    teacher: Annotated[Optional[Path], typer.Option("--teacher", help="lkca checkpoint to distil into an "
+    clip_grad: Annotated[float | None, typer.Option("--clip-grad", help="Max gradient norm.")] = None,
+    teacher: Annotated[Path | None, typer.Option("--teacher", help="lkca checkpoint to distil into an "
                                                     "lkca-lr student (LKCA-KD).")] = None,
     init_from_teacher: Annotated[bool, typer.Option("--init-from-teacher", help="Start the student from the "
                                                     "teacher (backbone + SVD of its upsampler).")] = False,
-    init_from: Annotated[Optional[str], typer.Option("--init-from", metavar="CHECKPOINT|NAME",
+    init_from: Annotated[str | None, typer.Option("--init-from", metavar="CHECKPOINT|NAME",
                                                      help="Fine-tune: start from the weights of a checkpoint "
                                                      "or a bundled model (same model and --model-arg; fresh "
                                                      "optimiser and schedule).")] = None,
@@ -67,9 +67,9 @@ def train(
     coarsr_step: Annotated[choices.CoarSRStep,
                            typer.Option("--coarsr-step", help="CoarSR: one optimiser step per batch, or per band "
                                         "(published code).")] = choices.CoarSRStep.batch,
-    model_arg: Annotated[Optional[list[str]], typer.Option("--model-arg", help="Model option KEY=VALUE "
+    model_arg: Annotated[list[str] | None, typer.Option("--model-arg", help="Model option KEY=VALUE "
                                                            "(see 'hsr models'); repeatable.")] = None,
-    band_crop: Annotated[Optional[int], typer.Option("--band-crop", help="Band-agnostic models: train on random "
+    band_crop: Annotated[int | None, typer.Option("--band-crop", help="Band-agnostic models: train on random "
                                                      "windows of this many bands (default: the group size when "
                                                      "several data sets are given).")] = None,
     device: Device = "auto",
@@ -127,7 +127,7 @@ def evaluate(
                                              "A+B: A refined by FineSR with the x s/2 model B (A+lr at x2); "
                                              "repeatable.", show_default=False)],
     split: Annotated[choices.Split, typer.Option("--split", help="Which images to score.")] = choices.Split.test,
-    csv_out: Annotated[Optional[Path], typer.Option("--csv", help="Also write the table as CSV.")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write the table as CSV.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of Markdown.")] = False,
     device: Device = "auto",
     quiet: Quiet = False,

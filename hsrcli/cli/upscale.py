@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,18 +19,18 @@ def upscale(
                                                 ".mat, .npy; remote GeoTIFF/COG: https://, s3://, gs:// URL "
                                                 "or /vsi path, with -o).", show_default=False)],
     scale: Scale,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Checkpoint, bundled name or bicubic "
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Checkpoint, bundled name or bicubic "
                                                  "(default: the bundled model that fits).")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (one input) or folder "
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (one input) or folder "
                                                    "(several); default <stem>_x<s> next to the input.")] = None,
-    fmt: Annotated[Optional[choices.Format], typer.Option("--format", help="Output format (default: as the "
+    fmt: Annotated[choices.Format | None, typer.Option("--format", help="Output format (default: as the "
                                                           "-o name says, .hdr or .tif; else as the input; "
                                                           "other inputs: envi).")] = None,
-    tile: Annotated[Optional[int], typer.Option("--tile", help="Tile size in LR pixels (default: the fastest "
+    tile: Annotated[int | None, typer.Option("--tile", help="Tile size in LR pixels (default: the fastest "
                                                 "estimated among tiles of at most ~96 MB of output held (~384 MB "
                                                 "with the spectral subspace, every band at once) and "
                                                 "288² LR px, 512 px a side).")] = None,
-    overlap: Annotated[Optional[int], typer.Option("--overlap", help="Overlap of tiles in LR pixels "
+    overlap: Annotated[int | None, typer.Option("--overlap", help="Overlap of tiles in LR pixels "
                                                    "(default: 2 x the model's measured effective "
                                                    "receptive radius; with --exact, 2 x its theoretical "
                                                    "one).")] = None,
@@ -44,7 +44,7 @@ def upscale(
                                                        "type, rounded and clipped).")] = choices.OutputDtype.float32,
     refine: Annotated[bool, typer.Option("--refine", help="DualSR FineSR back-projection with a x s/2 "
                                          "model.")] = False,
-    refine_model: Annotated[Optional[str], typer.Option("--refine-model", help="The x s/2 model for --refine "
+    refine_model: Annotated[str | None, typer.Option("--refine-model", help="The x s/2 model for --refine "
                                                         "(default: the best fitting bundled x s/2 model; "
                                                         "DualSR uses coarsr_x2).")] = None,
     refine_check: Annotated[bool, typer.Option("--refine-check/--no-refine-check", help="Apply --refine only "
