@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,8 @@ from torch import nn
 
 from hsrcli.errors import HsrInputError
 from hsrcli.models.base import SRModel
+from hsrcli.models.crop import Crop
+from hsrcli.models.resample import bicubic_base
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,33 @@ class GoodBands(SRModel):
     def fit_tile(self, tile: int) -> None:
         self.model.fit_tile(tile)
 
+    def bands_held(self, bands: int, tile: int | None = None) -> int:
+        """The model's, over the good bands, plus the bad ones a piece may carry."""
+        return self.model.bands_held(len(self.good), tile) + bands - len(self.good)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.model(x.index_select(1, self.good))
         out = y.new_zeros(y.shape[0], self.bands, *y.shape[2:])
         out[:, self.good] = y
         return out
+
+    def forward_bands(self, x: torch.Tensor, crop: Crop | None = None, detail: bool = False
+                      ) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """The model's own pieces over the good bands (streamed, cropped inside the model), in the
+        scene's band numbering: a piece runs from its first good band (0 for the first piece) to the
+        next piece's first good band (B for the last); the bad bands in it are zeros — with ``detail``,
+        zeros less their bicubic, so that adding the bicubic back gives zeros too."""
+        good = self.good.tolist()
+        for g0, g1, y in self.model.forward_bands(x.index_select(1, self.good), crop, detail):
+            b0 = 0 if g0 == 0 else good[g0]
+            b1 = self.bands if g1 == len(good) else good[g1]
+            if b1 - b0 == g1 - g0:  # no bad band in this range
+                yield b0, b1, y
+                continue
+            out = y.new_zeros(y.shape[0], b1 - b0, *y.shape[2:])
+            out[:, [b - b0 for b in good[g0:g1]]] = y
+            if detail:
+                bad = sorted(set(range(b0, b1)) - set(good[g0:g1]))
+                scale = y.shape[-1] // (x.shape[-1] - (crop[2] + crop[3] if crop else 0))
+                out[:, [b - b0 for b in bad]] -= bicubic_base(x[:, bad], scale, crop).to(out.dtype)
+            yield b0, b1, out
