@@ -39,6 +39,8 @@ CASES = {
     "upscale --dtype": [*UPSCALE, "--dtype", "bogus"],
     "upscale --device": [*UPSCALE, "--device", "bogus"],
     "upscale --subspace": [*UPSCALE, "--subspace", "bogus"],
+    "upscale --overlap": [*UPSCALE, "--overlap", "-2"],
+    "upscale --tile": [*UPSCALE, "--tile", "0"],
     "upscale --layout": [*UPSCALE, "--layout", "bogus"],
     "upscale -s": ["upscale", f"{T}/in.tif", "-s", "5", "-o", f"{T}/out.tif"],
     "info --layout": ["info", f"{T}/in.tif", "--layout", "bogus"],

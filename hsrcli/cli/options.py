@@ -27,6 +27,15 @@ def _device(value: str) -> str:
         raise typer.BadParameter(str(exc)) from None
 
 
+def at_least(low: int):
+    """Callback refusing an integer option below ``low``, naming the value (None passes: the default)."""
+    def check(value: int | None) -> int | None:
+        if value is not None and value < low:
+            raise typer.BadParameter(f"{value} (must be >= {low})")
+        return value
+    return check
+
+
 def _subspace(value: str) -> str:
     try:
         choices.check_subspace(value)

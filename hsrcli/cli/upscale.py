@@ -10,7 +10,7 @@ import typer
 
 from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
-from hsrcli.cli.options import Amp, Device, Layout, Overwrite, Quiet, Scale, Subspace, Var, Wavelengths
+from hsrcli.cli.options import Amp, Device, Layout, Overwrite, Quiet, Scale, Subspace, Var, Wavelengths, at_least
 
 
 @reports_bad_input
@@ -26,14 +26,13 @@ def upscale(
     fmt: Annotated[choices.Format | None, typer.Option("--format", help="Output format (default: as the "
                                                           "-o name says, .hdr or .tif; else as the input; "
                                                           "other inputs: envi).")] = None,
-    tile: Annotated[int | None, typer.Option("--tile", help="Tile size in LR pixels (default: the fastest "
-                                                "estimated among tiles of at most ~96 MB of output held (~384 MB "
-                                                "with the spectral subspace, every band at once) and "
-                                                "288² LR px, 512 px a side).")] = None,
-    overlap: Annotated[int | None, typer.Option("--overlap", help="Overlap of tiles in LR pixels "
-                                                   "(default: 2 x the model's measured effective "
-                                                   "receptive radius; with --exact, 2 x its theoretical "
-                                                   "one).")] = None,
+    tile: Annotated[int | None, typer.Option(
+        "--tile", callback=at_least(1), help="Tile size in LR pixels (default: the fastest estimated among tiles "
+        "of at most ~96 MB of output held (~256 MB with the spectral subspace's coefficients) and 288² LR px, "
+        "512 px a side).")] = None,
+    overlap: Annotated[int | None, typer.Option(
+        "--overlap", callback=at_least(0), help="Overlap of tiles in LR pixels (default: 2 x the model's measured "
+        "effective receptive radius; with --exact, 2 x its theoretical one).")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Tiles overlap by the model's whole theoretical "
                                         "receptive field: the output equals whole-image inference (to "
                                         "float rounding), at more compute.")] = False,
