@@ -17,6 +17,8 @@ from hsrcli.errors import HsrInputError
 
 #: Super-resolution factors the toolkit supports (data preparation, models, upscale).
 SCALES: tuple[int, ...] = (2, 3, 4, 8)
+#: Sizes of the geometric self-ensemble of ``hsr upscale --ensemble`` (:mod:`hsrcli.models.ensemble`).
+ENSEMBLE_SIZES: tuple[int, ...] = (1, 2, 4, 8)
 
 
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")

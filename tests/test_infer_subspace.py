@@ -156,3 +156,4 @@ def test_the_projection_adds_no_read_of_the_scene(runner, tmp_path, monkeypatch)
     without, reads[:] = len(reads), []
     assert _upscale(runner, src, tmp_path / "on.tif", "--subspace", "2")["subspace"]["rank"] == 2
     assert len(reads) == without > 0
+

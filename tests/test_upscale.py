@@ -546,3 +546,26 @@ def test_torchrun_stops_every_rank_on_one_bad_scene_with_one_message(tmp_path):
     assert proc.returncode != 0
     assert proc.stderr.count("hsr: error:") == 1 and "missing.hdr" in proc.stderr
     assert list(out.iterdir()) == []
+
+
+def test_upscale_self_ensemble_tiles_and_reports(runner, tmp_path):
+    """--ensemble 4 through the whole command (tiles, crops, the subspace projection): another output
+    than the plain model's, tiled the same as whole, reported in --json and the history."""
+    g = np.random.default_rng(4)
+    cube = (g.random((104, 100, 3)) @ (0.2 + g.random((3, 6))) + 0.02 * g.random((104, 100, 6))).astype(np.float32)
+    src = write_geotiff(tmp_path / "in.tif", cube)
+
+    def run(out, *args):
+        res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-m", "lkca-g_x2", "-o", str(tmp_path / out), "-q",
+                                  "--device", "cpu", "--json", *args])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout[res.stdout.index("{"):])
+
+    plain = run("plain.tif")
+    one = run("one.tif", "--ensemble", "4", "--tile", "200", "--exact")
+    tiled = run("tiles.tif", "--ensemble", "4", "--tile", "100", "--exact")
+    assert plain["ensemble"] == 1 and one["ensemble"] == 4 and tiled["tiles"] > 1
+    assert "self-ensemble of 4" in one["model"]
+    a, b, p = (open_scene(tmp_path / f).read() for f in ("one.tif", "tiles.tif", "plain.tif"))
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * float(np.abs(a).max()))
+    assert np.abs(a - p).max() > 1e-4 * float(np.abs(p).max())

@@ -36,6 +36,12 @@ def at_least(low: int):
     return check
 
 
+def _ensemble(value: int) -> int:
+    if value not in choices.ENSEMBLE_SIZES:
+        raise typer.BadParameter(f"{value} is not one of {', '.join(map(str, choices.ENSEMBLE_SIZES))}")
+    return value
+
+
 def _subspace(value: str) -> str:
     try:
         choices.check_subspace(value)
@@ -78,6 +84,10 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.", callback=_device)]
+Ensemble = Annotated[int, typer.Option(
+    "--ensemble", callback=_ensemble, metavar="1|2|4|8",
+    help="Geometric self-ensemble: run the model on this many flips and rotations of each tile and "
+         "average (n times the compute; 1: off).")]
 Subspace = Annotated[str, typer.Option(
     "--subspace", callback=_subspace,
     help="Keep the detail the model adds to bicubic within the scene's own spectral subspace: auto (the "

@@ -10,7 +10,19 @@ import typer
 
 from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
-from hsrcli.cli.options import Amp, Device, Layout, Overwrite, Quiet, Scale, Subspace, Var, Wavelengths, at_least
+from hsrcli.cli.options import (
+    Amp,
+    Device,
+    Ensemble,
+    Layout,
+    Overwrite,
+    Quiet,
+    Scale,
+    Subspace,
+    Var,
+    Wavelengths,
+    at_least,
+)
 
 
 @reports_bad_input
@@ -50,6 +62,7 @@ def upscale(
                                                "if it does not lower PSNR on the scene's own LR degraded "
                                                "once more (self-check).")] = True,
     subspace: Subspace = "auto",
+    ensemble: Ensemble = 1,
     adapt: Annotated[bool, typer.Option("--adapt", help="First fit the model to each scene (see 'hsr adapt', "
                                         "default settings); the adapted checkpoint is cached and reused "
                                         "($HSR_CACHE_DIR or ~/.cache/hsrcli/adapted).")] = False,
@@ -91,7 +104,7 @@ def upscale(
             ddp.defer_to_main()
         raise
     opts = UpscaleOptions(tile=tile, overlap=overlap, exact=exact, batch=batch, device=dev, amp=amp_dtype(amp, dev),
-                          dtype=dtype.value, subspace=choices.check_subspace(subspace))
+                          dtype=dtype.value, subspace=choices.check_subspace(subspace), ensemble=ensemble)
     info = ddp.init_from_env(dev.type)  # under torchrun: scenes shared out over the ranks
     if info.enabled and dev.type == "cuda":
         dev = torch.device("cuda", info.local_rank)

@@ -40,6 +40,7 @@ from hsrcli.io.writers import open_writer
 from hsrcli.models import spec
 from hsrcli.models.base import SRModel
 from hsrcli.models.crop import Crop
+from hsrcli.models.ensemble import SelfEnsemble
 
 RAM_ACCUMULATOR_BYTES = 128 * 2**20
 
@@ -63,6 +64,9 @@ class UpscaleOptions:
     #: spectral-subspace detail projection (:mod:`hsrcli.infer.subspace`): a share of variance in
     #: (0, 1), a rank, or None (off); not where FineSR is applied, nor for linear models (bicubic)
     subspace: float | int | None = SUBSPACE_ENERGY
+    #: geometric self-ensemble: the model on this many dihedral transforms of each tile, averaged
+    #: (:mod:`hsrcli.models.ensemble`; 1: off)
+    ensemble: int = 1
 
     @property
     def behind_model(self) -> bool:
@@ -103,6 +107,8 @@ def upscale_scene(
     s = resolved.scale
     out_dtype = output_dtype(opts.dtype, m)
     model = resolved.model.to(opts.device).eval()
+    if opts.ensemble > 1:
+        model = SelfEnsemble(model, opts.ensemble)
     project = opts.subspace is not None and spec(resolved.name).normalised  # unless FineSR is applied
     hr = m.rescaled(s)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -143,7 +149,8 @@ def upscale_scene(
         sample = None  # the drawn spectra are not held while the model runs
         grid = plan_grid(net, resolved, m, refine, opts, 0 if projection is None else projection.fit.rank)
         model.fit_tile(grid.tile)
-        what = resolved.label + (f" + FineSR({refiner.summary()['partner']})" if use_refine else "")
+        what = resolved.label + (f" (self-ensemble of {opts.ensemble})" if opts.ensemble > 1 else "")
+        what += f" + FineSR({refiner.summary()['partner']})" if use_refine else ""
         if projection is not None:
             what += f" + spectral subspace (rank {projection.fit.rank} of {len(projection.fit.good)})"
 
@@ -187,7 +194,8 @@ def upscale_scene(
     result = {"output": str(out if writer is None else writer.path), "rows": hr.rows, "cols": hr.cols,
               "bands": m.bands, "scale": s,
               "model": what, "tiles": len(grid), "tile": grid.tile, "overlap": grid.overlap, "margin": grid.margin,
-              "pad": grid.pad, "exact": opts.exact, "ranks": info.world_size if info is not None else 1,
+              "pad": grid.pad, "exact": opts.exact, "ensemble": opts.ensemble,
+              "ranks": info.world_size if info is not None else 1,
               "normalisation": norm_desc, "seconds": seconds, "phases": clock.as_dict(),
               "mpx_bands_per_s": hr.rows * hr.cols * m.bands / 1e6 / max(seconds, 1e-9)}
     if refiner is not None:
