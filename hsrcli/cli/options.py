@@ -36,10 +36,13 @@ def at_least(low: int):
     return check
 
 
-def _ensemble(value: int) -> int:
-    if value not in choices.ENSEMBLE_SIZES:
-        raise typer.BadParameter(f"{value} is not one of {', '.join(map(str, choices.ENSEMBLE_SIZES))}")
-    return value
+def one_of(values: tuple[int, ...]):
+    """Callback refusing an integer option outside ``values``, naming both (None passes: the default)."""
+    def check(value: int | None) -> int | None:
+        if value is not None and value not in values:
+            raise typer.BadParameter(f"{value} is not one of {', '.join(map(str, values))}")
+        return value
+    return check
 
 
 def _subspace(value: str) -> str:
@@ -53,12 +56,6 @@ def _subspace(value: str) -> str:
 def _figure(value: Path | None) -> Path | None:
     if value is not None and value.suffix.lower() not in FIGURE_TYPES:
         raise typer.BadParameter(f"{value}: figure type must be {', '.join(FIGURE_TYPES[:-1])} or {FIGURE_TYPES[-1]}")
-    return value
-
-
-def _scale(value: int | None) -> int | None:
-    if value is not None and value not in choices.SCALES:
-        raise typer.BadParameter(f"{value} is not one of {', '.join(map(str, choices.SCALES))}")
     return value
 
 
@@ -85,7 +82,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on s
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.", callback=_device)]
 Ensemble = Annotated[int, typer.Option(
-    "--ensemble", callback=_ensemble, metavar="1|2|4|8",
+    "--ensemble", callback=one_of(choices.ENSEMBLE_SIZES), metavar="1|2|4|8",
     help="Geometric self-ensemble: run the model on this many flips and rotations of each tile and "
          "average (n times the compute; 1: off).")]
 Subspace = Annotated[str, typer.Option(
@@ -96,4 +93,4 @@ Subspace = Annotated[str, typer.Option(
 Amp = Annotated[choices.Amp, typer.Option("--amp", help="Mixed precision on CUDA (ignored on CPU).")]
 Figure = Annotated[Path, typer.Option("--output", "-o", help="Figure file: .png, .pdf or .svg.", callback=_figure)]
 Scale = Annotated[int, typer.Option("--scale", "-s", help="SR factor: 2, 3, 4 or 8.", show_default=False,
-                                    callback=_scale)]
+                                    callback=one_of(choices.SCALES))]

@@ -65,7 +65,7 @@ class SelfEnsemble(SRModel):
         out = None
         for turns, flip in TRANSFORMS[:self.n]:
             y = untransform(self.model(transform(x, turns, flip).contiguous()), turns, flip)
-            out = y.clone() if out is None else out.add_(y)
+            out = y if out is None else out.add_(y)  # the first, untransformed: a tensor of its own
         return out.div_(self.n)
 
     def forward_bands(self, x: torch.Tensor, crop: Crop | None = None, detail: bool = False
