@@ -5,15 +5,16 @@ temporary file and super-resolved by the real ``hsr upscale`` code path (tiling,
 own normalisation, FineSR with its self-check for ``--refine`` rows); the output is scored
 against the original, SR clipped to [0, 1]:
 
-* CAVE: /65535 (the benchmark convention), test scenes of the protocol, x4 and x2;
-* airborne: each scene divided by its own maximum (data range 1), x4.
+* CAVE: /65535 (the benchmark convention), test scenes of the protocol, x4, x2, x3 and x8;
+* airborne: each scene divided by its own maximum (data range 1), x4, x2 and x3 (the scenes are
+  too small for x8).
 
 Prints Markdown tables (PSNR is the mean of per-band PSNR; gain is over bicubic) and, with
 ``--readme``, replaces the block between ``<!-- results:start -->`` and ``<!-- results:end -->``
 in README.md; ``--update-cards`` stores each model's CAVE test metrics in its model card
 (what ``hsr models`` shows and what the default-model choice ranks by).
 
-    python benchmarks/quality.py --readme --update-cards          # about 10 minutes on 2 CPU cores
+    python benchmarks/quality.py --readme --update-cards          # about 45 minutes on 2 CPU cores
 """
 
 from __future__ import annotations
@@ -48,9 +49,17 @@ CONFIGS = {
         ("lkca-lr-kd_x4", "lkca-lr-kd_x4", None), ("coarsr_x4", "coarsr_x4", None),
         ("DualSR: coarsr_x4 --refine --refine-model coarsr_x2", "coarsr_x4", "coarsr_x2")],
     2: [("bicubic", "bicubic", None), ("lkca-g_x2", "lkca-g_x2", None), ("coarsr_x2", "coarsr_x2", None)],
+    3: [("bicubic", "bicubic", None), ("lkca-g_x3", "lkca-g_x3", None)],
+    8: [("bicubic", "bicubic", None), ("lkca-g_x8", "lkca-g_x8", None)],
 }
-AIRBORNE_CONFIGS = [("bicubic", "bicubic", None), ("lkca-g_x4", "lkca-g_x4", None),
-                    ("coarsr_x4", "coarsr_x4", None)]
+#: the airborne scenes are 80-150 px: x8 would leave 10-18 LR px, so no airborne x8
+AIRBORNE_CONFIGS = {
+    4: [("bicubic", "bicubic", None), ("lkca-g_x4", "lkca-g_x4", None), ("coarsr_x4", "coarsr_x4", None)],
+    2: [("bicubic", "bicubic", None), ("lkca-g_x2", "lkca-g_x2", None), ("coarsr_x2", "coarsr_x2", None)],
+    3: [("bicubic", "bicubic", None), ("lkca-g_x3", "lkca-g_x3", None)],
+}
+#: the tables, in the order they are run and printed: (data set, scale)
+TABLES = [("cave", 4), ("cave", 2), ("cave", 3), ("cave", 8), ("airborne", 4), ("airborne", 2), ("airborne", 3)]
 
 
 def scenes(shared: Path, which: str) -> list[tuple[str, Path, float | None]]:
@@ -140,15 +149,13 @@ def main() -> int:
         dev = torch.device(a.device)
         machine = (f"{a.device}: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
                    f"torch {torch.__version__}")
-        results = {
-            "cave_x4": evaluate(a.shared, "cave", 4, CONFIGS[4], dev),
-            "cave_x2": evaluate(a.shared, "cave", 2, CONFIGS[2], dev),
-            "airborne_x4": evaluate(a.shared, "airborne", 4, AIRBORNE_CONFIGS, dev),
-        }
+        results = {f"{which}_x{scale}": evaluate(a.shared, which, scale,
+                                                 (CONFIGS if which == "cave" else AIRBORNE_CONFIGS)[scale], dev)
+                   for which, scale in TABLES}
     total = sum(r["seconds"] for rows in results.values() for r in rows)
-    titles = {"cave_x4": f"CAVE x4 ({', '.join(CAVE_TEST)}; /65535)",
-              "cave_x2": f"CAVE x2 ({', '.join(CAVE_TEST)}; /65535)",
-              "airborne_x4": f"Airborne x4 ({', '.join(AIRBORNE_TEST)}; each scene / its maximum)"}
+    titles = {f"{which}_x{scale}": (f"CAVE x{scale} ({', '.join(CAVE_TEST)}; /65535)" if which == "cave" else
+                                    f"Airborne x{scale} ({', '.join(AIRBORNE_TEST)}; each scene / its maximum)")
+              for which, scale in TABLES}
     text = [(f"Measured with `python benchmarks/quality.py --readme --update-cards` ({machine}), "
              f"{total:.0f} s of `hsr upscale` in all, with its defaults (spectral subspace `auto` included). "
              "Mean over scenes; PSNR is the mean of per-band PSNR; "
@@ -169,27 +176,31 @@ def main() -> int:
         i, j = s.index("<!-- results:start -->"), s.index("<!-- results:end -->")
         readme.write_text(s[:i] + "<!-- results:start -->\n" + block + "\n" + s[j:])
     if a.update_cards:
-        for key in ("cave_x4", "cave_x2"):
-            scale = int(key[-1])
-            bic = results[key][0]
-            for r in results[key]:
-                card = WEIGHTS_DIR / f"{r['model']}.json"
-                if not card.is_file():
-                    continue
-                info = json.loads(card.read_text())
+        update_cards(results, machine)
+    return 0
+
+
+def update_cards(results: dict, machine: str) -> None:
+    """Each bundled model's CAVE test metrics (``test``) and airborne ones (``test_airborne``) in its card."""
+    for key, rows in results.items():
+        which, scale = key.split("_x")
+        bic = rows[0]
+        for r in rows:
+            card = WEIGHTS_DIR / f"{r['model']}.json"
+            if not card.is_file():
+                continue
+            info = json.loads(card.read_text())
+            if which == "cave":
                 info["test"] = {k: r[k] for k in ("psnr", "ssim", "sam", "ergas", "rmse", "cc")}
                 info["test"].update({
                     "gain_db": r["gain_db"], "bicubic": {k: bic[k] for k in ("psnr", "ssim", "sam")},
                     "data": f"CAVE x{scale} test scenes {', '.join(CAVE_TEST)} (benchmarks/protocol.py), "
                             "/65535, MATLAB bicubic LR, hsr upscale, SR clipped to [0, 1]; mean over scenes",
                     "command": "python benchmarks/quality.py --update-cards", "machine": machine})
-                air = {x["model"]: x for x in results["airborne_x4"]}
-                if scale == 4 and r["model"] in air:
-                    x = air[r["model"]]
-                    info["test_airborne"] = {"psnr": x["psnr"], "ssim": x["ssim"], "sam": x["sam"],
-                                             "gain_db": x["gain_db"], "scenes": list(AIRBORNE_TEST)}
-                card.write_text(json.dumps(info, indent=2) + "\n")
-    return 0
+            else:
+                info["test_airborne"] = {"psnr": r["psnr"], "ssim": r["ssim"], "sam": r["sam"],
+                                         "gain_db": r["gain_db"], "scenes": list(AIRBORNE_TEST)}
+            card.write_text(json.dumps(info, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -174,7 +174,7 @@ def test_bundled_lkca_g_x4_beats_bicubic_on_the_held_out_airborne_scenes(shared_
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import quality
 
-    rows = quality.evaluate(shared_data, "airborne", 4, quality.AIRBORNE_CONFIGS[:2], torch.device("cpu"))
+    rows = quality.evaluate(shared_data, "airborne", 4, quality.AIRBORNE_CONFIGS[4][:2], torch.device("cpu"))
     base, model = rows
     # Issue #10's line: >= 1.0 dB over MATLAB bicubic (measured +1.06 since the 2026-11-23 training; a
     # wrong border rule, mirroring without the edge pixel, costs ~0.4 dB).
