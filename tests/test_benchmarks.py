@@ -17,6 +17,6 @@ from rasters import ROOT
 ])
 def test_benchmark_scripts_run(args, expect):
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / args[0]), *args[1:]], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert expect in proc.stdout and "machine:" in proc.stdout

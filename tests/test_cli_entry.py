@@ -39,7 +39,7 @@ def test_python_dash_m_runs_info_on_the_sample():
 
 def test_io_layer_never_imports_torch():
     out = _run("import sys, hsrcli.io as io\n"
-               "s = io.open_scene(r'%s')\n"
+               f"s = io.open_scene(r'{SAMPLE_HDR}')\n"
                "s.read()\n"
-               "print('TORCH', 'torch' in sys.modules)\n" % SAMPLE_HDR)
+               "print('TORCH', 'torch' in sys.modules)\n")
     assert "TORCH False" in out

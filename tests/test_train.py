@@ -168,7 +168,7 @@ def test_ddp_two_gloo_processes(dataset, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "hsrcli",
            "train", str(dataset), "-m", "lkca", "-o", str(run), "--epochs", "1", "--batch-size", "2",
            "--iters-per-epoch", "2", "--device", "cpu", "-q", *TINY]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in run.iterdir()) == ["best.pt", "config.json", "last.pt", "log.csv"]
     assert [r["epoch"] for r in _log(run)] == ["1"]

@@ -110,7 +110,7 @@ class SceneMeta:
         base.update(changes)
         return dataclasses.replace(self, **base)
 
-    def rescaled(self, scale: int | float) -> SceneMeta:
+    def rescaled(self, scale: float) -> SceneMeta:
         """Metadata of this scene super-resolved by ``scale`` (LR → HR pixels).
 
         Rows and columns are multiplied by ``scale``; the geotransform's pixel size is

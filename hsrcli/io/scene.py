@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rasterio.windows import Window
@@ -24,6 +25,9 @@ from rasterio.windows import Window
 from hsrcli.errors import HsrInputError
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.windows import DEFAULT_WINDOW_BYTES, iter_windows
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 
 class Scene(ABC):
@@ -87,7 +91,7 @@ class Scene(ABC):
     def close(self) -> None:
         """Release file handles (idempotent)."""
 
-    def __enter__(self) -> Scene:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

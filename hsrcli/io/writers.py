@@ -28,12 +28,16 @@ import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rasterio.windows import Window
 
 from hsrcli.choices import Format
 from hsrcli.io.meta import SceneMeta
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 
 def format_for_path(path: Path) -> str:
@@ -127,7 +131,7 @@ class SceneWriter(ABC):
         for tmp in self._temps():
             tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> SceneWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -77,9 +77,9 @@ def plot_compare(
     n = len(results) + 1
     fig = Figure(figsize=(3.1 * n + 0.8, 10.2), layout="constrained")
     grid = fig.add_gridspec(3, n, height_ratios=[1, 1, 0.9])
-    for k, (crop, label) in enumerate(zip(crops, labels)):
+    for k, (cube, label) in enumerate(zip(crops, labels)):
         ax = fig.add_subplot(grid[0, k])
-        ax.imshow(stretch(crop[:, :, bands], limits), interpolation="nearest")
+        ax.imshow(stretch(cube[:, :, bands], limits), interpolation="nearest")
         sub = "" if k == 0 else f"\n{metrics[k - 1]['psnr']:.2f} dB, SAM {_deg(metrics[k - 1]['sam'])}"
         ax.set_title(f"{label}{sub}", fontsize=9)
         ax.set_xticks([])
