@@ -30,6 +30,13 @@ def test_a_name_that_says_another_format_is_refused(requested, path):
         output_format(requested, "envi", Path(path))
 
 
+@pytest.mark.parametrize("requested", [None, "envi", "gtiff"])
+@pytest.mark.parametrize("path", ["o.png", "o.JPG", "o.nc", "o.npy", "o.h5"])
+def test_a_name_that_says_a_format_upscale_does_not_write_is_refused(requested, path):
+    with pytest.raises(HsrInputError, match="writes ENVI"):
+        output_format(requested, "envi", Path(path))
+
+
 def test_default_output_path():
     assert default_output_path(Path("d/scene.tif"), 4, "gtiff") == Path("d/scene_x4.tif")
     assert default_output_path(Path("d/scene.hdr"), 2, "envi") == Path("d/scene_x2.hdr")
@@ -44,4 +51,7 @@ def test_upscale_writes_what_the_output_name_says(runner, tmp_path):
                               "--format", "gtiff", "-q"])
     assert res.exit_code == 2 and "the name says envi" in res.output
     assert not list(tmp_path.glob("p*"))
+    res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-m", "bicubic", "-o", str(tmp_path / "q.png"), "-q"])
+    assert res.exit_code == 2 and "not .png" in res.output
+    assert not list(tmp_path.glob("q*"))
     np.testing.assert_equal(open_scene(tmp_path / "o.hdr").meta.shape, (16, 16, 4))

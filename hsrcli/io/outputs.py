@@ -9,12 +9,22 @@ from hsrcli.errors import HsrInputError
 
 #: Output names that say their format (``.img`` is left out: ERDAS Imagine uses it too).
 NAMED_FORMATS = {".hdr": Format.envi.value, ".tif": Format.gtiff.value, ".tiff": Format.gtiff.value}
+#: Output names that say a format ``hsr upscale`` does not write (pictures, arrays, other rasters):
+#: refused rather than given an ENVI data file under a misleading name.
+FOREIGN_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".jp2", ".pdf", ".svg", ".vrt",
+                              ".nc", ".h5", ".hdf", ".hdf5", ".he5", ".mat", ".npy", ".npz", ".zarr", ".csv",
+                              ".json"})
 
 
 def output_format(requested: str | None, scene_format: str, path: Path | None = None) -> str:
     """The output format: ``requested`` (a :class:`~hsrcli.choices.Format`), else the one the output
     name says (``.hdr``: ENVI; ``.tif``/``.tiff``: GeoTIFF), else GeoTIFF for GeoTIFF input and ENVI for
-    the rest. A name that says another format than the requested one is refused."""
+    the rest. A name that says another format than the requested one, or one that ``upscale`` does not
+    write (``.png``, ``.nc``, ``.npy``, …: :data:`FOREIGN_SUFFIXES`), is refused."""
+    if path is not None and path.suffix.lower() in FOREIGN_SUFFIXES:
+        raise HsrInputError(f"{path}: hsr upscale writes ENVI (name it .hdr, .img, .dat or with no extension) or "
+                            f"GeoTIFF (.tif), not {path.suffix}; for pictures of a result use hsr compare or "
+                            "hsr plot-spectra")
     named = None if path is None else NAMED_FORMATS.get(path.suffix.lower())
     if requested is not None:
         fmt = Format.check(requested, "--format")
