@@ -3,7 +3,6 @@
     python benchmarks/adapt.py [--model lkca-g_x4] [--steps 300] [--scenes abu-airport-4 ...]
     python benchmarks/adapt.py --oracle [--steps 200 --lr 1e-4]
 
-
 Protocol: each whole held-out airborne scene of ``benchmarks/protocol.py`` (never seen by the
 bundled models) is degraded ×4 with MATLAB bicubic to make the "user's scene"; ``hsr adapt``
 fits the base model to that scene alone (default settings unless given), ``hsr upscale``
@@ -44,7 +43,7 @@ from hsrcli.train.adapt_data import load_scene
 from hsrcli.train.data import band_window
 
 SCALE = 4
-#: HR crop (px) of the oracle's true pairs: an LR input of 12 px, the size of hsr adapt's whole pairs' scale
+#: HR crop (px) of the oracle's true pairs: an LR input of 12 px
 ORACLE_CROP = 48
 
 
@@ -121,8 +120,8 @@ def main() -> int:
             t0 = time.perf_counter()
             cfg = AdaptConfig(a.model, SCALE, steps=a.steps, lr=a.lr, device="cpu")
             if a.oracle:
-                x, y = normalised_pair(a.model, lr_path, lr, hr, cfg)
-                summary = oracle(a.model, lr_path, y, x, a.steps, a.lr, ckpt)
+                lr_n, hr_n = normalised_pair(a.model, lr_path, lr, hr, cfg)
+                summary = oracle(a.model, lr_path, hr_n, lr_n, a.steps, a.lr, ckpt)
             else:
                 summary = adapt([lr_path], ckpt, cfg, open_kw={"layout": "hwc"})
             secs = time.perf_counter() - t0
