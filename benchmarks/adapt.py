@@ -34,12 +34,12 @@ from quality import ROOT, run_config
 from upscale_speed import machine
 
 from hsrcli.data.augment import N_TRANSFORMS, dihedral
+from hsrcli.infer.inputs import divisor, scene_stats
 from hsrcli.infer.resolve import resolve_model
 from hsrcli.io import open_scene
 from hsrcli.metrics import compute_metrics
 from hsrcli.ops.imresize import imresize
 from hsrcli.train.adapt import AdaptConfig, adapt, super_resolve
-from hsrcli.train.adapt_data import load_scene
 from hsrcli.train.data import band_window
 
 SCALE = 4
@@ -47,36 +47,30 @@ SCALE = 4
 ORACLE_CROP = 48
 
 
-def normalised_pair(model_name: str, lr_path: Path, lr: np.ndarray, hr: np.ndarray, cfg: AdaptConfig
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The user's scene ``lr`` (B, h, w) and the truth ``hr`` (s·h, s·w, B) as the model sees them:
-    divided by the divisor ``hsr upscale`` (and ``hsr adapt``) uses for that scene."""
-    with open_scene(lr_path, layout="hwc") as sc:
-        r = resolve_model(model_name, sc.meta.bands, SCALE, "cpu", source=str(lr_path))
-        div = np.asarray(load_scene(sc, r, cfg.crop, cfg.val_fraction).divisor, dtype=np.float64).reshape(-1, 1, 1)
-    return (torch.from_numpy(lr / div).float(), torch.from_numpy(hr.transpose(2, 0, 1) / div).float())
-
-
-def oracle(model_name: str, lr_path: Path, hr: torch.Tensor, lr: torch.Tensor, steps: int, rate: float,
+def oracle(model_name: str, lr_path: Path, lr: np.ndarray, hr: np.ndarray, steps: int, rate: float,
            out: Path) -> dict:
-    """Fine-tune ``model_name`` on the true pairs (``lr`` (B, h, w) → ``hr`` (B, s·h, s·w), both
-    normalised by the model's divisor); writes the checkpoint ``out`` (base record, tuned weights)."""
+    """Fine-tune ``model_name`` on the true pairs: the user's scene ``lr`` (B, h, w) → the truth
+    ``hr`` (s·h, s·w, B), both divided by the divisor ``hsr upscale`` uses for that scene; writes the
+    checkpoint ``out`` (the base's record and metadata, the tuned weights)."""
     from hsrcli.checkpoint import Checkpoint, save_checkpoint
 
-    r = resolve_model(model_name, hr.shape[0], SCALE, "cpu", source=str(lr_path))
+    with open_scene(lr_path, layout="hwc") as sc:
+        r = resolve_model(model_name, sc.meta.bands, SCALE, "cpu", source=str(lr_path))
+        div, _ = divisor(sc, r, scene_stats(sc, [r], lambda it: it))
+    div = div.reshape(-1, 1, 1)
+    x, y = torch.from_numpy(lr / div).float(), torch.from_numpy(hr.transpose(2, 0, 1) / div).float()
     model = r.model.train()
-    window = band_window(r.checkpoint.model.kwargs) if r.bands is None else hr.shape[0]
+    window = band_window(r.checkpoint.model.kwargs) if r.bands is None else y.shape[0]
     opt = torch.optim.Adam(model.parameters(), lr=rate)
     g = torch.Generator().manual_seed(0)
-    c, t0 = ORACLE_CROP, time.perf_counter()
+    c, p, t0 = ORACLE_CROP, ORACLE_CROP // SCALE, time.perf_counter()
     for _ in range(steps):
         xs, ys = [], []
         for _ in range(16):
             i, j, b0, k = (int(torch.randint(n, (1,), generator=g)) for n in (
-                (hr.shape[1] - c) // SCALE + 1, (hr.shape[2] - c) // SCALE + 1, hr.shape[0] - window + 1, N_TRANSFORMS))
-            p = c // SCALE
-            xs.append(dihedral(lr[b0:b0 + window, i:i + p, j:j + p], k))
-            ys.append(dihedral(hr[b0:b0 + window, i * SCALE:i * SCALE + c, j * SCALE:j * SCALE + c], k))
+                (y.shape[1] - c) // SCALE + 1, (y.shape[2] - c) // SCALE + 1, y.shape[0] - window + 1, N_TRANSFORMS))
+            xs.append(dihedral(x[b0:b0 + window, i:i + p, j:j + p], k))
+            ys.append(dihedral(y[b0:b0 + window, i * SCALE:i * SCALE + c, j * SCALE:j * SCALE + c], k))
         loss = F.l1_loss(super_resolve(model, torch.stack(xs), r.effective_radius, SCALE), torch.stack(ys))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -118,12 +112,11 @@ def main() -> int:
             ref = torch.from_numpy(hr.transpose(2, 0, 1) / div)
             ckpt = Path(tmp) / f"{name}.pt"
             t0 = time.perf_counter()
-            cfg = AdaptConfig(a.model, SCALE, steps=a.steps, lr=a.lr, device="cpu")
             if a.oracle:
-                lr_n, hr_n = normalised_pair(a.model, lr_path, lr, hr, cfg)
-                summary = oracle(a.model, lr_path, hr_n, lr_n, a.steps, a.lr, ckpt)
+                summary = oracle(a.model, lr_path, lr, hr, a.steps, a.lr, ckpt)
             else:
-                summary = adapt([lr_path], ckpt, cfg, open_kw={"layout": "hwc"})
+                summary = adapt([lr_path], ckpt, AdaptConfig(a.model, SCALE, steps=a.steps, lr=a.lr, device="cpu"),
+                                open_kw={"layout": "hwc"})
             secs = time.perf_counter() - t0
             scores = []
             for model in (a.model, str(ckpt)):
