@@ -1,7 +1,7 @@
 """Peak memory of ``hsr upscale`` on growing synthetic scenes (issue #7 benchmark).
 
 Writes synthetic int16 ENVI scenes of 256², 1024² and 2048² LR pixels × ``--bands`` bands,
-upscales each ×4 in fresh processes (``--dtype input``; ``--runs`` times, the median counts)
+upscales each ×4 in fresh processes (``--dtype input``; ``--runs`` times, 5 by default, the median counts)
 with the model ``hsr upscale`` picks by default (or ``--model``), and prints the peak resident
 set size of every run and the growth from the smallest to the largest, with the machine it ran on.
 Targets: peak RSS < 1.5 GB, growth < 20 % (issue #11: flat from 256² to 2048²).
@@ -82,8 +82,8 @@ def main() -> int:
     ap.add_argument("--model", default="default", help="default: the model hsr upscale picks")
     ap.add_argument("--bands", type=int, default=64)
     ap.add_argument("--dir", type=Path, default=None)
-    ap.add_argument("--runs", type=int, default=3, help="runs per size; the median peak counts (it varies by "
-                    "±40 MB from run to run with the heap's fragmentation)")
+    ap.add_argument("--runs", type=int, default=5, help="runs per size; the median peak counts (one scene's peak "
+                    "varies by up to 100 MB from run to run with the heap's fragmentation)")
     ap.add_argument("--_child", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a._child:
