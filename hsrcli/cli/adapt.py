@@ -77,17 +77,18 @@ def adapt(
 
     from hsrcli.io import open_scene
     from hsrcli.train.adapt import adapt as run
-    from hsrcli.train.adapt import saved_config
+    from hsrcli.train.adapt import resumable, saved_config
     from hsrcli.weights import default_model
 
     open_kw = {"var": var, "layout": layout, "wavelengths": wavelengths}
-    if resume:  # the saved settings, changed only by the options given on the command line
+    previous = resumable(output) if resume else None
+    if previous is not None:  # the saved settings, changed only by the options given on the command line
         values = {"model": model, "scale": scale, "steps": steps, "minutes": minutes, "crop": crop, "batch": batch,
                   "lr": lr, "degrade": str(degrade), "sigma": sigma, "val_fraction": val_fraction,
                   "min_gain": min_gain, "device": device, "seed": seed}
         given = {CONFIG_FIELDS.get(k, k): v for k, v in values.items()
                  if ctx.get_parameter_source(k).name != "DEFAULT"}  # click's, or the copy typer >= 0.17 ships
-        cfg = replace(saved_config(output), **({"device": device} | given)).validate()  # the device: this machine's
+        cfg = replace(saved_config(previous), **({"device": device} | given)).validate()  # the device: this machine's
     else:
         if model is None:
             with open_scene(scenes[0], **open_kw) as sc:
@@ -98,7 +99,7 @@ def adapt(
     def bar(items, **kw):
         return tqdm(items, disable=quiet, leave=False, **kw)
 
-    summary = run(scenes, output, cfg, resume=resume, overwrite=overwrite, progress=bar, open_kw=open_kw)
+    summary = run(scenes, output, cfg, previous=previous, overwrite=overwrite, progress=bar, open_kw=open_kw)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     elif not quiet:

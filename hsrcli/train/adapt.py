@@ -179,12 +179,10 @@ def _base(cfg: AdaptConfig, paths: list[Path], open_kw: dict) -> tuple[ResolvedM
     return resolved, pad
 
 
-def saved_config(out: Path) -> AdaptConfig:
-    """The settings of the resumable adaptation saved in ``out`` (what ``--resume`` continues)."""
-    return AdaptConfig(**_resumable(Path(out)).state["adapt"]["config"])
-
-
-def _resumable(out: Path) -> Checkpoint:
+def resumable(out: Path) -> Checkpoint:
+    """The adaptation saved in ``out``, read once, with the training state that ``--resume`` continues
+    (its settings: :func:`saved_config`)."""
+    out = Path(out)
     if not out.is_file():
         raise HsrInputError(f"{out}: nothing to resume (no such adapted checkpoint)")
     previous = read_checkpoint(out)
@@ -193,16 +191,20 @@ def _resumable(out: Path) -> Checkpoint:
     return previous
 
 
-def adapt(paths: list[Path], out: Path, cfg: AdaptConfig, *, resume: bool = False, overwrite: bool = False,
-          progress: Callable | None = None, open_kw: dict | None = None) -> dict:
-    """Adapt ``cfg.base`` to the scenes in ``paths`` and write the checkpoint ``out``; returns a summary."""
+def saved_config(previous: Checkpoint) -> AdaptConfig:
+    """The settings of a resumable adaptation (from :func:`resumable`)."""
+    return AdaptConfig(**previous.state["adapt"]["config"])
+
+
+def adapt(paths: list[Path], out: Path, cfg: AdaptConfig, *, previous: Checkpoint | None = None,
+          overwrite: bool = False, progress: Callable | None = None, open_kw: dict | None = None) -> dict:
+    """Adapt ``cfg.base`` to the scenes in ``paths`` and write the checkpoint ``out``; returns a summary.
+
+    ``previous`` (:func:`resumable`, read from ``out``) continues that adaptation (``--resume``)."""
     cfg.validate()
     open_kw = open_kw or {}
     out = Path(out)
-    previous = None
-    if resume:
-        previous = _resumable(out)
-    else:
+    if previous is None:
         check_targets([out], overwrite)
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
