@@ -15,6 +15,10 @@ in README.md; ``--update-cards`` stores each model's CAVE test metrics in its mo
 (what ``hsr models`` shows and what the default-model choice ranks by).
 
     python benchmarks/quality.py --readme --update-cards          # about 45 minutes on 2 CPU cores
+    python benchmarks/quality.py --tables cave_x4 airborne_x4 --candidate new=RUN/best.pt
+
+``--candidate LABEL=CHECKPOINT`` scores a checkpoint not (yet) bundled beside the bundled models, in
+the selected tables of its scale: the figures that decide whether it replaces one (printed only).
 """
 
 from __future__ import annotations
@@ -60,6 +64,22 @@ AIRBORNE_CONFIGS = {
 }
 #: the tables, in the order they are run and printed: (data set, scale)
 TABLES = [("cave", 4), ("cave", 2), ("cave", 3), ("cave", 8), ("airborne", 4), ("airborne", 2), ("airborne", 3)]
+
+
+def candidate(text: str) -> tuple[str, Path, int]:
+    """``LABEL=CHECKPOINT`` of ``--candidate``: (label, path, the checkpoint's scale)."""
+    from hsrcli.checkpoint import read_checkpoint
+
+    label, sep, path = text.partition("=")
+    if not sep or not label or not path:
+        raise argparse.ArgumentTypeError(f"expected LABEL=CHECKPOINT, got {text!r}")
+    if (WEIGHTS_DIR / f"{label}.json").is_file():
+        raise argparse.ArgumentTypeError(f"{label!r} names a bundled model: give the candidate another label")
+    try:
+        scale = read_checkpoint(Path(path)).model.scale
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is a usage error here
+        raise argparse.ArgumentTypeError(f"{path}: {exc}") from None
+    return label, Path(path), scale
 
 
 def scenes(shared: Path, which: str) -> list[tuple[str, Path, float | None]]:
@@ -138,7 +158,18 @@ def main() -> int:
     ap.add_argument("--update-cards", action="store_true", help="store CAVE test metrics in the model cards")
     ap.add_argument("--json", type=Path, help="also write every figure as JSON")
     ap.add_argument("--from-json", type=Path, help="render (and store) the figures of an earlier --json run")
+    ap.add_argument("--tables", nargs="+", choices=[f"{w}_x{s}" for w, s in TABLES], metavar="TABLE",
+                    help="only these tables (cave_x4, airborne_x2, ...; default: all)")
+    ap.add_argument("--models", nargs="+", metavar="LABEL",
+                    help="only these rows of the tables (e.g. lkca-g_x4; bicubic, the gain's reference, always)")
+    ap.add_argument("--candidate", type=candidate, action="append", default=[], metavar="LABEL=CHECKPOINT",
+                    help="also score this checkpoint in the selected tables of its scale (repeatable)")
     a = ap.parse_args()
+    tables = [(w, s) for w, s in TABLES if a.tables is None or f"{w}_x{s}" in a.tables]
+    if (a.readme or a.update_cards) and (a.tables is not None or a.models is not None or a.candidate):
+        ap.error("--readme and --update-cards record the bundled models on every table: "
+                 "not with --tables, --models or --candidate")
+
     if a.from_json is not None:
         saved = json.loads(a.from_json.read_text())
         machine, results = saved["machine"], saved["results"]
@@ -149,9 +180,12 @@ def main() -> int:
         dev = torch.device(a.device)
         machine = (f"{a.device}: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
                    f"torch {torch.__version__}")
-        results = {f"{which}_x{scale}": evaluate(a.shared, which, scale,
-                                                 (CONFIGS if which == "cave" else AIRBORNE_CONFIGS)[scale], dev)
-                   for which, scale in TABLES}
+        results = {}
+        for which, scale in tables:
+            configs = (CONFIGS if which == "cave" else AIRBORNE_CONFIGS)[scale]
+            kept = [c for c in configs if a.models is None or c[0] == "bicubic" or c[0] in a.models]
+            kept += [(label, str(path), None) for label, path, s in a.candidate if s == scale]
+            results[f"{which}_x{scale}"] = evaluate(a.shared, which, scale, kept, dev)
     total = sum(r["seconds"] for rows in results.values() for r in rows)
     titles = {f"{which}_x{scale}": (f"CAVE x{scale} ({', '.join(CAVE_TEST)}; /65535)" if which == "cave" else
                                     f"Airborne x{scale} ({', '.join(AIRBORNE_TEST)}; each scene / its maximum)")

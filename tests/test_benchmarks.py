@@ -37,3 +37,27 @@ def test_adapt_benchmark_runs_on_one_scene(shared_data, extra):
     assert 20 < base < 40 and (adapted != base) == bool(extra)
     assert "mean: PSNR" in proc.stdout and "machine:" in proc.stdout
     assert ("ORACLE" in proc.stdout) == bool(extra)
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_quality_scores_a_candidate_beside_the_bundled_model(shared_data):
+    """``quality.py --candidate``: a checkpoint scored beside the bundled rows of its scale; the bundled
+    weights themselves as the candidate give the bundled row's figures."""
+    weights = ROOT / "hsrcli" / "weights" / "lkca-g_x2.pt"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quality.py"), "--shared", str(shared_data),
+                           "--tables", "airborne_x2", "--models", "lkca-g_x2", "--candidate", f"same={weights}"],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {line.split("|")[1].strip(): line.split("|")[2:6] for line in proc.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| model")}
+    assert set(rows) == {"bicubic", "lkca-g_x2", "same"}
+    assert rows["same"] == rows["lkca-g_x2"] and float(rows["same"][1]) > 0.5  # the same figures, and a gain
+
+
+@pytest.mark.parametrize("args", [["--readme", "--tables", "cave_x4"], ["--update-cards", "--models", "lkca-g_x4"],
+                                  ["--candidate", "lkca-g_x4=x.pt"], ["--candidate", "no-equals-sign"]])
+def test_quality_refuses_partial_records_and_bad_candidates(args):
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quality.py"), *args], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 2 and "error:" in proc.stderr
