@@ -84,6 +84,8 @@ def main() -> int:
     torch.set_grad_enabled(False)
     names = []
     for c in bundled():
+        if c.composite:  # no weights of its own: its radius follows from its parts' (hsrcli.models.compose)
+            continue
         if getattr(build(c.model, c.bands or 8, c.scale, **c.raw.get("kwargs", {})), "receptive_radius", None):
             names.append(c.name)
     print(f"# effective receptive radius (LR px), threshold {a.threshold:g} of the data range; "

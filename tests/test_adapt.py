@@ -125,6 +125,7 @@ def test_resume_takes_the_saved_settings_without_repeating_them(runner, scene, t
 @pytest.mark.parametrize("args,msg", [
     (["-s", "4", "-m", "lkca-g_x4"], "too small to adapt"),
     (["-s", "2", "-m", "bicubic"], "one-pass trainable models"),
+    (["-s", "4", "-m", "lkca-g_x2+lkca-g_x2"], "not a combination of models"),
     (["-s", "2", "-m", "lkca-g_x2", "--crop", "5"], "--crop must be a multiple"),
     (["-s", "2", "-m", "lkca-g_x2", "--degrade", "gaussian"], "needs --sigma"),
 ])

@@ -27,3 +27,14 @@ def test_kept_box_is_where_weights_are_positive_inside_the_scene(rows, cols, til
         top, bottom, left, right = g.crop(t)
         assert min(top, bottom, left, right) >= 0
         assert (t.row + top, t.row + t.size_r - bottom, t.col + left, t.col + t.size_c - right) == (r0, r1, c0, c1)
+
+
+def test_auto_tile_bounds_the_area_a_cascade_works_on():
+    """A cascade's last stage runs on the tile upscaled by the earlier ones: the tile shrinks so that
+    that area stays within the working-set bound."""
+    from hsrcli.infer.tileplan import TILE_LR_PIXELS, auto_tile
+
+    plain = auto_tile(8, 4, 30, 1000, 1000)
+    cascade = auto_tile(8, 4, 30, 1000, 1000, work=lambda side: 2 * side)
+    assert plain * plain <= TILE_LR_PIXELS < (2 * plain) ** 2
+    assert (2 * cascade) ** 2 <= TILE_LR_PIXELS and cascade < plain

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -160,6 +161,18 @@ def test_evaluate_and_plot_training(runner, dataset, tmp_path):
     assert res.exit_code == 0 and out.read_bytes().startswith(b"\x89PNG")
     res = runner.invoke(app, ["evaluate", str(dataset), "-m", "nope.pt"])
     assert res.exit_code == 2 and "unknown model 'nope.pt'" in res.stderr
+
+
+def test_evaluate_refined_and_composite_models(runner, dataset):
+    """``A@lr``: FineSR with the LR input at x2; ``X,Y``: an average; ``A+B`` is a cascade (x4 here: refused)."""
+    res = runner.invoke(app, ["evaluate", str(dataset), "-m", "lkca-g_x2", "-m", "lkca-g_x2@lr", "-m",
+                              "lkca-g_x2,lkca-g_x2", "--device", "cpu", "-q", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["model"]: r for r in json.loads(res.stdout)}
+    assert rows["lkca-g_x2@lr"]["arch"] == "lkca-g+finesr"
+    assert rows["lkca-g_x2,lkca-g_x2"]["psnr"] == pytest.approx(rows["lkca-g_x2"]["psnr"], abs=1e-4)
+    res = runner.invoke(app, ["evaluate", str(dataset), "-m", "lkca-g_x2+lkca-g_x2", "--device", "cpu", "-q"])
+    assert res.exit_code == 2 and "upscales x4, not x2" in res.stderr
 
 
 def test_ddp_two_gloo_processes(dataset, tmp_path):

@@ -332,6 +332,9 @@ def test_default_model_prefers_the_best_fitting_bundled_model(monkeypatch):
     assert default_model(31, 3) == "bicubic"  # nothing bundled for x3
     cards[1]["test"] = {"psnr": 30.0}
     assert default_model(31, 4) == "spec31"
+    cards.append({"name": "agn+agn", "model": "cascade", "scale": 4, "bands": None, "composite": "agn+agn",
+                  "test": {"psnr": 34.5}})  # a bundled composite is ranked like any card
+    assert default_model(31, 4) == "agn+agn" and default_model(224, 4) == "agn+agn"
 
 
 def test_several_inputs_each_get_their_own_output(runner, tmp_path):

@@ -49,15 +49,16 @@ def models(
                    f"(default groups = s^2 = {scale * scale}, rank 16 per group)")
     typer.echo("\nBundled weights: " + ("none yet" if not result["bundled_weights"] else
                                         "test metrics on the held-out scenes (benchmarks/protocol.py)"))
+    width = max([15, *(len(c.name) for c in cards)])
     if result["bundled_weights"]:
-        typer.echo(f"  {'name':<15} {'model':<8} {'scale':>5} {'bands':>5}  {'PSNR':>7} {'gain':>6} {'SSIM':>6} "
+        typer.echo(f"  {'name':<{width}} {'model':<8} {'scale':>5} {'bands':>5}  {'PSNR':>7} {'gain':>6} {'SSIM':>6} "
                    f"{'SAM':>6}  {'airborne gain':>13}  trained on")
     for w in cards:
         t, air = w.test or {}, w.test_airborne or {}
 
         def num(d, k, f):
             return f"{d[k]:{f}}" if d.get(k) is not None else "-"
-        typer.echo(f"  {w.name:<15} {w.model:<8} {'x' + str(w.scale):>5} "
+        typer.echo(f"  {w.name:<{width}} {w.model:<8} {'x' + str(w.scale):>5} "
                    f"{'any' if w.band_agnostic else str(w.bands):>5}  {num(t, 'psnr', '.2f'):>7} "
                    f"{num(t, 'gain_db', '+.2f'):>6} {num(t, 'ssim', '.4f'):>6} {num(t, 'sam', '.2f'):>6}  "
                    f"{num(air, 'gain_db', '+.2f'):>13}  {w.trained_on}")

@@ -124,7 +124,8 @@ def train(
 def evaluate(
     dataset: Annotated[Path, typer.Argument(help="Data set folder made by 'hsr prepare'.", show_default=False)],
     model: Annotated[list[str], typer.Option("--model", "-m", help="Checkpoint, bundled name or bicubic; "
-                                             "A+B: A refined by FineSR with the x s/2 model B (A+lr at x2); "
+                                             "A+B: A then B (a cascade, scales multiply); X,Y: their average; "
+                                             "A@B: A refined by FineSR with the x s/2 model B (A@lr at x2); "
                                              "repeatable.", show_default=False)],
     split: Annotated[choices.Split, typer.Option("--split", help="Which images to score.")] = choices.Split.test,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write the table as CSV.")] = None,

@@ -31,8 +31,9 @@ def upscale(
                                                 ".mat, .npy; remote GeoTIFF/COG: https://, s3://, gs:// URL "
                                                 "or /vsi path, with -o).", show_default=False)],
     scale: Scale,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Checkpoint, bundled name or bicubic "
-                                                 "(default: the bundled model that fits).")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Checkpoint, bundled name or bicubic; "
+                                                 "A+B: A then B (a cascade: lkca-g_x2+lkca-g_x4 is x8); X,Y: the "
+                                                 "average of models (default: the bundled model that fits).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (one input) or folder "
                                                    "(several); default <stem>_x<s> next to the input.")] = None,
     fmt: Annotated[choices.Format | None, typer.Option("--format", help="Output format (default: as the "

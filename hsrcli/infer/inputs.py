@@ -19,7 +19,6 @@ from hsrcli.errors import HsrInputError
 from hsrcli.infer.nodata import InputFill
 from hsrcli.infer.resolve import ResolvedModel
 from hsrcli.io.scene import Scene
-from hsrcli.models import spec
 from hsrcli.models.base import SRModel
 from hsrcli.models.crop import Crop
 from hsrcli.ops.imresize import mirror
@@ -54,13 +53,13 @@ def scene_stats(scene: Scene, models: list[ResolvedModel], progress, observe=Non
 def per_scene(resolved: ResolvedModel) -> bool:
     """True when the model is fed the scene divided by its own maximum (band-agnostic weights)."""
     norm = resolved.normalization or {}
-    return spec(resolved.name).normalised and bool(norm.get("per_scene") or not norm.get("divisor"))
+    return resolved.normalised and bool(norm.get("per_scene") or not norm.get("divisor"))
 
 
 def divisor(scene: Scene, resolved: ResolvedModel, stats: list[dict] | None) -> tuple[np.ndarray, str]:
     """Per-band divisor (B,) that brings the scene to the model's normalised scale, and its description."""
     m = scene.meta
-    if not spec(resolved.name).normalised:
+    if not resolved.normalised:
         return np.ones(m.bands), f"none ({resolved.name} is linear)"
     if per_scene(resolved):
         top = max((s["max"] for s in stats or [] if s["max"] is not None), default=0.0)

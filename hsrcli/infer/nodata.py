@@ -73,6 +73,9 @@ class GoodBands(SRModel):
     def fit_tile(self, tile: int) -> None:
         self.model.fit_tile(tile)
 
+    def work_side(self, tile: int) -> int:
+        return self.model.work_side(tile)
+
     def bands_held(self, bands: int, tile: int | None = None) -> int:
         """The model's, over the good bands, plus the bad ones a piece may carry."""
         return self.model.bands_held(len(self.good), tile) + bands - len(self.good)

@@ -37,7 +37,6 @@ from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 from hsrcli.io.windows import iter_windows
 from hsrcli.io.writers import open_writer
-from hsrcli.models import spec
 from hsrcli.models.base import SRModel
 from hsrcli.models.crop import Crop
 from hsrcli.models.ensemble import SelfEnsemble
@@ -109,7 +108,7 @@ def upscale_scene(
     model = resolved.model.to(opts.device).eval()
     if opts.ensemble > 1:
         model = SelfEnsemble(model, opts.ensemble)
-    project = opts.subspace is not None and spec(resolved.name).normalised  # unless FineSR is applied
+    project = opts.subspace is not None and resolved.normalised  # unless FineSR is applied
     hr = m.rescaled(s)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     nodata_out = None
@@ -227,7 +226,8 @@ def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: 
             return model.bands_held(meta.bands, side) + coefficients
 
         budget = TILE_PROJECTED_VALUES if coefficients and refine is None else TILE_HR_VALUES
-        tile = auto_tile(held, resolved.scale, overlap, meta.rows, meta.cols, pad, opts.device.type, budget)
+        tile = auto_tile(held, resolved.scale, overlap, meta.rows, meta.cols, pad, opts.device.type, budget,
+                         model.work_side)
     else:
         tile = max(opts.tile, overlap + 16)
     if refine is not None:

@@ -70,24 +70,27 @@ def _split(n: int, cap: int, overlap: int) -> tuple[int, int]:
 
 
 def auto_tile(held: int | Callable[[int], int], scale: int, overlap: int, rows: int | None = None,
-              cols: int | None = None, pad: int = 0, device_type: str = "cpu", hr_values: int = TILE_HR_VALUES
-              ) -> int:
+              cols: int | None = None, pad: int = 0, device_type: str = "cpu", hr_values: int = TILE_HR_VALUES,
+              work: Callable[[int], int] | None = None) -> int:
     """Default tile (LR px) for a model that holds ``held`` output bands at once (a number, or a
     function of the tile side: band-streaming models hold fewer bands on larger tiles).
 
     A tile *fits* when the output it holds, ``held × (scale · side)²`` values, is within
     ``hr_values`` (:data:`TILE_HR_VALUES`; :data:`TILE_PROJECTED_VALUES` with the projection's
-    coefficients) and its area within :data:`TILE_LR_PIXELS`. Without the scene size:
+    coefficients) and the area the model works on, ``work(side)²`` (default ``side²``; a cascade's
+    later stages run on upscaled tiles, :meth:`~hsrcli.models.base.SRModel.work_side`), within
+    :data:`TILE_LR_PIXELS`. Without the scene size:
     the largest fitting multiple of 8 up to :data:`MAX_TILE` (at least ``overlap + 32``). With it (``rows × cols`` LR px, padded by ``pad``
     on each side as the tile grid does): among the fitting grids of tiles split evenly along each
     axis, the one with the least estimated time (computed LR pixels / :func:`relative_speed`).
     """
     held_at = held if callable(held) else (lambda _side: held)
+    work_at = work or (lambda side: side)
     floor = overlap + 32
 
     def fits(side: int) -> bool:
         return side <= floor or (held_at(side) * (side * scale) ** 2 <= hr_values
-                                 and side * side <= TILE_LR_PIXELS)
+                                 and work_at(side) ** 2 <= TILE_LR_PIXELS)
 
     cap = max([floor] + [s for s in range(8, MAX_TILE + 1, 8) if fits(s)])
     if rows is None or cols is None:

@@ -9,6 +9,9 @@ name or poking attributes:
   parameter share), or ``None``.
 * :meth:`SRModel.fit_tile` — adjust memory knobs to the LR tile about to be run
   (results must not change).
+* :meth:`SRModel.work_side` — the side of the largest image a part of the model runs on for a
+  given LR tile (the tile's own, but a cascade's later stages run on upscaled tiles): the model's
+  working set grows with its square.
 * :meth:`SRModel.forward_bands` — the output in consecutive band ranges as they are
   finished, so that a caller can store each range and free it (a band-agnostic model
   never holds a whole tile's output); :attr:`SRModel.bands_held` says how many output
@@ -42,6 +45,11 @@ class SRModel(nn.Module):
 
     def fit_tile(self, tile: int) -> None:
         """Prepare for LR tiles of ``tile × tile`` pixels (default: nothing to adjust)."""
+
+    def work_side(self, tile: int) -> int:
+        """Side (px) of the largest input a part of the model runs on for LR tiles of side ``tile``
+        (default: ``tile``; :class:`~hsrcli.models.compose.Cascade`: its last stage's, upscaled)."""
+        return tile
 
     def bands_held(self, bands: int, tile: int | None = None) -> int:
         """Output bands :meth:`forward_bands` holds at once for a ``bands``-band input, after

@@ -57,6 +57,9 @@ class SelfEnsemble(SRModel):
     def fit_tile(self, tile: int) -> None:
         self.model.fit_tile(tile)
 
+    def work_side(self, tile: int) -> int:
+        return self.model.work_side(tile)
+
     def bands_held(self, bands: int, tile: int | None = None) -> int:
         """The model's, once per transform: their pieces are computed side by side."""
         return self.n * self.model.bands_held(bands, tile)

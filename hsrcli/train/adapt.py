@@ -168,6 +168,8 @@ def _base(cfg: AdaptConfig, paths: list[Path], open_kw: dict) -> tuple[ResolvedM
         with open_scene(p, **open_kw) as sc:
             metas.append(sc.meta)
     resolved = resolve_model(cfg.base, metas[0].bands, cfg.scale, "cpu", source=str(paths[0]))
+    if resolved.parts:
+        raise HsrInputError(f"{cfg.base}: adapt fine-tunes one model, not a combination of models")
     ms = spec(resolved.name)
     if not ms.trainable or ms.band_steps:
         raise HsrInputError(f"{cfg.base}: adapt fine-tunes one-pass trainable models (lkca, lkca-lr, lkca-g), "

@@ -19,6 +19,8 @@ from hsrcli.metrics import compute_metrics
 from hsrcli.models.finesr import finesr
 
 COLUMNS = ("psnr", "ssim", "sam", "ergas", "rmse", "cc")
+#: ``A@B`` in a model list: A refined by FineSR with the ×s/2 model B (``A@lr`` at ×2); ``A+B`` is a cascade
+REFINED = "@"
 
 
 @torch.no_grad()
@@ -29,7 +31,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
     scale, bands = images.manifest.scale, images.manifest.bands
     rows = []
     for spec in models:
-        main, _, partner = spec.partition("+")
+        main, _, partner = spec.partition(REFINED)
         r = resolve_model(main, bands, scale, device, source="the data set")
         v_model = None
         if partner:

@@ -3,6 +3,10 @@
 A card (:class:`ModelCard`) says which registry model the weights are for (scale, band count
 or band-agnostic), how they were trained (data, command, steps, hardware) and what they scored
 on the held-out scenes (``test``, ``test_airborne``: written by ``benchmarks/quality.py``).
+
+A card with a ``composite`` field and no ``.pt`` ships a combination of bundled weights instead
+(:mod:`hsrcli.infer.resolve`): its name is the ``-m`` value itself (``lkca-g_x2+lkca-g_x4``, a
+×2 then a ×4 model, ×8 in all), scored and ranked for the default like any other card.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ class ModelCard:
     scale: int
     bands: int | None  # None: band-agnostic
     band_agnostic: bool
-    file: Path
+    file: Path | None  # None: a composite of other bundled weights
     rank: int = 0
     test: dict | None = None  # held-out CAVE scenes: psnr, gain_db, ssim, sam…
     test_airborne: dict | None = None
     trained_on: str = ""
+    composite: str | None = None  # the -m value combining bundled weights (``A+B``: a cascade)
     raw: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -37,18 +42,21 @@ class ModelCard:
         """Check the fields used; :class:`HsrInputError` naming the card otherwise."""
         try:
             agnostic = bool(d.get("band_agnostic", d.get("bands") is None))
+            composite = d.get("composite")
+            if composite is not None and composite != d["name"]:
+                raise ValueError("composite: must equal the card's name (the -m value)")
+            path = None if composite else Path(file or d.get("file") or WEIGHTS_DIR / f"{d['name']}.pt")
             return cls(name=str(d["name"]), model=str(d["model"]), scale=int(d["scale"]),
-                       bands=None if agnostic else int(d["bands"]), band_agnostic=agnostic,
-                       file=Path(file or d.get("file") or WEIGHTS_DIR / f"{d['name']}.pt"),
+                       bands=None if agnostic else int(d["bands"]), band_agnostic=agnostic, file=path,
                        rank=int(d.get("rank", 0)),
                        test=d.get("test"), test_airborne=d.get("test_airborne"),
-                       trained_on=str(d.get("trained_on", "")), raw=dict(d))
+                       trained_on=str(d.get("trained_on", "")), composite=composite, raw=dict(d))
         except (KeyError, TypeError, ValueError) as exc:
             raise HsrInputError(f"model card {d.get('name', file)!r}: bad or missing {exc}") from None
 
     def to_dict(self) -> dict:
         """The card as stored, plus the weights' file."""
-        return self.raw | {"file": str(self.file)}
+        return self.raw | {"file": None if self.file is None else str(self.file)}
 
     def fits(self, bands: int, scale: int) -> bool:
         """Usable for data with ``bands`` bands at ``scale``."""
@@ -61,7 +69,7 @@ def bundled() -> list[ModelCard]:
     for card in sorted(WEIGHTS_DIR.glob("*.json")):
         info = json.loads(card.read_text())
         info.setdefault("name", card.stem)
-        cards.append(ModelCard.from_dict(info, card.with_suffix(".pt")))
+        cards.append(ModelCard.from_dict(info, None if info.get("composite") else card.with_suffix(".pt")))
     return cards
 
 

@@ -1,0 +1,135 @@
+"""Models made of other models: a cascade (``-m A+B``) and an average (``-m X,Y``).
+
+* :class:`Cascade` runs its stages one after the other, ``(N, B, h, w) → (N, B, S·h, S·w)`` with
+  ``S`` the product of the stages' scales: a ×2 then a ×4 model make a ×8 one. Each stage sees
+  the previous stage's output as its LR input (the same normalised scale).
+* :class:`Average` averages models of one scale: ``(N, B, h, w) → (N, B, s·h, s·w)``, the mean of
+  their outputs (a model ensemble; e.g. a ×8 model beside the ×2+×4 and ×4+×2 cascades).
+
+Both are exact under tiling like their parts: their receptive radius follows from the parts'
+(:func:`cascade_radius`, :func:`average_radius`), and a crop of the output is passed on so that
+only the later stages' reach is computed past the kept window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import nn
+
+from hsrcli.models.base import SRModel
+from hsrcli.models.crop import Crop
+from hsrcli.models.resample import bicubic_base
+
+
+def cascade_radius(radii: Sequence[int | None], scales: Sequence[int]) -> int | None:
+    """Receptive radius (LR px of the first stage's input) of stages with radii ``radii`` (each in
+    its own input's pixels) and scales ``scales``: ``Σ ⌈r_k / (s_1 ⋯ s_{k−1})⌉`` (None if any is None)."""
+    if any(r is None for r in radii):
+        return None
+    total, zoom = 0, 1
+    for r, s in zip(radii, scales):
+        total += -(-r // zoom)
+        zoom *= s
+    return total
+
+
+def average_radius(radii: Sequence[int | None]) -> int | None:
+    """Receptive radius of an average of models: the largest (None if any is None)."""
+    return None if any(r is None for r in radii) else max(radii)
+
+
+def _concat(pieces: Iterator[tuple[int, int, torch.Tensor]]) -> torch.Tensor:
+    return torch.cat([y for _, _, y in pieces], dim=1)
+
+
+class Cascade(SRModel):
+    """``stages`` run in order; ``scales[k]`` is stage k's scale (the cascade's: their product)."""
+
+    def __init__(self, stages: Sequence[SRModel], scales: Sequence[int]) -> None:
+        super().__init__()
+        if len(stages) < 2 or len(stages) != len(scales):
+            raise ValueError("a cascade needs at least two stages, each with its scale")
+        self.stages = nn.ModuleList(stages)
+        self.scales = tuple(int(s) for s in scales)
+        self.scale = math.prod(self.scales)
+        self.receptive_radius = cascade_radius([m.receptive_radius for m in stages], self.scales)
+
+    def _zooms(self) -> list[int]:
+        """Size of each stage's input relative to the cascade's input (1, s_1, s_1·s_2, …)."""
+        return [math.prod(self.scales[:k]) for k in range(len(self.scales))]
+
+    def fit_tile(self, tile: int) -> None:
+        for m, z in zip(self.stages, self._zooms()):
+            m.fit_tile(tile * z)
+
+    def work_side(self, tile: int) -> int:
+        """The last stage's working side: its input is the tile upscaled by the earlier stages."""
+        return max(m.work_side(tile * z) for m, z in zip(self.stages, self._zooms()))
+
+    def bands_held(self, bands: int, tile: int | None = None) -> int:
+        """The intermediate images (all bands, counted in output pixels) plus the last stage's pieces."""
+        zooms = self._zooms()
+        held = sum(-(-bands * z * z // (self.scale * self.scale)) for z in zooms[1:])
+        return held + self.stages[-1].bands_held(bands, None if tile is None else tile * zooms[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for m in self.stages:
+            x = m(x)
+        return x
+
+    def forward_bands(self, x: torch.Tensor, crop: Crop | None = None, detail: bool = False
+                      ) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """Earlier stages whole (their output is the next stage's input), cropped down to what the
+        later stages reach; the last stage streams its pieces. ``detail``: less the bicubic ×S of ``x``."""
+        x0, left = x, list(crop or (0, 0, 0, 0))  # ``left``: still to crop, in the current input's pixels
+        for k, (m, s) in enumerate(zip(self.stages[:-1], self.scales)):
+            # what the later stages reach, in this stage's input pixels (its own radius counted as 0)
+            reach = cascade_radius([0, *(st.receptive_radius for st in self.stages[k + 1:])], self.scales[k:])
+            c = (0, 0, 0, 0) if reach is None else tuple(max(0, v - reach) for v in left)
+            x = _concat(m.forward_bands(x, c if any(c) else None))
+            left = [(v - cv) * s for v, cv in zip(left, c)]
+        last = tuple(left) if any(left) else None
+        for b0, b1, y in self.stages[-1].forward_bands(x, last):
+            yield b0, b1, (y - bicubic_base(x0[:, b0:b1], self.scale, crop).to(y.dtype)) if detail else y
+
+
+class Average(SRModel):
+    """The mean of ``members`` (models of one scale)."""
+
+    def __init__(self, members: Sequence[SRModel]) -> None:
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError("an average needs at least two models")
+        self.members = nn.ModuleList(members)
+        self.receptive_radius = average_radius([m.receptive_radius for m in members])
+
+    def fit_tile(self, tile: int) -> None:
+        for m in self.members:
+            m.fit_tile(tile)
+
+    def work_side(self, tile: int) -> int:
+        return max(m.work_side(tile) for m in self.members)
+
+    def bands_held(self, bands: int, tile: int | None = None) -> int:
+        """The running sum (all bands) plus the largest member's pieces."""
+        return bands + max(m.bands_held(bands, tile) for m in self.members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.members[0](x).clone()
+        for m in self.members[1:]:
+            out.add_(m(x))
+        return out.div_(len(self.members))
+
+    def forward_bands(self, x: torch.Tensor, crop: Crop | None = None, detail: bool = False
+                      ) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """One piece: every member's pieces summed into the whole output, then divided."""
+        out = None
+        for m in self.members:
+            for b0, b1, y in m.forward_bands(x, crop, detail):
+                if out is None:
+                    out = y.new_zeros(y.shape[0], x.shape[1], *y.shape[2:])
+                out[:, b0:b1] += y
+        yield 0, x.shape[1], out.div_(len(self.members))
