@@ -22,6 +22,8 @@ in README.md; ``--update-cards`` stores each model's CAVE test metrics in its mo
 
 ``--candidate LABEL=CHECKPOINT`` scores a checkpoint not (yet) bundled beside the bundled models, in
 the selected tables of its scale: the figures that decide whether it replaces one (printed only).
+``--band-step K`` scores every K-th band of each scene only: the coarser spectral sampling of other
+sensors (AVIRIS every 3rd band: ~30 nm; CAVE every 3rd: 30 nm, 11 bands) (printed only).
 """
 
 from __future__ import annotations
@@ -114,14 +116,15 @@ def run_config(lr_path: Path, out: Path, scale: int, model: str, partner: str | 
         return sc.read().astype(np.float64), stats
 
 
-def evaluate(shared: Path, which: str, scale: int, configs, device: torch.device) -> list[dict]:
+def evaluate(shared: Path, which: str, scale: int, configs, device: torch.device, band_step: int = 1) -> list[dict]:
+    """Every config on the scenes of ``which`` at ``scale`` (``band_step`` k: every k-th band of each scene)."""
     rows = {label: [] for label, _, _ in configs}
     seconds = {label: 0.0 for label, _, _ in configs}
     notes = {label: [] for label, _, _ in configs}
     with tempfile.TemporaryDirectory() as tmp:
         for name, path, divisor in scenes(shared, which):
             with open_scene(path) as sc:
-                hr = sc.read().astype(np.float64)
+                hr = sc.read().astype(np.float64)[..., ::band_step]
             h, w = hr.shape[0] // scale * scale, hr.shape[1] // scale * scale
             hr = hr[:h, :w]
             div = divisor or float(hr.max())
@@ -174,16 +177,22 @@ def main() -> int:
                     help="only these tables (cave_x4, airborne_x2, ...; default: all)")
     ap.add_argument("--models", nargs="+", metavar="LABEL",
                     help="only these rows of the tables (e.g. lkca-g_x4; bicubic, the gain's reference, always)")
+    ap.add_argument("--band-step", type=int, default=1, metavar="K",
+                    help="score every K-th band of each scene only: coarser spectral sampling (printed only)")
     ap.add_argument("--candidate", type=candidate, action="append", default=[], metavar="LABEL=CHECKPOINT",
                     help="also score this checkpoint in the selected tables of its scale (repeatable)")
     a = ap.parse_args()
     tables = [(w, s) for w, s in TABLES if a.tables is None or f"{w}_x{s}" in a.tables]
-    if (a.readme or a.update_cards) and (a.tables is not None or a.models is not None or a.candidate):
+    if (a.readme or a.update_cards) and (a.tables is not None or a.models is not None or a.candidate
+                                         or a.band_step != 1):
         ap.error("--readme and --update-cards record the bundled models on every table: "
-                 "not with --tables, --models or --candidate")
+                 "not with --tables, --models, --candidate or --band-step")
+    if a.band_step < 1:
+        ap.error("--band-step must be >= 1")
 
-    if a.from_json is not None and (a.tables is not None or a.models is not None or a.candidate):
-        ap.error("--from-json renders the saved run as it is: not with --tables, --models or --candidate")
+    if a.from_json is not None and (a.tables is not None or a.models is not None or a.candidate or a.band_step != 1):
+        ap.error("--from-json renders the saved run as it is: not with --tables, --models, --candidate or "
+                 "--band-step")
     if a.from_json is not None:
         saved = json.loads(a.from_json.read_text())
         machine, results = saved["machine"], saved["results"]
@@ -199,10 +208,11 @@ def main() -> int:
             configs = (CONFIGS if which == "cave" else AIRBORNE_CONFIGS)[scale]
             kept = [c for c in configs if a.models is None or c[0] == "bicubic" or c[0] in a.models]
             kept += [(label, str(path), None) for label, path, s in a.candidate if s == scale]
-            results[f"{which}_x{scale}"] = evaluate(a.shared, which, scale, kept, dev)
+            results[f"{which}_x{scale}"] = evaluate(a.shared, which, scale, kept, dev, a.band_step)
     total = sum(r["seconds"] for rows in results.values() for r in rows)
-    titles = {f"{which}_x{scale}": (f"CAVE x{scale} ({', '.join(CAVE_TEST)}; /65535)" if which == "cave" else
-                                    f"Airborne x{scale} ({', '.join(AIRBORNE_TEST)}; each scene / its maximum)")
+    step = "" if a.band_step == 1 else f", every {a.band_step}th band"
+    titles = {f"{which}_x{scale}": (f"CAVE x{scale} ({', '.join(CAVE_TEST)}; /65535{step})" if which == "cave" else
+                                    f"Airborne x{scale} ({', '.join(AIRBORNE_TEST)}; each scene / its maximum{step})")
               for which, scale in TABLES}
     text = [(f"Measured with `python benchmarks/quality.py --readme --update-cards` ({machine}), "
              f"{total:.0f} s of `hsr upscale` in all, with its defaults (spectral subspace `auto` included). "

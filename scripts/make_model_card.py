@@ -3,10 +3,11 @@
     python scripts/make_model_card.py RUN_DIR NAME --trained-on "CAVE (9 scenes) + Jasper Ridge + Samson" \\
         --command "hsr train ..." [--hardware "..."] [--fp16] [--previous CARD_OR_RUN --previous-note TEXT ...]
 
-The checkpoint is ``RUN_DIR/best.pt`` without optimiser state (fp16 tensors with
+The checkpoint is ``RUN_DIR/best.pt`` (``--checkpoint last``: ``last.pt``, e.g. the end of a cosine
+schedule when the validation strips are too noisy to pick an epoch) without optimiser state (fp16 tensors with
 ``--fp16`` or when it would exceed 5 MB). The card records the data, the command,
 epochs, batches (steps), training time and throughput, hardware and the best validation metrics
-from ``log.csv``.
+from ``log.csv`` (of that checkpoint's epoch).
 
 A model trained in several sittings (``hsr train --init-from``: a bundled model continued on a
 later GPU session, or a run whose machine was taken back) lists them, oldest first, with
@@ -72,6 +73,8 @@ def main() -> int:
     ap.add_argument("--command", required=True)
     ap.add_argument("--hardware", default=None)
     ap.add_argument("--fp16", action="store_true")
+    ap.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                    help="ship best.pt (best validation PSNR) or last.pt (the run's end)")
     ap.add_argument("--rank", type=int, default=0, help="preference among models that fit (lower first)")
     ap.add_argument("--previous", type=Path, action="append", default=[],
                     help="an earlier sitting this run continued (card .json or run folder), oldest first")
@@ -83,7 +86,7 @@ def main() -> int:
     hardware = a.hardware or f"{cpu_name()} ({torch.get_num_threads()} threads), torch {torch.__version__}"
     stages = [st for i, prev in enumerate(a.previous)
               for st in earlier_stages(prev, a.previous_note[i] if a.previous_note else "", hardware)]
-    ckpt = read_checkpoint(a.run / "best.pt")
+    ckpt = read_checkpoint(a.run / f"{a.checkpoint}.pt")
     ckpt = ckpt.weights_only()
     out = ROOT / "hsrcli" / "weights" / f"{a.name}.pt"
     save_checkpoint(ckpt, out)
@@ -93,7 +96,8 @@ def main() -> int:
         save_checkpoint(ckpt, out)
     with open(a.run / "log.csv", newline="") as f:
         log = list(csv.DictReader(f))
-    best = max((r for r in log if r["val_psnr"]), key=lambda r: float(r["val_psnr"]))
+    scored = [r for r in log if r["val_psnr"]]
+    best = max(scored, key=lambda r: float(r["val_psnr"])) if a.checkpoint == "best" else scored[-1]
     this = run_summary(a.run, a.command, hardware)
     seconds, steps, batch = this["training_seconds"], this["steps"], this["batch_size"] or 0
     stages.append(this)

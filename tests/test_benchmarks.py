@@ -57,7 +57,8 @@ def test_quality_scores_a_candidate_beside_the_bundled_model(shared_data):
 
 @pytest.mark.parametrize("args", [["--readme", "--tables", "cave_x4"], ["--update-cards", "--models", "lkca-g_x4"],
                                   ["--candidate", "lkca-g_x4=x.pt"], ["--candidate", "no-equals-sign"],
-                                  ["--from-json", "saved.json", "--tables", "cave_x4"]])
+                                  ["--from-json", "saved.json", "--tables", "cave_x4"],
+                                  ["--readme", "--band-step", "3"], ["--band-step", "0"]])
 def test_quality_refuses_partial_records_and_bad_candidates(args):
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quality.py"), *args], capture_output=True,
                           text=True, timeout=120, check=False)

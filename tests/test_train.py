@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import subprocess
@@ -276,6 +277,32 @@ def test_band_and_patch_windows_stay_aligned_between_lr_and_hr():
         assert torch.equal(b[:, ::2, ::2], a)  # the HR window is exactly the LR window's footprint
     with pytest.raises(ValueError, match="smaller than the crop"):
         BandCropDataset([(lr[:, :8, :3], hr[:, :16, :6])], bands=2, lr_patch=4, scale=2)[0]
+
+
+def test_strided_band_windows_take_every_jth_band_of_lr_and_hr_alike():
+    from hsrcli.data.dataset import BandCropDataset
+
+    lr = torch.arange(20, dtype=torch.float32).view(20, 1, 1).expand(20, 4, 4).clone()  # value = band index
+    hr = lr.repeat_interleave(2, 1).repeat_interleave(2, 2)
+    ds = BandCropDataset([(lr, hr)], bands=4, scale=2, max_stride=3)
+    torch.manual_seed(0)
+    strides = set()
+    for _ in range(60):
+        a, b = ds[0]
+        bands = a[:, 0, 0].long().tolist()
+        assert a.shape == (4, 4, 4) and b[:, 0, 0].long().tolist() == bands
+        steps = {j - i for i, j in itertools.pairwise(bands)}
+        assert len(steps) == 1 and bands[-1] < 20
+        strides |= steps
+    assert strides == {1, 2, 3}
+    # a window of 8 bands with stride 3 needs 22: out of 20 bands the stride stays within 2
+    wide = BandCropDataset([(lr, hr)], bands=8, scale=2, max_stride=3)
+    assert {wide.window(20).step for _ in range(40)} <= {1, 2}
+    # max_stride 1 draws exactly the contiguous windows of before (seeded runs unchanged)
+    torch.manual_seed(5)
+    got = [BandCropDataset([(lr, hr)], bands=4).window(20) for _ in range(10)]
+    torch.manual_seed(5)
+    assert got == [slice(s, s + 4, 1) for s in (int(torch.randint(17, (1,))) for _ in range(10))]
 
 
 def test_resume_with_a_changed_configuration_is_refused(runner, dataset, tmp_path):

@@ -32,6 +32,8 @@ def test_validate_normalises_choices_and_accepts_defaults():
     ({"init_from": "lkca_x4", "teacher": "t.pt", "init_from_teacher": True, "model": "lkca-lr"},
      "--init-from and --init-from-teacher exclude each other"),
     ({"band_crop": 8}, "band-agnostic model"),
+    ({"band_stride": 2}, "band-agnostic model"),
+    ({"band_stride": 0, "model": "lkca-g"}, "--band-stride must be > 0"),
     ({"epochs": 0}, "--epochs must be > 0"),
     ({"lr": -1e-4}, "--lr must be > 0"),
     ({"minutes": 0.0}, "--minutes must be > 0"),

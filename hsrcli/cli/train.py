@@ -72,6 +72,9 @@ def train(
     band_crop: Annotated[int | None, typer.Option("--band-crop", help="Band-agnostic models: train on random "
                                                      "windows of this many bands (default: the group size when "
                                                      "several data sets are given).")] = None,
+    band_stride: Annotated[int, typer.Option("--band-stride", help="Band-agnostic models: windows of every "
+                                             "j-th band, j drawn from 1..N (coarser spectral sampling, as "
+                                             "of other sensors); 1: adjacent bands.")] = 1,
     device: Device = "auto",
     amp: Amp = choices.Amp.bf16,
     seed: Annotated[int, typer.Option("--seed", help="Seed (sampling, augmentation, initialisation).")] = 0,
@@ -95,6 +98,7 @@ def train(
     lambda_spec, lambda_grad = loss_weights(loss)
     cfg = TrainConfig(
         dataset=str(datasets[0]), extra_datasets=[str(d) for d in datasets[1:]], band_crop=band_crop,
+        band_stride=band_stride,
         model=model, out=str(output), model_kwargs=_model_args(model_arg), epochs=epochs,
         minutes=minutes, iters_per_epoch=iters_per_epoch, batch_size=batch_size, lr=lr, schedule=schedule,
         lr_step=lr_step,

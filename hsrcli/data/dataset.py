@@ -63,29 +63,45 @@ class PatchDataset(Dataset):
 
 
 class BandCropDataset(Dataset):
-    """Random windows of another pair dataset: ``bands`` contiguous bands, and (with ``lr_patch``)
+    """Random windows of another pair dataset: ``bands`` bands, and (with ``lr_patch``)
     a square of ``lr_patch`` LR pixels with its ``lr_patch·scale`` HR pixels (band-agnostic training
     on several data sets, whose patch sizes may differ, batched together).
 
-    Window positions are drawn from torch's RNG per item (reproducible under a seeded run).
+    The bands of a window are adjacent, or, with ``max_stride`` k > 1, every j-th band for a j drawn
+    from 1…k (at most what the item's bands allow): the spectral sampling of coarser sensors.
+    Window positions and strides are drawn from torch's RNG per item (reproducible under a seeded run;
+    with ``max_stride`` 1 the draws are those of contiguous windows).
     """
 
-    def __init__(self, base: Dataset, bands: int, lr_patch: int | None = None, scale: int = 1) -> None:
+    def __init__(self, base: Dataset, bands: int, lr_patch: int | None = None, scale: int = 1,
+                 max_stride: int = 1) -> None:
+        if max_stride < 1:
+            raise ValueError(f"max_stride must be >= 1, got {max_stride}")
         self.base, self.bands, self.lr_patch, self.scale = base, bands, lr_patch, scale
+        self.max_stride = max_stride
 
     def __len__(self) -> int:
         return len(self.base)
 
+    def window(self, b: int) -> slice:
+        """A random window of ``self.bands`` bands out of ``b``: ``slice(first, end, stride)``."""
+        k = 1
+        if self.max_stride > 1:
+            fits = (b - 1) // max(1, self.bands - 1)  # the largest stride whose window fits in b bands
+            k = int(torch.randint(1, max(1, min(self.max_stride, fits)) + 1, (1,)))
+        span = (self.bands - 1) * k + 1
+        s = int(torch.randint(max(1, b - span + 1), (1,)))
+        return slice(s, s + span, k)
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(self.base, PatchDataset):  # read only the window's bands from the memory map
             b = self.base.bands
-            s = int(torch.randint(max(1, b - self.bands + 1), (1,)))
-            lr, hr = self.base.pair(i, slice(s, s + self.bands))
+            lr, hr = self.base.pair(i, self.window(b))
         else:
             lr, hr = self.base[i]
             b = lr.shape[0]
-            s = int(torch.randint(max(1, b - self.bands + 1), (1,)))
-            lr, hr = lr[s:s + self.bands], hr[s:s + self.bands]
+            w = self.window(b)
+            lr, hr = lr[w], hr[w]
         if b < self.bands:
             raise ValueError(f"item has {b} bands, fewer than the crop of {self.bands}")
         h, w = lr.shape[1:]

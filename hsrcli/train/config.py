@@ -39,6 +39,7 @@ class TrainConfig:
     model_kwargs: dict = field(default_factory=dict)
     extra_datasets: list[str] = field(default_factory=list)
     band_crop: int | None = None
+    band_stride: int = 1  # band-agnostic: windows of every j-th band, j drawn from 1..band_stride
     epochs: int = 100
     minutes: float | None = None
     iters_per_epoch: int | None = None
@@ -96,12 +97,13 @@ class TrainConfig:
             if checkpoint_path(self.init_from) is None:
                 raise HsrInputError(f"--init-from {self.init_from!r}: not a checkpoint file, and not a bundled "
                                     "model (see 'hsr models')")
-        if (self.extra_datasets or self.band_crop is not None) and not spec.band_agnostic:
-            raise HsrInputError(f"several data sets / --band-crop need a band-agnostic model, not {self.model!r}")
+        if (self.extra_datasets or self.band_crop is not None or self.band_stride != 1) and not spec.band_agnostic:
+            raise HsrInputError(f"several data sets / --band-crop / --band-stride need a band-agnostic model, "
+                                f"not {self.model!r}")
         positive = {"--epochs": self.epochs, "--batch-size": self.batch_size, "--lr": self.lr,
                     "--lr-step": self.lr_step, "--val-every": self.val_every,
                     "--minutes": self.minutes, "--iters-per-epoch": self.iters_per_epoch,
-                    "--clip-grad": self.clip_grad, "--band-crop": self.band_crop}
+                    "--clip-grad": self.clip_grad, "--band-crop": self.band_crop, "--band-stride": self.band_stride}
         for option, value in positive.items():
             if value is not None and not value > 0:
                 raise HsrInputError(f"{option} must be > 0, got {value}")

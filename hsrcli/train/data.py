@@ -14,8 +14,9 @@ from hsrcli.train.config import TrainConfig
 
 
 def mixed(cfg: TrainConfig) -> bool:
-    """Several data sets or ``--band-crop``: items are random band windows (band-agnostic models)."""
-    return bool(cfg.extra_datasets) or cfg.band_crop is not None
+    """Several data sets, ``--band-crop`` or ``--band-stride``: items are random band windows
+    (band-agnostic models)."""
+    return bool(cfg.extra_datasets) or cfg.band_crop is not None or cfg.band_stride != 1
 
 
 def band_window(model_kwargs: dict, band_crop: int | None = None) -> int:
@@ -25,7 +26,8 @@ def band_window(model_kwargs: dict, band_crop: int | None = None) -> int:
 
 def training_data(cfg: TrainConfig, scale: int) -> Dataset:
     """Patches ``(lr (B, p, p), hr (B, p·s, p·s))`` of ``cfg.dataset`` — or, when :func:`mixed`, of
-    every data set, as windows of ``band_crop`` adjacent bands cropped to the smallest LR patch."""
+    every data set, as windows of ``band_crop`` bands (adjacent, or every j-th with ``band_stride``)
+    cropped to the smallest LR patch."""
     data = PatchDataset(cfg.dataset)
     if not mixed(cfg):
         return data
@@ -38,7 +40,7 @@ def training_data(cfg: TrainConfig, scale: int) -> Dataset:
         if m.bands < crop:
             raise HsrInputError(f"{d}: has {m.bands} bands, fewer than --band-crop {crop}")
     lr_patch = min(p.manifest.lr_patch for p in parts)  # patch sizes may differ
-    return ConcatDataset([BandCropDataset(p, crop, lr_patch, scale) for p in parts])
+    return ConcatDataset([BandCropDataset(p, crop, lr_patch, scale, cfg.band_stride) for p in parts])
 
 
 def epoch_loader(data: Dataset, cfg: TrainConfig, epoch: int, info: ddp.DistInfo) -> DataLoader:

@@ -5,8 +5,8 @@ or band-agnostic), how they were trained (data, command, steps, hardware) and wh
 on the held-out scenes (``test``, ``test_airborne``: written by ``benchmarks/quality.py``).
 
 A card with a ``composite`` field and no ``.pt`` ships a combination of bundled weights instead
-(:mod:`hsrcli.infer.resolve`): its name is the ``-m`` value itself (``lkca-g_x2+lkca-g_x4``, a
-×2 then a ×4 model, ×8 in all), scored and ranked for the default like any other card.
+(:mod:`hsrcli.infer.resolve`): its name is the ``-m`` value itself (``lkca-g_x4+lkca-g_x2``, a
+×4 then a ×2 model, ×8 in all), scored and ranked for the default like any other card.
 """
 
 from __future__ import annotations
