@@ -25,6 +25,9 @@ def test_a_cascade_of_bundled_models_multiplies_their_scales_and_radii():
     e = one.effective_radius
     assert e is not None and r.effective_radius == e + -(-e // 2)
     assert r.normalization == one.normalization
+    # the cascade crops its intermediate by the measured radii, by the theoretical ones when exact
+    assert r.model.halos == (e, e) and resolve_model("lkca-g_x2+lkca-g_x2", 12, 4, exact=True).model.halos == (
+        one.model.receptive_radius,) * 2
 
 
 def test_an_average_of_a_model_and_a_cascade():
@@ -69,9 +72,10 @@ def test_upscale_with_a_cascade_tiles_exactly_and_says_what_ran(runner, tmp_path
     cube = (g.random((200, 30, 3)) @ (0.2 + g.random((3, 6))) + 0.02 * g.random((200, 30, 6))).astype(np.float32)
     src = write_raw_envi(tmp_path, cube, name="in")
 
-    def run(out, *args):
+    def run(out, *args, exact=True):
         res = runner.invoke(app, ["upscale", str(src), "-s", "4", "-m", "lkca-g_x2+lkca-g_x2", "-o",
-                                  str(tmp_path / out), "-q", "--device", "cpu", "--json", "--exact", *args])
+                                  str(tmp_path / out), "-q", "--device", "cpu", "--json", *args]
+                            + (["--exact"] if exact else []))
         assert res.exit_code == 0, res.output
         return json.loads(res.stdout[res.stdout.index("{"):])
 
@@ -81,6 +85,11 @@ def test_upscale_with_a_cascade_tiles_exactly_and_says_what_ran(runner, tmp_path
     assert a.shape == (800, 120, 6)
     np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * float(np.abs(a).max()))
     assert "lkca-g_x2+lkca-g_x2" in open_scene(tmp_path / "one.hdr").meta.history[-1]
+    # by default: overlaps and the intermediate's crop from the measured effective radii
+    lean = run("lean.hdr", "--tile", "40", exact=False)
+    assert lean["overlap"] < tiled["overlap"] and lean["tiles"] > 1
+    c = open_scene(tmp_path / "lean.hdr").read()
+    assert np.abs(c - a).max() <= 1e-3 * float(a.max() - a.min())
 
 
 def test_upscale_refuses_a_cascade_of_the_wrong_scale_with_exit_2(runner, tmp_path):

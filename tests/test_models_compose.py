@@ -44,6 +44,26 @@ def test_cascade_is_its_stages_in_order_and_streams_cropped_pieces_exactly(crop)
     torch.testing.assert_close(back, want, atol=1e-5, rtol=0)
 
 
+def test_cascade_halos_crop_the_intermediate_to_what_later_stages_reach():
+    a, b = _g(2, 0), _g(2, 1)
+    exact, lean = Cascade([a, b], [2, 2]), Cascade([a, b], [2, 2], halos=[None, 3])
+    assert exact.halos == (a.receptive_radius, b.receptive_radius) and lean.halos == (a.receptive_radius, 3)
+    assert lean.receptive_radius == exact.receptive_radius  # the theoretical radius stays the model's
+    seen = []
+    b.net.register_forward_pre_hook(lambda _m, args: seen.append(args[0].shape[-1]))
+    x, crop = torch.rand(1, 5, 40, 40), (12, 12, 12, 12)
+    with torch.no_grad():
+        want = torch.cat([y for _, _, y in exact.forward_bands(x, crop)], 1)
+        n = len(seen)
+        got = torch.cat([y for _, _, y in lean.forward_bands(x, crop)], 1)
+    # the x2 stage's input: the kept 16 LR px + what it reaches, in intermediate px
+    assert seen[n] == 2 * 16 + 2 * 2 * 2 < seen[0]  # halo 3 intermediate px: 2 LR px each side
+    assert got.shape == want.shape
+    assert (got - want).abs().max() < 0.05 * want.abs().max()  # close (random weights), not exact
+    with pytest.raises(ValueError, match="one halo per stage"):
+        Cascade([a, b], [2, 2], halos=[1])
+
+
 def test_cascade_plans_for_its_largest_stage():
     model = Cascade([_g(2, 0), _g(4, 1)], [2, 4])
     assert model.work_side(100) == 200  # the x4 stage runs on the x2 output of the tile

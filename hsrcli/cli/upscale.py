@@ -121,7 +121,7 @@ def upscale(
         if adapt:
             name = _adapted(path, name, scale, adapt_steps, device, not show,
                             {"var": var, "layout": layout, "wavelengths": wavelengths})
-        resolved = resolve_model(name, meta.bands, scale, dev, source=str(path))
+        resolved = resolve_model(name, meta.bands, scale, dev, source=str(path), exact=exact)
         ref = None
         if refine:
             if scale not in (2, 4, 8):

@@ -44,26 +44,29 @@ def is_composite(spec: str) -> bool:
 
 
 def resolve_model(spec: str, bands: int, scale: int, device: torch.device | str = "cpu",
-                  source: str = "the input") -> ResolvedModel:
-    """Load ``spec`` for data with ``bands`` bands at ``scale``; mismatches raise :class:`HsrInputError`."""
+                  source: str = "the input", exact: bool = False) -> ResolvedModel:
+    """Load ``spec`` for data with ``bands`` bands at ``scale``; mismatches raise :class:`HsrInputError`.
+    ``exact``: a cascade crops its intermediate images by its stages' theoretical radii, not the
+    measured effective ones (``hsr upscale --exact``)."""
     if not is_composite(spec):
         return _resolve_one(spec, bands, scale, device, source)
-    members = [_resolve_cascade(part.strip(), bands, device, source) for part in spec.split(AVERAGE)]
+    members = [_resolve_cascade(part.strip(), bands, device, source, exact) for part in spec.split(AVERAGE)]
     for m in members:
         if m.scale != scale:
             raise HsrInputError(f"-m {spec}: {m.label} upscales x{m.scale}, not x{scale}"
                                 + (" (a cascade's scale is the product of its models')" if m.parts else ""))
-    return members[0] if len(members) == 1 else _combine(spec, members, "average")
+    return members[0] if len(members) == 1 else _combine(spec, members, "average", exact)
 
 
-def _resolve_cascade(spec: str, bands: int, device, source: str) -> ResolvedModel:
+def _resolve_cascade(spec: str, bands: int, device, source: str, exact: bool) -> ResolvedModel:
     stages = [_resolve_one(p.strip(), bands, None, device, source) for p in spec.split(CASCADE)]
-    return stages[0] if len(stages) == 1 else _combine(spec, stages, "cascade")
+    return stages[0] if len(stages) == 1 else _combine(spec, stages, "cascade", exact)
 
 
-def _combine(spec: str, parts: list[ResolvedModel], how: str) -> ResolvedModel:
-    """A :class:`~hsrcli.models.compose.Cascade` or :class:`~hsrcli.models.compose.Average` of ``parts``,
-    refused when they are not fed the same values (one normalisation for the whole composite)."""
+def _combine(spec: str, parts: list[ResolvedModel], how: str, exact: bool) -> ResolvedModel:
+    """A :class:`~hsrcli.models.compose.Cascade` (its ``halos`` the parts' effective radii unless
+    ``exact``) or :class:`~hsrcli.models.compose.Average` of ``parts``, refused when they are not fed
+    the same values (one normalisation for the whole composite)."""
     from hsrcli.infer.inputs import per_scene
     from hsrcli.models.compose import Average, Cascade, average_radius, cascade_radius
 
@@ -79,7 +82,8 @@ def _combine(spec: str, parts: list[ResolvedModel], how: str) -> ResolvedModel:
     effective = [p.effective_radius if p.effective_radius is not None else p.model.receptive_radius for p in parts]
     if how == "cascade":
         scales = [p.scale for p in parts]
-        model, radius, sep = Cascade([p.model for p in parts], scales), cascade_radius(effective, scales), CASCADE
+        model = Cascade([p.model for p in parts], scales, None if exact else effective)
+        radius, sep = cascade_radius(effective, scales), CASCADE
         scale = model.scale
     else:
         model, scale, radius, sep = Average([p.model for p in parts]), first.scale, average_radius(effective), AVERAGE

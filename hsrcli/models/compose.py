@@ -8,7 +8,8 @@
 
 Both are exact under tiling like their parts: their receptive radius follows from the parts'
 (:func:`cascade_radius`, :func:`average_radius`), and a crop of the output is passed on so that
-only the later stages' reach is computed past the kept window.
+only the later stages' reach is computed past the kept window (a cascade's ``halos``: the later
+stages' theoretical radii by default, exact; their measured effective radii compute less).
 """
 
 from __future__ import annotations
@@ -46,16 +47,28 @@ def _concat(pieces: Iterator[tuple[int, int, torch.Tensor]]) -> torch.Tensor:
 
 
 class Cascade(SRModel):
-    """``stages`` run in order; ``scales[k]`` is stage k's scale (the cascade's: their product)."""
+    """``stages`` run in order; ``scales[k]`` is stage k's scale (the cascade's: their product).
 
-    def __init__(self, stages: Sequence[SRModel], scales: Sequence[int]) -> None:
+    ``halos[k]``: how far (stage k's input px) stage k reaches, used to crop the earlier stages'
+    outputs under a cropped :meth:`forward_bands` — default the stages' theoretical
+    ``receptive_radius`` (exact); the measured effective radii (:mod:`hsrcli.infer.receptive`)
+    compute far fewer intermediate pixels, within the effective radius's tolerance.
+    """
+
+    def __init__(self, stages: Sequence[SRModel], scales: Sequence[int],
+                 halos: Sequence[int | None] | None = None) -> None:
         super().__init__()
         if len(stages) < 2 or len(stages) != len(scales):
             raise ValueError("a cascade needs at least two stages, each with its scale")
+        if halos is not None and len(halos) != len(stages):
+            raise ValueError("a cascade needs one halo per stage")
         self.stages = nn.ModuleList(stages)
         self.scales = tuple(int(s) for s in scales)
         self.scale = math.prod(self.scales)
         self.receptive_radius = cascade_radius([m.receptive_radius for m in stages], self.scales)
+        theoretical = [m.receptive_radius for m in stages]
+        self.halos = tuple(theoretical if halos is None else
+                           (t if h is None else h for h, t in zip(halos, theoretical)))
 
     def _zooms(self) -> list[int]:
         """Size of each stage's input relative to the cascade's input (1, s_1, s_1·s_2, …)."""
@@ -87,7 +100,7 @@ class Cascade(SRModel):
         x0, left = x, list(crop or (0, 0, 0, 0))  # ``left``: still to crop, in the current input's pixels
         for k, (m, s) in enumerate(zip(self.stages[:-1], self.scales)):
             # what the later stages reach, in this stage's input pixels (its own radius counted as 0)
-            reach = cascade_radius([0, *(st.receptive_radius for st in self.stages[k + 1:])], self.scales[k:])
+            reach = cascade_radius([0, *self.halos[k + 1:]], self.scales[k:])
             c = (0, 0, 0, 0) if reach is None else tuple(max(0, v - reach) for v in left)
             x = _concat(m.forward_bands(x, c if any(c) else None))
             left = [(v - cv) * s for v, cv in zip(left, c)]
