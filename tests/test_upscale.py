@@ -337,6 +337,22 @@ def test_default_model_prefers_the_best_fitting_bundled_model(monkeypatch):
     assert default_model(31, 4) == "agn+agn" and default_model(224, 4) == "agn+agn"
 
 
+def test_default_model_ranks_by_the_test_sets_every_fitting_card_has(monkeypatch):
+    from hsrcli import weights
+    from hsrcli.weights import default_model
+
+    def card(name, psnr, air=None, bands=None):
+        return {"name": name, "model": "lkca-g" if bands is None else "lkca", "scale": 8, "bands": bands,
+                "test": {"psnr": psnr}, **({"test_airborne": {"psnr": air}} if air is not None else {})}
+
+    cards = [card("a", 31.4, 31.0), card("b", 31.2, 31.5), card("c", 31.3, bands=31)]
+    monkeypatch.setattr(weights, "bundled", lambda: [weights.ModelCard.from_dict(c) for c in cards])
+    assert default_model(224, 8) == "b"  # CAVE and airborne: mean 31.35 beats 31.2
+    assert default_model(31, 8) == "a"  # "c" has no airborne score: CAVE alone decides
+    cards.append(card("d", 31.9))  # a band-agnostic card without an airborne score: CAVE alone
+    assert default_model(224, 8) == "d"
+
+
 def test_several_inputs_each_get_their_own_output(runner, tmp_path):
     a = write_raw_envi(tmp_path, make_cube(8, 8, 5, "float32"), name="a")
     b = write_geotiff(tmp_path / "b.tif", make_cube(6, 7, 5, "float32"))

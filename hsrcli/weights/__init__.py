@@ -82,19 +82,33 @@ def checkpoint_path(spec: str) -> Path | None:
     return bundled_file if (WEIGHTS_DIR / f"{spec}.json").is_file() and bundled_file.is_file() else None
 
 
+#: The held-out test sets a card records (``benchmarks/quality.py``): CAVE, then the airborne scenes.
+TEST_SETS = ("test", "test_airborne")
+
+
 def default_model(bands: int, scale: int) -> str:
     """The best bundled model that fits the data, else ``bicubic``.
 
     Fitting: the scale matches, and the model is band-agnostic or was trained for this
-    band count. Best: the highest test PSNR recorded in the model cards; without one,
+    band count. Best: the highest mean test PSNR over the held-out test sets that every
+    fitting card recorded (CAVE for all; the airborne scenes too where only band-agnostic
+    models fit, so that sensors the CAVE scenes do not stand for count); without one,
     band-specific before band-agnostic, then the card's ``rank``.
     """
     fits = [c for c in bundled() if c.fits(bands, scale)]
     if not fits:
         return "bicubic"
+    scored = [c for c in fits if _psnr(c, "test") is not None]
+    common = [t for t in TEST_SETS if all(_psnr(c, t) is not None for c in scored)]
 
     def key(c: ModelCard):
-        psnr = (c.test or {}).get("psnr")
-        return (-(psnr if psnr is not None else float("-inf")), c.band_agnostic, c.rank)
+        values = [_psnr(c, t) for t in common]
+        mean = sum(values) / len(values) if values and None not in values else None
+        return (-(mean if mean is not None else float("-inf")), c.band_agnostic, c.rank)
 
     return min(fits, key=key).name
+
+
+def _psnr(card: ModelCard, test_set: str) -> float | None:
+    """The card's mean PSNR (dB) on a held-out test set (a :data:`TEST_SETS` field), if recorded."""
+    return (getattr(card, test_set) or {}).get("psnr")
