@@ -129,7 +129,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise HsrInputError(f"{path}: no such checkpoint")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # pickle/zip errors come in many types
+    except Exception as exc:  # noqa: BLE001 - pickle/zip errors come in many types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HsrInputError(f"{path}: not a readable checkpoint ({first[:200]})") from None
     return Checkpoint.from_dict(ckpt, str(path))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,7 @@ class UpscaleOptions:
     overlap: int | None = None
     exact: bool = False  # overlap by the theoretical receptive radius, not the measured effective one
     batch: int = 1
-    device: torch.device = torch.device("cpu")
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     amp: torch.dtype | None = None
     dtype: str = "float32"
     ram_budget: int = RAM_ACCUMULATOR_BYTES

@@ -160,13 +160,13 @@ def _open_mat_v5(path: Path, var: str | None, layout: str) -> Scene:
     try:
         info = scipy.io.whosmat(str(path))
         variables = {name: (tuple(shape), np.dtype(_MAT_CLASSES.get(cls, "O"))) for name, shape, cls in info}
-    except Exception as exc:  # scipy raises several types for damaged files
+    except Exception as exc:  # noqa: BLE001 - scipy raises several types for damaged files
         raise HsrInputError(f"{path}: not a readable MATLAB file ({exc})") from None
     name = _choose(variables, var, path)
     small = [k for k, (shape, _) in variables.items() if int(np.prod(shape)) <= 4096]
     try:
         values = scipy.io.loadmat(str(path), variable_names=[name, *small])
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - as above
         raise HsrInputError(f"{path}: cannot read variable {name!r} ({exc})") from None
     data = values[name]
     extra = {}

@@ -200,7 +200,7 @@ class EnviScene(Scene):
             )
         try:
             self._spy = envi.open(str(hdr), image=str(raw))
-        except Exception as exc:  # SPy raises many types for unreadable files
+        except Exception as exc:  # noqa: BLE001 - SPy raises many types for unreadable files
             raise HsrInputError(f"{hdr}: cannot open ENVI image ({exc})") from None
         # SPy keeps a read-only memmap for its own reads; this class maps per window.
         self._spy._memmap = None

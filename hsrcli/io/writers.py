@@ -24,6 +24,7 @@ Metadata written (from :class:`~hsrcli.io.meta.SceneMeta`):
 
 from __future__ import annotations
 
+import contextlib
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -124,10 +125,8 @@ class SceneWriter(ABC):
         if self._done:
             return
         self._done = True
-        try:
+        with contextlib.suppress(Exception):  # best effort, the temp files go anyway
             self._finish()
-        except Exception:  # noqa: BLE001 - best effort, the temp files go anyway
-            pass
         for tmp in self._temps():
             tmp.unlink(missing_ok=True)
 

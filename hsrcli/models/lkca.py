@@ -286,7 +286,7 @@ def lkca_lr_from_lkca(teacher: LKCANet, lr_groups: int | None = None, lr_rank: i
     from hsrcli.models.upsampler import lowrank_from_full
 
     if not isinstance(teacher.upsampler, FullUpsampler):
-        raise ValueError("the teacher must have a full upsampler (model 'lkca')")
+        raise TypeError("the teacher must have a full upsampler (model 'lkca')")
     student = deepcopy(teacher)
     student.upsampler = lowrank_from_full(teacher.upsampler, lr_groups, lr_rank)
     return student
