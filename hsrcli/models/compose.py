@@ -42,8 +42,15 @@ def average_radius(radii: Sequence[int | None]) -> int | None:
     return None if any(r is None for r in radii) else max(radii)
 
 
-def _concat(pieces: Iterator[tuple[int, int, torch.Tensor]]) -> torch.Tensor:
-    return torch.cat([y for _, _, y in pieces], dim=1)
+def _gather(pieces: Iterator[tuple[int, int, torch.Tensor]], bands: int) -> torch.Tensor:
+    """The whole output ``(N, bands, H, W)`` of a model's band pieces, each copied in as it comes (a
+    piece is freed before the next is computed: the output is held once, not twice as by a concat)."""
+    out = None
+    for b0, b1, y in pieces:
+        if out is None:
+            out = y.new_empty(y.shape[0], bands, *y.shape[2:])
+        out[:, b0:b1] = y
+    return out
 
 
 class Cascade(SRModel):
@@ -102,7 +109,7 @@ class Cascade(SRModel):
             # what the later stages reach, in this stage's input pixels (its own radius counted as 0)
             reach = cascade_radius([0, *self.halos[k + 1:]], self.scales[k:])
             c = (0, 0, 0, 0) if reach is None else tuple(max(0, v - reach) for v in left)
-            x = _concat(m.forward_bands(x, c if any(c) else None))
+            x = _gather(m.forward_bands(x, c if any(c) else None), x.shape[1])
             left = [(v - cv) * s for v, cv in zip(left, c)]
         last = tuple(left) if any(left) else None
         for b0, b1, y in self.stages[-1].forward_bands(x, last):
