@@ -14,7 +14,7 @@ bundled models, an average of models; only those with a card of their own are bu
 
 Prints Markdown tables (PSNR is the mean of per-band PSNR; gain is over bicubic) and, with
 ``--readme``, replaces the block between ``<!-- results:start -->`` and ``<!-- results:end -->``
-in README.md; ``--update-cards`` stores each model's CAVE test metrics in its model card
+in README.md; ``--update-cards`` stores each model's CAVE and airborne test metrics in its model card
 (what ``hsr models`` shows and what the default-model choice ranks by).
 
     python benchmarks/quality.py --readme --update-cards          # about 45 minutes on 2 CPU cores
@@ -170,7 +170,7 @@ def main() -> int:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--readme", action="store_true", help="rewrite the results block of README.md")
-    ap.add_argument("--update-cards", action="store_true", help="store CAVE test metrics in the model cards")
+    ap.add_argument("--update-cards", action="store_true", help="store CAVE and airborne test metrics in the model cards")
     ap.add_argument("--json", type=Path, help="also write every figure as JSON")
     ap.add_argument("--from-json", type=Path, help="render (and store) the figures of an earlier --json run")
     ap.add_argument("--tables", nargs="+", choices=[f"{w}_x{s}" for w, s in TABLES], metavar="TABLE",
