@@ -196,9 +196,19 @@ def test_band_agnostic_training_on_data_sets_with_different_band_counts(runner, 
     cube = (g.random((48, 48, 1)) * np.linspace(0.2, 1, 11)[None, None] + 0.05 * g.random((48, 48, 11)))
     hdr = write_raw_envi(tmp_path, cube.astype(np.float32))
     other = tmp_path / "ds11"
-    res = runner.invoke(app, ["prepare", str(hdr), "-o", str(other), "-s", "2", "--patch", "16", "--stride", "4",
+    res = runner.invoke(app, ["prepare", str(hdr), "-o", str(other), "-s", "2", "--patch", "12", "--stride", "4",
                               "--test-fraction", "0.25", "--guard", "2", "-q"])
     assert res.exit_code == 0, res.output
+    # patches of 16 and 12 HR px: each batch from one data set, at its own size (not cropped to 12)
+    from hsrcli.dist import DistInfo
+    from hsrcli.train.config import TrainConfig
+    from hsrcli.train.data import epoch_loader, training_data
+
+    cfg = TrainConfig(dataset=str(dataset), model="lkca-g", out="", extra_datasets=[str(other)], batch_size=4,
+                      iters_per_epoch=40, band_crop=5)
+    data = training_data(cfg, 2)
+    sides = {(lr.shape[-1], hr.shape[-1], lr.shape[1]) for lr, hr in epoch_loader(data, cfg, 0, DistInfo())}
+    assert sides == {(8, 16, 5), (6, 12, 5)}
     run = tmp_path / "g"
     res = runner.invoke(app, ["train", str(dataset), str(other), "-m", "lkca-g", "-o", str(run), "--epochs", "1",
                               "--batch-size", "4", "--iters-per-epoch", "2", "--device", "cpu", "-q",

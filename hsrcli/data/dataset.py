@@ -64,8 +64,9 @@ class PatchDataset(Dataset):
 
 class BandCropDataset(Dataset):
     """Random windows of another pair dataset: ``bands`` bands, and (with ``lr_patch``)
-    a square of ``lr_patch`` LR pixels with its ``lr_patch·scale`` HR pixels (band-agnostic training
-    on several data sets, whose patch sizes may differ, batched together).
+    a random square of ``lr_patch`` LR pixels with its ``lr_patch·scale`` HR pixels (band-agnostic
+    training; data sets whose patch sizes differ are batched one at a time, see
+    :mod:`hsrcli.data.batches`, so ``hsr train`` passes None and keeps every patch whole).
 
     The bands of a window are adjacent, or, with ``max_stride`` k > 1, every j-th band for a j drawn
     from 1…k (at most what the item's bands allow): the spectral sampling of coarser sensors.

@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, RandomSampler
 
 from hsrcli import dist as ddp
+from hsrcli.data.batches import PartBatchSampler
 from hsrcli.data.dataset import BandCropDataset, PatchDataset
 from hsrcli.data.manifest import Manifest, load_manifest
 from hsrcli.errors import HsrInputError
@@ -24,10 +25,22 @@ def band_window(model_kwargs: dict, band_crop: int | None = None) -> int:
     return band_crop or int(model_kwargs.get("group_bands", 8))
 
 
+class DataSets(ConcatDataset):
+    """Band windows of several data sets; ``lr_patches[k]``: the LR patch side of part k."""
+
+    def __init__(self, parts: list[Dataset], lr_patches: list[int]) -> None:
+        super().__init__(parts)
+        self.lr_patches = lr_patches
+
+    def same_size(self) -> bool:
+        """Whether every part's patches have one size (else a batch must come from one part)."""
+        return len(set(self.lr_patches)) == 1
+
+
 def training_data(cfg: TrainConfig, scale: int) -> Dataset:
     """Patches ``(lr (B, p, p), hr (B, p·s, p·s))`` of ``cfg.dataset`` — or, when :func:`mixed`, of
-    every data set, as windows of ``band_crop`` bands (adjacent, or every j-th with ``band_stride``)
-    cropped to the smallest LR patch."""
+    every data set, as windows of ``band_crop`` bands (adjacent, or every j-th with ``band_stride``),
+    each data set at its own patch size (:func:`epoch_loader` batches them one data set at a time)."""
     data = PatchDataset(cfg.dataset)
     if not mixed(cfg):
         return data
@@ -39,12 +52,17 @@ def training_data(cfg: TrainConfig, scale: int) -> Dataset:
             raise HsrInputError(f"{d}: made for x{m.scale}, the first data set for x{scale}")
         if m.bands < crop:
             raise HsrInputError(f"{d}: has {m.bands} bands, fewer than --band-crop {crop}")
-    lr_patch = min(p.manifest.lr_patch for p in parts)  # patch sizes may differ
-    return ConcatDataset([BandCropDataset(p, crop, lr_patch, scale, cfg.band_stride) for p in parts])
+    return DataSets([BandCropDataset(p, crop, None, scale, cfg.band_stride) for p in parts],
+                    [p.manifest.lr_patch for p in parts])
 
 
 def epoch_loader(data: Dataset, cfg: TrainConfig, epoch: int, info: ddp.DistInfo) -> DataLoader:
-    """The batches of one epoch, drawn from (seed, epoch) so that a resumed run draws the same ones."""
+    """The batches of one epoch, drawn from (seed, epoch) so that a resumed run draws the same ones.
+    Data sets whose patch sizes differ are batched one data set at a time (:class:`PartBatchSampler`)."""
+    if isinstance(data, DataSets) and not data.same_size():
+        batches = PartBatchSampler([len(d) for d in data.datasets], cfg.batch_size, cfg.seed * 1000 + epoch,
+                                   cfg.iters_per_epoch, info.rank, info.world_size)
+        return DataLoader(data, batch_sampler=batches, num_workers=cfg.workers)
     if info.enabled:
         sampler = DistributedSampler(data, num_replicas=info.world_size, rank=info.rank, shuffle=True,
                                      seed=cfg.seed, drop_last=True)
