@@ -72,8 +72,8 @@ class Cascade(SRModel):
         self.stages = nn.ModuleList(stages)
         self.scales = tuple(int(s) for s in scales)
         self.scale = math.prod(self.scales)
-        self.receptive_radius = cascade_radius([m.receptive_radius for m in stages], self.scales)
         theoretical = [m.receptive_radius for m in stages]
+        self.receptive_radius = cascade_radius(theoretical, self.scales)
         self.halos = tuple(theoretical if halos is None else
                            (t if h is None else h for h, t in zip(halos, theoretical)))
 
