@@ -28,6 +28,8 @@ from hsrcli.errors import HsrInputError
 from hsrcli.io.atomic import temp_name
 
 FORMAT = "hsrcli-checkpoint/1"
+#: Training-state entries that only ``--resume`` reads (left out of ``best.pt``).
+RESUME_ONLY = frozenset({"optimizer", "scheduler", "scaler", "train_weights", "ema_updates"})
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ class Checkpoint:
     """A checkpoint as a typed record (the file stays a dict of plain types and tensors).
 
     ``state`` is what ``last.pt`` adds for ``--resume`` (``config``, ``epoch``, ``best_psnr``,
-    ``epochs_total``, ``seconds``, ``optimizer``, ``scheduler``, ``scaler``).
+    ``epochs_total``, ``seconds``, ``optimizer``, ``scheduler``, ``scaler``; with ``--ema``, whose
+    average ``state_dict`` holds, the trained weights ``train_weights`` and ``ema_updates``).
     """
 
     model: ModelRecord
@@ -76,8 +79,9 @@ class Checkpoint:
                 **self.state}
 
     def weights_only(self) -> Checkpoint:
-        """The same checkpoint without the optimiser, scheduler and scaler states (``best.pt``)."""
-        keep = {k: v for k, v in self.state.items() if k not in ("optimizer", "scheduler", "scaler")}
+        """The same checkpoint without what only ``--resume`` needs (``best.pt``): the optimiser,
+        scheduler and scaler states and, with ``--ema``, the trained (not averaged) weights."""
+        keep = {k: v for k, v in self.state.items() if k not in RESUME_ONLY}
         return Checkpoint(self.model, self.state_dict, self.meta, keep)
 
     @property

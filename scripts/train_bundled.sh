@@ -21,7 +21,8 @@
 #   COARSR_FEATS=N with FINETUNE=1 and N other than the bundled CoarSR's width (64) starts CoarSR afresh
 #   at that width (LR COARSR_LR, default 2e-4) instead of continuing the bundled one;
 #   LKCA_LOSS=hloss trains lkca_x4 and its student with HLoss
-#   (L1 + SAM + gradient terms) instead of L1.
+#   (L1 + SAM + gradient terms) instead of L1; EMA=DECAY (default 0.999, 0: off) the decay of the
+#   weights' moving average that validation and the checkpoints use (hsr train --ema).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 W=${1:-$ROOT/../runs}
@@ -91,6 +92,9 @@ if [ "$PROFILE" = cpu ]; then
 elif [ "$PROFILE" = gpu ]; then
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
   G=(--device "${DEVICE:-cuda}" --amp bf16 --workers 3 --schedule cosine --seed 0 --epochs 1000)
+  # The weights' moving average (hsr train --ema): a sitting cut off before its cosine has annealed
+  # (the machine taken back) still leaves smoothed weights. EMA=0 trains without it.
+  [ "${EMA:-0.999}" = 0 ] || G+=(--ema "${EMA:-0.999}")
   # Data sets, all at once: SSPSR patches (64/32; 63/30 at x3; 128/64 at x8) and DualSR's 32-pixel LR
   # patches for CoarSR at x4 (128/64 HR; at x2 the 64/32 set already has 32-pixel LR patches).
   prep_cave 2 64 32 & prep_cave 3 63 30 & prep_cave 4 64 32 & prep_cave 8 128 64 & prep_cave 4 128 64 cave128_x4 &

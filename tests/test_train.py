@@ -70,17 +70,40 @@ def test_train_two_epochs_then_resume_epoch_three(runner, dataset, tmp_path):
 
 
 @pytest.mark.parametrize("model,extra", [("lkca", TINY), ("coarsr", ["--model-arg", "feats=4"]),
-                                         ("lkca-g", TINY)])
+                                         ("lkca-g", TINY), ("lkca-g", [*TINY, "--ema", "0.9"])])
 def test_killed_and_resumed_run_equals_uninterrupted(runner, dataset, tmp_path, model, extra):
     straight, resumed = tmp_path / "a", tmp_path / "b"
     _train(runner, dataset, straight, *extra, model=model, epochs=3)
     _train(runner, dataset, resumed, *extra, model=model, epochs=2)  # "killed" after epoch 2
     _train(runner, dataset, resumed, *extra, "--resume", model=model, epochs=3)
-    a = read_checkpoint(straight / "last.pt").state_dict
-    b = read_checkpoint(resumed / "last.pt").state_dict
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+    a, b = read_checkpoint(straight / "last.pt"), read_checkpoint(resumed / "last.pt")
+    pairs = [(a.state_dict, b.state_dict)]
+    if "--ema" in extra:  # the average and the trained weights both continue exactly
+        pairs.append((a.state["train_weights"], b.state["train_weights"]))
+        assert a.state["ema_updates"] == b.state["ema_updates"] == 9
+    for x, y in pairs:
+        assert x.keys() == y.keys()
+        for k in x:
+            assert torch.equal(x[k], y[k]), k
+
+
+def test_ema_run_validates_and_saves_the_average(runner, dataset, tmp_path):
+    from hsrcli.checkpoint import model_from_checkpoint
+    from hsrcli.data.dataset import ImageDataset
+    from hsrcli.train.steps import validate
+
+    run = tmp_path / "run"
+    _train(runner, dataset, run, *TINY, "--ema", "0.9", "--lr", "1e-2", model="lkca-g", epochs=2)
+    last = read_checkpoint(run / "last.pt")
+    trained = last.state["train_weights"]
+    assert any(not torch.equal(w, trained[k]) for k, w in last.state_dict.items())  # the average is saved
+    best = read_checkpoint(run / "best.pt")
+    assert "train_weights" not in best.state and "optimizer" not in best.state
+    val = validate(model_from_checkpoint(last), ImageDataset(str(dataset), "val"), torch.device("cpu"), nullcontext)
+    assert val["psnr"] == pytest.approx(float(_log(run)[-1]["val_psnr"]), rel=1e-9)  # validated: the average
+    res = runner.invoke(app, ["train", str(dataset), "-m", "lkca-g", "-o", str(tmp_path / "bad"), "--ema", "1.5",
+                              "--device", "cpu", "-q"])
+    assert res.exit_code == 2 and "--ema must be in (0, 1)" in res.stderr and not (tmp_path / "bad").exists()
 
 
 def test_checkpoint_write_is_atomic(dataset, tmp_path, monkeypatch):

@@ -53,6 +53,9 @@ def train(
     loss: Annotated[choices.Loss,
                     typer.Option("--loss", help="l1, or hloss (L1 + 0.3 SAM + 0.1 gradient).")] = choices.Loss.l1,
     clip_grad: Annotated[float | None, typer.Option("--clip-grad", help="Max gradient norm.")] = None,
+    ema: Annotated[float | None, typer.Option("--ema", metavar="DECAY", help="Keep a moving average of the "
+                                              "weights, this decay per step (e.g. 0.999; warmed up over the "
+                                              "first steps): validation and checkpoints use it.")] = None,
     teacher: Annotated[Path | None, typer.Option("--teacher", help="lkca checkpoint to distil into an "
                                                     "lkca-lr student (LKCA-KD).")] = None,
     init_from_teacher: Annotated[bool, typer.Option("--init-from-teacher", help="Start the student from the "
@@ -103,7 +106,7 @@ def train(
         minutes=minutes, iters_per_epoch=iters_per_epoch, batch_size=batch_size, lr=lr, schedule=schedule,
         lr_step=lr_step,
         lr_gamma=lr_gamma, lambda_spec=lambda_spec, lambda_grad=lambda_grad,
-        clip_grad=clip_grad, teacher=str(teacher) if teacher else None, init_from_teacher=init_from_teacher,
+        clip_grad=clip_grad, ema=ema, teacher=str(teacher) if teacher else None, init_from_teacher=init_from_teacher,
         init_from=init_from,
         kd_decay=kd_decay, kd_w0=kd_weight, coarsr_step=coarsr_step, device=device, amp=amp, seed=seed,
         workers=workers,

@@ -51,6 +51,7 @@ class TrainConfig:
     lambda_spec: float = 0.0
     lambda_grad: float = 0.0
     clip_grad: float | None = None
+    ema: float | None = None  # decay of the weights' moving average (hsrcli.train.ema); None: off
     teacher: str | None = None
     init_from_teacher: bool = False
     init_from: str | None = None
@@ -107,6 +108,8 @@ class TrainConfig:
         for option, value in positive.items():
             if value is not None and not value > 0:
                 raise HsrInputError(f"{option} must be > 0, got {value}")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise HsrInputError(f"--ema must be in (0, 1) (e.g. 0.999), got {self.ema}")
         if self.workers < 0:
             raise HsrInputError(f"--workers must be >= 0, got {self.workers}")
         if self.kd_w0 < 0 or self.lambda_spec < 0 or self.lambda_grad < 0:

@@ -4,6 +4,8 @@
   :mod:`hsrcli.train.data`; each epoch's batches and validation in :mod:`hsrcli.train.steps`.
 * Optimiser Adam (β 0.9/0.999), per-epoch LR schedule, optional gradient clipping,
   ``torch.autocast`` (bf16, or fp16 with a GradScaler) on CUDA.
+* Optional moving average of the weights (``--ema``, :mod:`hsrcli.train.ema`): validation and
+  the checkpoints' weights are then the average's.
 * Every epoch: validation PSNR/SSIM/SAM, ``log.csv``, ``last.pt`` (atomic) and ``best.pt``
   (by PSNR). Randomness is re-seeded from (seed, epoch) at the start of each epoch, so a run
   resumed from ``last.pt`` ends with the same weights as an uninterrupted one (CPU, same seed).
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from hsrcli import dist as ddp
 from hsrcli.checkpoint import check_compatible, make_checkpoint, model_from_checkpoint, read_checkpoint, save_checkpoint
@@ -30,6 +33,7 @@ from hsrcli.models import build, spec
 from hsrcli.runtime import amp_dtype, resolve_device, seed_everything
 from hsrcli.train.config import TrainConfig, check_resumable, open_run_folder
 from hsrcli.train.data import checkpoint_meta, epoch_loader, training_data
+from hsrcli.train.ema import make_ema
 from hsrcli.train.schedule import fit_epochs, kd_weight, make_scheduler, set_total_epochs
 from hsrcli.train.steps import train_epoch, unwrap, validate
 
@@ -97,6 +101,7 @@ class _State:
     opt: torch.optim.Optimizer
     sched: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
+    ema: AveragedModel | None = None  # the moving average of the trained weights (--ema)
     start: int = 0  # first epoch to train (0-based)
     best: float = float("-inf")  # best validation PSNR so far
     n_epochs: int = 0  # total epochs (refitted under --minutes)
@@ -135,7 +140,14 @@ def _restore(state: _State, cfg: TrainConfig, last: Path, bands: int, scale: int
     saved = ckpt.state
     if "optimizer" not in saved or "epoch" not in saved:
         raise HsrInputError(f"{last}: holds no training state to resume from")
-    state.model.load_state_dict(ckpt.state_dict)
+    if state.ema is None:
+        state.model.load_state_dict(ckpt.state_dict)
+    else:  # the checkpoint's weights are the average; the trained ones travel beside them
+        if "train_weights" not in saved or "ema_updates" not in saved:
+            raise HsrInputError(f"{last}: holds no trained weights beside an average to resume --ema from")
+        state.model.load_state_dict(saved["train_weights"])
+        state.ema.module.load_state_dict(ckpt.state_dict)
+        state.ema.n_averaged.fill_(int(saved["ema_updates"]))
     state.opt.load_state_dict(saved["optimizer"])
     state.sched.load_state_dict(saved["scheduler"])
     if saved.get("scaler"):
@@ -148,18 +160,27 @@ def _restore(state: _State, cfg: TrainConfig, last: Path, bands: int, scale: int
                             + ("; raise --minutes to continue" if cfg.minutes else "; raise --epochs to continue"))
 
 
+def _held(state: _State) -> nn.Module:
+    """The network validated and saved: the moving average with ``--ema``, else the trained one."""
+    return unwrap(state.model) if state.ema is None else state.ema.module
+
+
 def _save_epoch(state: _State, cfg: TrainConfig, out: Path, epoch: int, meta: dict, metrics: dict,
                 bands: int, scale: int) -> None:
     """``last.pt`` every epoch, ``best.pt`` when the validation PSNR improved (both atomic)."""
     improved = metrics["psnr"] is not None and metrics["psnr"] > state.best
     if improved:
         state.best = metrics["psnr"]
-    ckpt = make_checkpoint(unwrap(state.model), cfg.model, bands, scale, cfg.model_kwargs,
+    averaged = {}
+    if state.ema is not None:
+        averaged = {"train_weights": {k: v.detach().cpu() for k, v in unwrap(state.model).state_dict().items()},
+                    "ema_updates": int(state.ema.n_averaged)}
+    ckpt = make_checkpoint(_held(state), cfg.model, bands, scale, cfg.model_kwargs,
                            meta | {"epoch": epoch + 1, "metrics": metrics},
                            config=cfg.to_dict(), epoch=epoch, best_psnr=state.best, epochs_total=state.n_epochs,
                            seconds=state.trained_s, optimizer=state.opt.state_dict(),
                            scheduler=state.sched.state_dict(),
-                           scaler=state.scaler.state_dict() if state.scaler.is_enabled() else None)
+                           scaler=state.scaler.state_dict() if state.scaler.is_enabled() else None, **averaged)
     save_checkpoint(ckpt, out / "last.pt")
     if improved or not (out / "best.pt").exists():
         save_checkpoint(ckpt.weights_only(), out / "best.pt")
@@ -178,7 +199,8 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
     state = _State(model, opt, make_scheduler(opt, cfg.schedule, cfg.epochs, cfg.lr_step, cfg.lr_gamma),
-                   torch.amp.GradScaler(device.type, enabled=dtype == torch.float16), n_epochs=cfg.epochs)
+                   torch.amp.GradScaler(device.type, enabled=dtype == torch.float16), make_ema(model, cfg.ema),
+                   n_epochs=cfg.epochs)
     if resume:
         _restore(state, cfg, out / "last.pt", bands, scale)
     data, val = training_data(cfg, scale), ImageDataset(cfg.dataset, "val")
@@ -204,7 +226,7 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
         w = kd_weight(epoch, state.n_epochs, cfg.kd_decay, cfg.kd_w0) if teacher is not None else 0.0
         batches = loader if progress is None or not info.is_main else progress(loader, epoch)
         loss = train_epoch(state.model, batches, cfg, opt, state.scaler, autocast, device, model_spec.band_steps,
-                           teacher, w, cfg.iters_per_epoch if info.enabled else None)
+                           teacher, w, cfg.iters_per_epoch if info.enabled else None, state.ema)
         epoch_lr = opt.param_groups[0]["lr"]  # the rate this epoch trained with
         state.trained_s = session_s0 + ddp.all_mean(time.perf_counter() - session_t0, info, device)
         if cfg.minutes:  # fit the remaining epochs (and so the cosine schedule) to the time left
@@ -214,7 +236,7 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
         train_loss = ddp.all_mean(loss, info, device)
         metrics = {"psnr": None, "ssim": None, "sam": None}
         if info.is_main and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == state.n_epochs):
-            metrics = validate(state.model, val, device, autocast)
+            metrics = validate(_held(state), val, device, autocast)
         if info.is_main:
             row = [epoch + 1, epoch_lr, train_loss, w, metrics["psnr"], metrics["ssim"], metrics["sam"],
                    round(time.perf_counter() - t0, 3)]

@@ -14,6 +14,7 @@ from contextlib import nullcontext
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from hsrcli.data.dataset import ImageDataset
 from hsrcli.metrics import compute_metrics
@@ -90,8 +91,9 @@ def joint_batch(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, cfg: Train
 
 def train_epoch(model: nn.Module, batches: Iterable, cfg: TrainConfig, opt, scaler, autocast: Callable,
                 device: torch.device, band_steps: bool, teacher: nn.Module | None = None, kd_w: float = 0.0,
-                max_steps: int | None = None) -> float:
-    """Train on every ``(lr, hr)`` batch (at most ``max_steps``); mean loss of the batches."""
+                max_steps: int | None = None, ema: AveragedModel | None = None) -> float:
+    """Train on every ``(lr, hr)`` batch (at most ``max_steps``), moving ``ema`` (:mod:`hsrcli.train.ema`)
+    after each; mean loss of the batches."""
     model.train()
     total, steps = 0.0, 0
     for lr, hr in batches:
@@ -100,6 +102,8 @@ def train_epoch(model: nn.Module, batches: Iterable, cfg: TrainConfig, opt, scal
             value = band_by_band_batch(model, lr, hr, cfg, opt, scaler, autocast)
         else:
             value = joint_batch(model, lr, hr, cfg, opt, scaler, autocast, teacher, kd_w)
+        if ema is not None:
+            ema.update_parameters(unwrap(model))
         total += value
         steps += 1
         if hasattr(batches, "set_postfix"):
