@@ -101,12 +101,17 @@ class Checkpoint:
         return None if not info else int(info["lr_px"])
 
 
+def cpu_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's ``state_dict``, detached and copied to the CPU (what checkpoints hold)."""
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
 def make_checkpoint(model: nn.Module, name: str, bands: int, scale: int, kwargs: dict,
                     meta: dict | None = None, **state: Any) -> Checkpoint:
     """Assemble a checkpoint (the model's weights are copied to CPU); ``state``: training state."""
     from hsrcli import __version__
 
-    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    weights = cpu_weights(model)
     info = {"hsrcli_version": __version__, "torch_version": str(torch.__version__)}
     info.update(meta or {})
     return Checkpoint(ModelRecord(name, bands, scale, dict(kwargs)), weights, info, state)

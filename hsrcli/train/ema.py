@@ -32,12 +32,8 @@ def ema_update_fn(decay: float) -> Callable:
 
     @torch.no_grad()
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
-        weight = 1.0 - warmed_decay(decay, int(num_averaged))
-        if torch.is_floating_point(averaged[0]):
-            torch._foreach_lerp_(averaged, current, weight)
-        else:  # integer parameters do not occur in the registry models; keep them the trained ones
-            for a, c in zip(averaged, current, strict=True):
-                a.copy_(c)
+        # parameters only (buffers are copied, ``use_buffers=False``): floating point, as lerp needs
+        torch._foreach_lerp_(averaged, current, 1.0 - warmed_decay(decay, int(num_averaged)))
 
     return update
 

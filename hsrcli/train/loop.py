@@ -25,7 +25,14 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from hsrcli import dist as ddp
-from hsrcli.checkpoint import check_compatible, make_checkpoint, model_from_checkpoint, read_checkpoint, save_checkpoint
+from hsrcli.checkpoint import (
+    check_compatible,
+    cpu_weights,
+    make_checkpoint,
+    model_from_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
 from hsrcli.data.dataset import ImageDataset
 from hsrcli.data.manifest import load_manifest
 from hsrcli.errors import HsrInputError
@@ -173,8 +180,7 @@ def _save_epoch(state: _State, cfg: TrainConfig, out: Path, epoch: int, meta: di
         state.best = metrics["psnr"]
     averaged = {}
     if state.ema is not None:
-        averaged = {"train_weights": {k: v.detach().cpu() for k, v in unwrap(state.model).state_dict().items()},
-                    "ema_updates": int(state.ema.n_averaged)}
+        averaged = {"train_weights": cpu_weights(unwrap(state.model)), "ema_updates": int(state.ema.n_averaged)}
     ckpt = make_checkpoint(_held(state), cfg.model, bands, scale, cfg.model_kwargs,
                            meta | {"epoch": epoch + 1, "metrics": metrics},
                            config=cfg.to_dict(), epoch=epoch, best_psnr=state.best, epochs_total=state.n_epochs,
