@@ -163,6 +163,28 @@ def test_nodata_block_stays_nodata_at_the_right_place(runner, tmp_path):
     assert (y[hole] == -9999).all() and not (y[~hole] == -9999).any()
 
 
+@pytest.mark.parametrize("suffix", [".tif", ".hdr"])
+def test_nan_holes_without_nodata_are_tagged_nan_in_float_outputs(runner, tmp_path, suffix):
+    cube = make_cube(16, 20, 4, "float32")
+    cube[5:8, 10:13, 1] = np.nan
+    src = write_geotiff(tmp_path / "nan.tif", cube)
+    ckpt = _ckpt(tmp_path / "g.pt", "lkca-g", 4, 2, channels=6, blocks=1)
+    out = tmp_path / f"nan_x2{suffix}"
+    _up(runner, src, "-s", "2", "-m", ckpt, "-o", out)
+    with open_scene(out) as sc:
+        assert sc.meta.nodata is not None and np.isnan(sc.meta.nodata)  # GDAL/QGIS mask the holes
+        y = sc.read()
+    hole = np.zeros((32, 40), bool)
+    hole[10:16, 20:26] = True
+    assert np.isnan(y[hole, 1]).all() and np.isfinite(y[~hole, 1]).all() and np.isfinite(y[:, :, [0, 2, 3]]).all()
+    # integer outputs keep 0 in the holes and no tag (0 is a value); complete scenes get no tag either
+    _up(runner, src, "-s", "2", "-m", ckpt, "-o", tmp_path / "i.tif", "--dtype", "int16")
+    assert open_scene(tmp_path / "i.tif").meta.nodata is None
+    full = write_geotiff(tmp_path / "full.tif", make_cube(16, 20, 4, "float32"))
+    _up(runner, full, "-s", "2", "-m", ckpt, "-o", tmp_path / "f.tif")
+    assert open_scene(tmp_path / "f.tif").meta.nodata is None
+
+
 def test_refine_with_finesr_x2(runner, tmp_path):
     src = _scene_for_tiling(tmp_path, 24, 20, 6)
     ckpt = _ckpt(tmp_path / "c.pt", "coarsr", 6, 2, feats=4)

@@ -3,8 +3,8 @@
 * :class:`Finisher` — the one rule, for output blocks in either layout: HR strips ``(h, w, B)``
   as the accumulators hand them over, or band ranges of a tile ``(b, h, w)`` as models produce them.
   An HR pixel is missing in band *k* when its LR pixel is missing in band *k* (nodata or NaN); it
-  becomes the output's nodata (else NaN in float outputs, 0 in integer ones). Integer outputs are
-  rounded and clipped to the type's range.
+  becomes the output's nodata (else NaN in float outputs, which the runner then tags as their nodata,
+  and 0 in integer ones). Integer outputs are rounded and clipped to the type's range.
 * :class:`CoreWriter` — tile cores written straight into the output, band range by band range, by
   writers that take windows in any order (:attr:`~hsrcli.io.writers.SceneWriter.band_writes`): the
   default grids' cores partition the scene, so nothing needs to be summed, stored and read back.

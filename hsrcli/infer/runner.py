@@ -153,13 +153,16 @@ def upscale_scene(
         if projection is not None:
             what += f" + spectral subspace (rank {projection.fit.rank} of {len(projection.fit.good)})"
 
-        # without a nodata value, NaN input pixels stay NaN in float outputs and become 0 in integer ones
-        out_meta = hr.replace(dtype=out_dtype, nodata=nodata_out,
-                              history=[*hr.history, f"{stamp} hsr upscale x{s} with {what} (hsrcli {__version__})"])
         main = info is None or info.is_main  # the one writer
         channels = 2 * m.bands if use_refine else m.bands  # FineSR: U and its correction C side by side
         # no statistics: an integer scene without a nodata value, where nothing can be missing
         complete = stats is None or all(b["valid"] == m.rows * m.cols for b in stats)
+        # Without a nodata value, missing input pixels (NaN, ±inf) become NaN in float outputs, tagged
+        # as the output's nodata so that GDAL/QGIS mask them, and 0 in integer ones (no tag: 0 is data).
+        if nodata_out is None and not complete and np.issubdtype(out_dtype, np.floating):
+            nodata_out = float("nan")
+        out_meta = hr.replace(dtype=out_dtype, nodata=nodata_out,
+                              history=[*hr.history, f"{stamp} hsr upscale x{s} with {what} (hsrcli {__version__})"])
         finisher = Finisher(scene, s, out_dtype, nodata_out, complete)
         direct = False
         if main:
