@@ -80,20 +80,26 @@ TABLES = [("cave", 4), ("cave", 2), ("cave", 3), ("cave", 8), ("airborne", 4), (
           ("airborne", 8)]
 
 
-def candidate(text: str) -> tuple[str, Path, int]:
-    """``LABEL=CHECKPOINT`` of ``--candidate``: (label, path, the checkpoint's scale)."""
+def candidate(text: str) -> tuple[str, str, int]:
+    """``LABEL=CHECKPOINT`` of ``--candidate``: (label, the -m value, its scale). CHECKPOINT may be a
+    composite of checkpoints and bundled names (``A+B``: a cascade, its scale the product of its
+    stages'; ``X,Y``: an average), e.g. a stage trained with ``hsr train --after A`` as ``A+RUN/last.pt``."""
     from hsrcli.checkpoint import read_checkpoint
+    from hsrcli.infer.resolve import AVERAGE, CASCADE
+    from hsrcli.weights import checkpoint_path
 
     label, sep, path = text.partition("=")
     if not sep or not label or not path:
         raise argparse.ArgumentTypeError(f"expected LABEL=CHECKPOINT, got {text!r}")
     if (WEIGHTS_DIR / f"{label}.json").is_file():
         raise argparse.ArgumentTypeError(f"{label!r} names a bundled model: give the candidate another label")
-    try:
-        scale = read_checkpoint(Path(path)).model.scale
-    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is a usage error here
-        raise argparse.ArgumentTypeError(f"{path}: {exc}") from None
-    return label, Path(path), scale
+    scale = 1
+    for part in path.split(AVERAGE)[0].split(CASCADE):
+        try:
+            scale *= read_checkpoint(checkpoint_path(part) or Path(part)).model.scale
+        except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is a usage error here
+            raise argparse.ArgumentTypeError(f"{part}: {exc}") from None
+    return label, path, scale
 
 
 def scenes(shared: Path, which: str) -> list[tuple[str, Path, float | None]]:
@@ -207,7 +213,7 @@ def main() -> int:
         for which, scale in tables:
             configs = (CONFIGS if which == "cave" else AIRBORNE_CONFIGS)[scale]
             kept = [c for c in configs if a.models is None or c[0] == "bicubic" or c[0] in a.models]
-            kept += [(label, str(path), None) for label, path, s in a.candidate if s == scale]
+            kept += [(label, path, None) for label, path, s in a.candidate if s == scale]
             results[f"{which}_x{scale}"] = evaluate(a.shared, which, scale, kept, dev, a.band_step)
     total = sum(r["seconds"] for rows in results.values() for r in rows)
     step = "" if a.band_step == 1 else f", every {a.band_step}th band"

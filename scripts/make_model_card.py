@@ -119,6 +119,9 @@ def main() -> int:
         "size_bytes": out.stat().st_size,
         "hsrcli_version": ckpt.meta.get("hsrcli_version"),
     }
+    if "after" in ckpt.meta:  # trained as a cascade's later stage (hsr train --after): never a default alone
+        card["after"] = ckpt.meta["after"]["spec"]
+        card["validation"]["note"] += f"; through {card['after']} first (the cascade)"
     if len(stages) > 1:
         card["stages"] = stages  # epochs/steps/training_seconds above are their totals; the rest is the last
     (out.with_suffix(".json")).write_text(json.dumps(card, indent=2) + "\n")

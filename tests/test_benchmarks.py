@@ -63,3 +63,20 @@ def test_quality_refuses_partial_records_and_bad_candidates(args):
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quality.py"), *args], capture_output=True,
                           text=True, timeout=120, check=False)
     assert proc.returncode == 2 and "error:" in proc.stderr
+
+
+def test_quality_candidate_may_be_a_cascade_of_checkpoints():
+    """``--candidate LABEL=A+B``: the -m value kept as given, its scale the product of its stages'."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from quality import candidate
+    finally:
+        sys.path.pop(0)
+    weights = ROOT / "hsrcli" / "weights"
+    assert candidate(f"c=lkca-g_x4+{weights / 'lkca-g_x2.pt'}") == ("c", f"lkca-g_x4+{weights / 'lkca-g_x2.pt'}", 8)
+    assert candidate("d=lkca-g_x2+lkca-g_x3,lkca-g_x3+lkca-g_x2")[2] == 6
+    assert candidate(f"e={weights / 'lkca-g_x3.pt'}") == ("e", str(weights / "lkca-g_x3.pt"), 3)
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match="nope.pt"):
+        candidate("f=lkca-g_x4+nope.pt")

@@ -388,3 +388,75 @@ def test_coarsr_trained_in_band_spans_gets_the_band_by_band_gradients(width):
     assert g1.keys() == g2.keys() and len(g1) > 20
     for name in g1:
         assert torch.allclose(g1[name], g2[name], rtol=1e-9, atol=1e-12), name
+
+
+@pytest.fixture(scope="module")
+def dataset_x4(tmp_path_factory):
+    """The scene of ``dataset`` prepared for x4 (16-pixel HR patches, 4-pixel LR)."""
+    import numpy as np
+    from rasters import write_raw_envi
+    from typer.testing import CliRunner
+
+    tmp = tmp_path_factory.mktemp("ds4")
+    g = np.random.default_rng(0)
+    base = g.random((48, 48, 1)) * np.linspace(0.3, 1, 6)[None, None]
+    cube = (base + 0.05 * g.random((48, 48, 6))).astype(np.float32)
+    hdr = write_raw_envi(tmp, cube, header={"wavelength": [450, 500, 550, 600, 650, 700]})
+    out = tmp / "ds"
+    res = CliRunner().invoke(app, ["prepare", str(hdr), "-o", str(out), "-s", "4", "--patch", "16", "--stride", "4",
+                                   "--test-fraction", "0.25", "--val-fraction", "0.25", "--guard", "2", "-q"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_after_trains_the_later_stage_of_a_cascade(runner, dataset, dataset_x4, tmp_path):
+    """``--after A`` on x4 data with a x2 A: a x2 model, validated (and usable) as ``A+model``."""
+    from hsrcli.checkpoint import model_from_checkpoint
+    from hsrcli.data.dataset import ImageDataset
+    from hsrcli.train.stage import FirstStage
+    from hsrcli.train.steps import validate
+
+    stage = tmp_path / "stage"
+    _train(runner, dataset, stage, *TINY, model="lkca-g", epochs=1)
+    first_ckpt = str(stage / "best.pt")
+    run = tmp_path / "run"
+    _train(runner, dataset_x4, run, *TINY, "--after", first_ckpt, model="lkca-g", epochs=2)
+    best = read_checkpoint(run / "best.pt")
+    assert best.model.scale == 2 and best.config["after"] == first_ckpt
+    assert best.meta["after"] == {"spec": first_ckpt, "model": "lkca-g", "scale": 2}
+    first = FirstStage(first_ckpt, 6, 4, torch.device("cpu"))
+    assert (first.scale, first.rest) == (2, 2)
+    images = ImageDataset(str(dataset_x4), "val")
+    logged = float(_log(run)[-1]["val_psnr"])
+    net = model_from_checkpoint(read_checkpoint(run / "last.pt"))
+    assert validate(net, images, torch.device("cpu"), nullcontext, first)["psnr"] == pytest.approx(logged, rel=1e-9)
+    # Patches: the central half of A's output (a quarter of the 4-pixel LR side cut from each side), with
+    # the HR pixels under it.
+    lr, hr = torch.rand(3, 6, 4, 4), torch.rand(3, 6, 16, 16)
+    mid, target = first.patches(lr, hr, nullcontext)
+    assert mid.shape == (3, 6, 4, 4) and target.shape == (3, 6, 8, 8)
+    assert torch.equal(mid, first.image(lr, nullcontext)[..., 2:-2, 2:-2]) and torch.equal(target, hr[..., 4:-4, 4:-4])
+    res = runner.invoke(app, ["evaluate", str(dataset_x4), "-m", f"{first_ckpt}+{run / 'best.pt'}", "--split",
+                              "val", "--device", "cpu", "-q", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)[0]["psnr"] > 10
+
+
+@pytest.mark.parametrize("extra,msg", [
+    (["--after", "nope.pt"], "--after 'nope.pt': not a checkpoint file"),
+    (["--after", "lkca-g_x4"], "upscales x4; the data set's x4 must be a larger multiple of it"),
+    (["--after", "lkca-g_x3"], "upscales x3; the data set's x4 must be a larger multiple of it"),
+    (["--after", "lkca_x4", "--band-stride", "2"], "cannot take the band windows"),
+])
+def test_after_refuses_stages_that_do_not_fit(runner, dataset_x4, tmp_path, extra, msg):
+    out = tmp_path / "refused"
+    res = runner.invoke(app, ["train", str(dataset_x4), "-m", "lkca-g", "-o", str(out), "--device", "cpu", "-q",
+                              *extra])
+    assert res.exit_code == 2 and msg in res.stderr, res.output
+    assert not out.exists()
+
+
+def test_after_and_teacher_exclude_each_other(runner, dataset_x4, tmp_path):
+    res = runner.invoke(app, ["train", str(dataset_x4), "-m", "lkca-lr", "-o", str(tmp_path / "x"), "--after",
+                              "lkca-g_x2", "--teacher", "lkca_x4", "-q"])
+    assert res.exit_code == 2 and "--after and --teacher exclude each other" in res.stderr

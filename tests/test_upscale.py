@@ -357,6 +357,9 @@ def test_default_model_prefers_the_best_fitting_bundled_model(monkeypatch):
     cards.append({"name": "agn+agn", "model": "cascade", "scale": 4, "bands": None, "composite": "agn+agn",
                   "test": {"psnr": 34.5}})  # a bundled composite is ranked like any card
     assert default_model(31, 4) == "agn+agn" and default_model(224, 4) == "agn+agn"
+    cards.append({"name": "stage_x2", "model": "lkca-g", "scale": 2, "bands": None, "after": "agn",
+                  "test": {"psnr": 99.0}})  # a cascade's later stage (hsr train --after) is never the default alone
+    assert default_model(31, 2) == "spec31_x2" and default_model(224, 2) == "bicubic"
 
 
 def test_default_model_ranks_by_the_test_sets_every_fitting_card_has(monkeypatch):

@@ -64,6 +64,12 @@ def train(
                                                      help="Fine-tune: start from the weights of a checkpoint "
                                                      "or a bundled model (same model and --model-arg; fresh "
                                                      "optimiser and schedule).")] = None,
+    after: Annotated[str | None, typer.Option("--after", metavar="CHECKPOINT|NAME",
+                                                 help="Train the later stage of a cascade: every LR patch first "
+                                                 "goes through this frozen model, and the model learns the "
+                                                 "rest of the data set's scale from its output (x8 data, "
+                                                 "--after lkca-g_x4: a x2 model for -m lkca-g_x4+RUN/best.pt)."
+                                                 )] = None,
     kd_decay: Annotated[choices.KDDecay,
                         typer.Option("--kd-decay", help="Teacher weight decay.")] = choices.KDDecay.linear,
     kd_weight: Annotated[float, typer.Option("--kd-weight", help="Initial teacher weight w0.")] = 1.0,
@@ -107,7 +113,7 @@ def train(
         lr_step=lr_step,
         lr_gamma=lr_gamma, lambda_spec=lambda_spec, lambda_grad=lambda_grad,
         clip_grad=clip_grad, ema=ema, teacher=str(teacher) if teacher else None, init_from_teacher=init_from_teacher,
-        init_from=init_from,
+        init_from=init_from, after=after,
         kd_decay=kd_decay, kd_w0=kd_weight, coarsr_step=coarsr_step, device=device, amp=amp, seed=seed,
         workers=workers,
     )

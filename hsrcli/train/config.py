@@ -55,6 +55,7 @@ class TrainConfig:
     teacher: str | None = None
     init_from_teacher: bool = False
     init_from: str | None = None
+    after: str | None = None  # frozen first stage of a cascade (hsrcli.train.stage); None: train a whole model
     kd_decay: str = "linear"
     kd_w0: float = 1.0
     kd_lambda_spec: float = HLOSS_SPEC
@@ -98,6 +99,14 @@ class TrainConfig:
             if checkpoint_path(self.init_from) is None:
                 raise HsrInputError(f"--init-from {self.init_from!r}: not a checkpoint file, and not a bundled "
                                     "model (see 'hsr models')")
+        if self.after is not None:
+            from hsrcli.weights import checkpoint_path
+
+            if self.teacher:
+                raise HsrInputError("--after and --teacher exclude each other")
+            if checkpoint_path(self.after) is None:
+                raise HsrInputError(f"--after {self.after!r}: not a checkpoint file, and not a bundled model "
+                                    "(see 'hsr models')")
         if (self.extra_datasets or self.band_crop is not None or self.band_stride != 1) and not spec.band_agnostic:
             raise HsrInputError(f"several data sets / --band-crop / --band-stride need a band-agnostic model, "
                                 f"not {self.model!r}")

@@ -6,6 +6,8 @@
   ``torch.autocast`` (bf16, or fp16 with a GradScaler) on CUDA.
 * Optional moving average of the weights (``--ema``, :mod:`hsrcli.train.ema`): validation and
   the checkpoints' weights are then the average's.
+* Optional frozen first stage (``--after``, :mod:`hsrcli.train.stage`): the model is trained as the
+  later stage of a cascade, on that stage's output, for the data set's scale over the stage's.
 * Every epoch: validation PSNR/SSIM/SAM, ``log.csv``, ``last.pt`` (atomic) and ``best.pt``
   (by PSNR). Randomness is re-seeded from (seed, epoch) at the start of each epoch, so a run
   resumed from ``last.pt`` ends with the same weights as an uninterrupted one (CPU, same seed).
@@ -39,9 +41,10 @@ from hsrcli.errors import HsrInputError
 from hsrcli.models import build, spec
 from hsrcli.runtime import amp_dtype, resolve_device, seed_everything
 from hsrcli.train.config import TrainConfig, check_resumable, open_run_folder
-from hsrcli.train.data import checkpoint_meta, epoch_loader, training_data
+from hsrcli.train.data import checkpoint_meta, epoch_loader, mixed, training_data
 from hsrcli.train.ema import make_ema
 from hsrcli.train.schedule import fit_epochs, kd_weight, make_scheduler, set_total_epochs
+from hsrcli.train.stage import FirstStage
 from hsrcli.train.steps import train_epoch, unwrap, validate
 
 LOG_FIELDS = ["epoch", "lr", "train_loss", "kd_weight", "val_psnr", "val_ssim", "val_sam", "seconds"]
@@ -195,7 +198,10 @@ def _save_epoch(state: _State, cfg: TrainConfig, out: Path, epoch: int, meta: di
 def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info: ddp.DistInfo) -> dict:
     out = Path(cfg.out)
     manifest = load_manifest(cfg.dataset)
-    bands, scale = manifest.bands, manifest.scale
+    bands, data_scale = manifest.bands, manifest.scale
+    # --after: a frozen first stage takes the data set's LR part of the way; the model does the rest
+    first = FirstStage(cfg.after, bands, data_scale, device, mixed(cfg)) if cfg.after else None
+    scale = data_scale if first is None else first.rest
     model_spec = spec(cfg.model)
     model, teacher = _build(cfg, bands, scale, device, resume)
     dtype = amp_dtype(cfg.amp, device)
@@ -209,8 +215,10 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
                    n_epochs=cfg.epochs)
     if resume:
         _restore(state, cfg, out / "last.pt", bands, scale)
-    data, val = training_data(cfg, scale), ImageDataset(cfg.dataset, "val")
+    data, val = training_data(cfg, data_scale), ImageDataset(cfg.dataset, "val")
     meta = checkpoint_meta(cfg, manifest, model_spec.band_agnostic)
+    if first is not None:
+        meta["after"] = first.describe()
     if info.enabled:
         # Band-by-band models do not use every weight on every band: let DDP tolerate that.
         state.model = nn.parallel.DistributedDataParallel(
@@ -232,7 +240,7 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
         w = kd_weight(epoch, state.n_epochs, cfg.kd_decay, cfg.kd_w0) if teacher is not None else 0.0
         batches = loader if progress is None or not info.is_main else progress(loader, epoch)
         loss = train_epoch(state.model, batches, cfg, opt, state.scaler, autocast, device, model_spec.band_steps,
-                           teacher, w, cfg.iters_per_epoch if info.enabled else None, state.ema)
+                           teacher, w, cfg.iters_per_epoch if info.enabled else None, state.ema, first)
         epoch_lr = opt.param_groups[0]["lr"]  # the rate this epoch trained with
         state.trained_s = session_s0 + ddp.all_mean(time.perf_counter() - session_t0, info, device)
         if cfg.minutes:  # fit the remaining epochs (and so the cosine schedule) to the time left
@@ -242,7 +250,7 @@ def _train(cfg: TrainConfig, resume: bool, progress, device: torch.device, info:
         train_loss = ddp.all_mean(loss, info, device)
         metrics = {"psnr": None, "ssim": None, "sam": None}
         if info.is_main and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == state.n_epochs):
-            metrics = validate(_held(state), val, device, autocast)
+            metrics = validate(_held(state), val, device, autocast, first)
         if info.is_main:
             row = [epoch + 1, epoch_lr, train_loss, w, metrics["psnr"], metrics["ssim"], metrics["sam"],
                    round(time.perf_counter() - t0, 3)]

@@ -20,6 +20,7 @@ from hsrcli.data.dataset import ImageDataset
 from hsrcli.metrics import compute_metrics
 from hsrcli.train.config import TrainConfig
 from hsrcli.train.losses import hloss, kd_loss
+from hsrcli.train.stage import FirstStage
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -91,13 +92,17 @@ def joint_batch(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, cfg: Train
 
 def train_epoch(model: nn.Module, batches: Iterable, cfg: TrainConfig, opt, scaler, autocast: Callable,
                 device: torch.device, band_steps: bool, teacher: nn.Module | None = None, kd_w: float = 0.0,
-                max_steps: int | None = None, ema: AveragedModel | None = None) -> float:
+                max_steps: int | None = None, ema: AveragedModel | None = None,
+                first: FirstStage | None = None) -> float:
     """Train on every ``(lr, hr)`` batch (at most ``max_steps``), moving ``ema`` (:mod:`hsrcli.train.ema`)
-    after each; mean loss of the batches."""
+    after each; with ``first`` (``--after``) the model learns from that frozen stage's output on the LR
+    patches. Mean loss of the batches."""
     model.train()
     total, steps = 0.0, 0
     for lr, hr in batches:
         lr, hr = lr.to(device, non_blocking=True), hr.to(device, non_blocking=True)
+        if first is not None:
+            lr, hr = first.patches(lr, hr, autocast)
         if band_steps:
             value = band_by_band_batch(model, lr, hr, cfg, opt, scaler, autocast)
         else:
@@ -114,13 +119,18 @@ def train_epoch(model: nn.Module, batches: Iterable, cfg: TrainConfig, opt, scal
 
 
 @torch.no_grad()
-def validate(model: nn.Module, images: ImageDataset, device: torch.device, autocast: Callable) -> dict:
-    """Mean PSNR/SSIM/SAM over validation images (SR clipped to [0, 1], data range 1)."""
+def validate(model: nn.Module, images: ImageDataset, device: torch.device, autocast: Callable,
+             first: FirstStage | None = None) -> dict:
+    """Mean PSNR/SSIM/SAM over validation images (SR clipped to [0, 1], data range 1); with ``first``,
+    of the cascade: that frozen stage on the whole LR image, then the model."""
     net = unwrap(model).eval()
     rows = []
     for _, lr, hr in images:
+        x = lr.unsqueeze(0).to(device)
+        if first is not None:
+            x = first.image(x, autocast)
         with autocast():
-            sr = net(lr.unsqueeze(0).to(device)).float()
+            sr = net(x).float()
         rows.append(compute_metrics(sr[0].clamp(0, 1).cpu(), hr, 1.0, scale=None))
     if not rows:
         return {"psnr": None, "ssim": None, "sam": None}

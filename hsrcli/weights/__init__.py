@@ -35,6 +35,9 @@ class ModelCard:
     test_airborne: dict | None = None
     trained_on: str = ""
     composite: str | None = None  # the -m value combining bundled weights (``A+B``: a cascade)
+    #: the bundled model these weights were trained behind (``hsr train --after``): a cascade's later
+    #: stage, used through a composite card, never the default on its own
+    after: str | None = None
     raw: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -50,7 +53,8 @@ class ModelCard:
                        bands=None if agnostic else int(d["bands"]), band_agnostic=agnostic, file=path,
                        rank=int(d.get("rank", 0)),
                        test=d.get("test"), test_airborne=d.get("test_airborne"),
-                       trained_on=str(d.get("trained_on", "")), composite=composite, raw=dict(d))
+                       trained_on=str(d.get("trained_on", "")), composite=composite, after=d.get("after"),
+                       raw=dict(d))
         except (KeyError, TypeError, ValueError) as exc:
             raise HsrInputError(f"model card {d.get('name', file)!r}: bad or missing {exc}") from None
 
@@ -89,13 +93,14 @@ TEST_SETS = ("test", "test_airborne")
 def default_model(bands: int, scale: int) -> str:
     """The best bundled model that fits the data, else ``bicubic``.
 
-    Fitting: the scale matches, and the model is band-agnostic or was trained for this
-    band count. Best: the highest mean test PSNR over the held-out test sets that every
-    fitting card recorded (CAVE for all; the airborne scenes too where only band-agnostic
-    models fit, so that sensors the CAVE scenes do not stand for count); without one,
-    band-specific before band-agnostic, then the card's ``rank``.
+    Fitting: the scale matches, the model is band-agnostic or was trained for this band
+    count, and it is not a cascade's later stage (``after``). Best: the highest mean test
+    PSNR over the held-out test sets that every fitting card recorded (CAVE for all; the
+    airborne scenes too where only band-agnostic models fit, so that sensors the CAVE scenes
+    do not stand for count); without one, band-specific before band-agnostic, then the card's
+    ``rank``.
     """
-    fits = [c for c in bundled() if c.fits(bands, scale)]
+    fits = [c for c in bundled() if c.fits(bands, scale) and c.after is None]
     if not fits:
         return "bicubic"
     scored = [c for c in fits if _psnr(c, "test") is not None]
