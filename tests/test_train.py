@@ -22,23 +22,28 @@ from hsrcli.train.schedule import kd_weight
 TINY = ["--model-arg", "channels=6", "--model-arg", "blocks=1"]
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    """A tiny prepared data set: 48 x 48 x 6 scene, x2, 16-pixel patches."""
+def _prepared(tmp, scale: int):
+    """A tiny data set of one 48 x 48 x 6 scene at ``scale``, 16-pixel HR patches."""
     import numpy as np
     from rasters import write_raw_envi
     from typer.testing import CliRunner
 
-    tmp = tmp_path_factory.mktemp("ds")
     g = np.random.default_rng(0)
     base = g.random((48, 48, 1)) * np.linspace(0.3, 1, 6)[None, None]
     cube = (base + 0.05 * g.random((48, 48, 6))).astype(np.float32)
     hdr = write_raw_envi(tmp, cube, header={"wavelength": [450, 500, 550, 600, 650, 700]})
     out = tmp / "ds"
-    res = CliRunner().invoke(app, ["prepare", str(hdr), "-o", str(out), "-s", "2", "--patch", "16", "--stride", "4",
-                                   "--test-fraction", "0.25", "--val-fraction", "0.25", "--guard", "2", "-q"])
+    res = CliRunner().invoke(app, ["prepare", str(hdr), "-o", str(out), "-s", str(scale), "--patch", "16",
+                                   "--stride", "4", "--test-fraction", "0.25", "--val-fraction", "0.25", "--guard",
+                                   "2", "-q"])
     assert res.exit_code == 0, res.output
     return out
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """A tiny prepared data set: 48 x 48 x 6 scene, x2, 16-pixel patches."""
+    return _prepared(tmp_path_factory.mktemp("ds"), 2)
 
 
 def _train(runner, dataset, out, *extra, model="lkca", epochs=2):
@@ -393,20 +398,7 @@ def test_coarsr_trained_in_band_spans_gets_the_band_by_band_gradients(width):
 @pytest.fixture(scope="module")
 def dataset_x4(tmp_path_factory):
     """The scene of ``dataset`` prepared for x4 (16-pixel HR patches, 4-pixel LR)."""
-    import numpy as np
-    from rasters import write_raw_envi
-    from typer.testing import CliRunner
-
-    tmp = tmp_path_factory.mktemp("ds4")
-    g = np.random.default_rng(0)
-    base = g.random((48, 48, 1)) * np.linspace(0.3, 1, 6)[None, None]
-    cube = (base + 0.05 * g.random((48, 48, 6))).astype(np.float32)
-    hdr = write_raw_envi(tmp, cube, header={"wavelength": [450, 500, 550, 600, 650, 700]})
-    out = tmp / "ds"
-    res = CliRunner().invoke(app, ["prepare", str(hdr), "-o", str(out), "-s", "4", "--patch", "16", "--stride", "4",
-                                   "--test-fraction", "0.25", "--val-fraction", "0.25", "--guard", "2", "-q"])
-    assert res.exit_code == 0, res.output
-    return out
+    return _prepared(tmp_path_factory.mktemp("ds4"), 4)
 
 
 def test_after_trains_the_later_stage_of_a_cascade(runner, dataset, dataset_x4, tmp_path):

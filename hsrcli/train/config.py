@@ -91,22 +91,16 @@ class TrainConfig:
                                 f"not {self.model!r}")
         if self.init_from_teacher and not self.teacher:
             raise HsrInputError("--init-from-teacher needs --teacher")
-        if self.init_from is not None:
-            from hsrcli.weights import checkpoint_path
+        from hsrcli.weights import require_checkpoint
 
+        if self.init_from is not None:
             if self.init_from_teacher:
                 raise HsrInputError("--init-from and --init-from-teacher exclude each other")
-            if checkpoint_path(self.init_from) is None:
-                raise HsrInputError(f"--init-from {self.init_from!r}: not a checkpoint file, and not a bundled "
-                                    "model (see 'hsr models')")
+            require_checkpoint(self.init_from, "--init-from")
         if self.after is not None:
-            from hsrcli.weights import checkpoint_path
-
             if self.teacher:
                 raise HsrInputError("--after and --teacher exclude each other")
-            if checkpoint_path(self.after) is None:
-                raise HsrInputError(f"--after {self.after!r}: not a checkpoint file, and not a bundled model "
-                                    "(see 'hsr models')")
+            require_checkpoint(self.after, "--after")
         if (self.extra_datasets or self.band_crop is not None or self.band_stride != 1) and not spec.band_agnostic:
             raise HsrInputError(f"several data sets / --band-crop / --band-stride need a band-agnostic model, "
                                 f"not {self.model!r}")

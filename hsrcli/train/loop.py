@@ -69,9 +69,9 @@ def _teacher(cfg: TrainConfig, bands: int, scale: int, device: torch.device) -> 
 
 def _initial_weights(cfg: TrainConfig, bands: int, scale: int) -> dict:
     """The ``state_dict`` of ``--init-from`` (a checkpoint or bundled name): same model, options and scale."""
-    from hsrcli.weights import checkpoint_path
+    from hsrcli.weights import require_checkpoint
 
-    ckpt = read_checkpoint(checkpoint_path(cfg.init_from) or cfg.init_from)  # TrainConfig.validate checked it
+    ckpt = read_checkpoint(require_checkpoint(cfg.init_from, "--init-from"))
     m = ckpt.model
     if m.name != cfg.model:
         raise HsrInputError(f"--init-from {cfg.init_from}: holds a {m.name!r} model, not {cfg.model!r}")

@@ -38,12 +38,9 @@ class FirstStage:
     def __init__(self, spec: str, bands: int, total: int, device: torch.device, windows: bool = False) -> None:
         from hsrcli.checkpoint import check_compatible, model_from_checkpoint, read_checkpoint
         from hsrcli.models import spec as model_spec
-        from hsrcli.weights import checkpoint_path
+        from hsrcli.weights import require_checkpoint
 
-        path = checkpoint_path(spec)
-        if path is None:  # TrainConfig.validate checks this first; kept for direct callers
-            raise HsrInputError(f"--after {spec!r}: not a checkpoint file, and not a bundled model (see 'hsr models')")
-        ckpt = read_checkpoint(path)
+        ckpt = read_checkpoint(require_checkpoint(spec, "--after"))
         m = ckpt.model
         if windows and not model_spec(m.name).band_agnostic:
             raise HsrInputError(f"--after {spec}: a {m.bands}-band {m.name!r} model cannot take the band "

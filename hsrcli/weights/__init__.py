@@ -86,6 +86,15 @@ def checkpoint_path(spec: str) -> Path | None:
     return bundled_file if (WEIGHTS_DIR / f"{spec}.json").is_file() and bundled_file.is_file() else None
 
 
+def require_checkpoint(spec: str, option: str) -> Path:
+    """The checkpoint file ``spec`` names (:func:`checkpoint_path`), or :class:`HsrInputError` naming the
+    command-line ``option`` that gave it (e.g. ``--init-from``)."""
+    path = checkpoint_path(spec)
+    if path is None:
+        raise HsrInputError(f"{option} {spec!r}: not a checkpoint file, and not a bundled model (see 'hsr models')")
+    return path
+
+
 #: The held-out test sets a card records (``benchmarks/quality.py``): CAVE, then the airborne scenes.
 TEST_SETS = ("test", "test_airborne")
 
