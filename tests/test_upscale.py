@@ -185,6 +185,39 @@ def test_nan_holes_without_nodata_are_tagged_nan_in_float_outputs(runner, tmp_pa
     assert open_scene(tmp_path / "f.tif").meta.nodata is None
 
 
+def test_nodata_option_sets_what_holes_are_written_as_and_the_tag(runner, tmp_path):
+    ckpt = _ckpt(tmp_path / "g.pt", "lkca-g", 4, 2, channels=6, blocks=1)
+    hole = np.zeros((32, 40), bool)
+    hole[10:16, 20:26] = True
+    # NaN holes in a float scene, written as integers: the chosen value, tagged (else 0 and no tag)
+    cube = make_cube(16, 20, 4, "float32")
+    cube[5:8, 10:13, 1] = np.nan
+    src = write_geotiff(tmp_path / "nan.tif", cube)
+    for suffix in (".tif", ".hdr"):
+        out = tmp_path / f"u16{suffix}"
+        _up(runner, src, "-s", "2", "-m", ckpt, "-o", out, "--dtype", "uint16", "--nodata", "65535")
+        with open_scene(out) as sc:
+            assert sc.meta.nodata == 65535 and sc.meta.dtype == np.uint16
+            y = sc.read()
+        assert (y[hole, 1] == 65535).all() and not (y[~hole, 1] == 65535).any()
+        assert not (y[:, :, [0, 2, 3]] == 65535).any()
+    # an input nodata value the output type cannot hold: refused, naming the way out; then taken
+    ints = make_cube(16, 20, 4, "int16")
+    ints[5:8, 10:13, :] = -9999
+    nd = write_geotiff(tmp_path / "nd.tif", ints, nodata=-9999)
+    out = tmp_path / "nd_x2.tif"
+    res = runner.invoke(app, ["upscale", str(nd), "-s", "2", "-m", str(ckpt), "-o", str(out), "--dtype", "uint16",
+                              "--device", "cpu", "-q"])
+    assert res.exit_code == 2 and "the input's nodata -9999 does not fit the output type uint16; choose " \
+        "another with --nodata" in res.stderr, res.output
+    assert not out.exists()
+    _up(runner, nd, "-s", "2", "-m", ckpt, "-o", out, "--dtype", "uint16", "--nodata", "65535")
+    with open_scene(out) as sc:
+        assert sc.meta.nodata == 65535
+        y = sc.read()
+    assert (y[hole] == 65535).all() and not (y[~hole] == 65535).any()
+
+
 def test_refine_with_finesr_x2(runner, tmp_path):
     src = _scene_for_tiling(tmp_path, 24, 20, 6)
     ckpt = _ckpt(tmp_path / "c.pt", "coarsr", 6, 2, feats=4)
@@ -201,6 +234,10 @@ def test_refine_with_finesr_x2(runner, tmp_path):
     ("exists", "output exists"),
     ("folder", "output folder does not exist"),
     ("unwritable", "output folder is not writable"),
+    ("nodata range", "--nodata 300 does not fit the output type uint8"),
+    ("nodata nan", "--nodata nan does not fit the output type int16"),
+    ("nodata fraction", "--nodata 0.5 does not fit the output type int16"),
+    ("nodata float32", "--nodata 1e+40 does not fit the output type float32"),
 ])
 def test_bad_input_exit_2_and_no_partial_file(runner, tmp_path, case, msg):
     src = write_raw_envi(tmp_path, make_cube(12, 12, 5, "float32"), name="in")
@@ -223,6 +260,10 @@ def test_bad_input_exit_2_and_no_partial_file(runner, tmp_path, case, msg):
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o500)
         args = [src, "-s", "2", "-o", ro / "o.hdr", "-m", "bicubic"]
+    elif case.startswith("nodata"):
+        value, dtype = {"nodata range": ("300", "uint8"), "nodata nan": ("nan", "int16"),
+                        "nodata fraction": ("0.5", "int16"), "nodata float32": ("1e40", "float32")}[case]
+        args += ["-m", "bicubic", "--dtype", dtype, "--nodata", value]
     before = sorted(p.name for p in tmp_path.iterdir())
     res = runner.invoke(app, ["upscale", *map(str, args), "--device", "cpu"])
     assert res.exit_code == 2, res.output

@@ -54,6 +54,10 @@ def upscale(
     amp: Amp = choices.Amp.bf16,
     dtype: Annotated[choices.OutputDtype, typer.Option("--dtype", help="Output data type (input: the input's "
                                                        "type, rounded and clipped).")] = choices.OutputDtype.float32,
+    nodata: Annotated[float | None, typer.Option("--nodata", help="Output nodata value, written where input "
+                                                  "values are missing and tagged (default: the input's; else NaN "
+                                                  "in float outputs with holes). Must fit --dtype; valid values "
+                                                  "equal to it read as missing.", show_default=False)] = None,
     refine: Annotated[bool, typer.Option("--refine", help="DualSR FineSR back-projection with a x s/2 "
                                          "model.")] = False,
     refine_model: Annotated[str | None, typer.Option("--refine-model", help="The x s/2 model for --refine "
@@ -105,7 +109,8 @@ def upscale(
             ddp.defer_to_main()
         raise
     opts = UpscaleOptions(tile=tile, overlap=overlap, exact=exact, batch=batch, device=dev, amp=amp_dtype(amp, dev),
-                          dtype=dtype.value, subspace=choices.check_subspace(subspace), ensemble=ensemble)
+                          dtype=dtype.value, nodata=nodata, subspace=choices.check_subspace(subspace),
+                          ensemble=ensemble)
     info = ddp.init_from_env(dev.type)  # under torchrun: scenes shared out over the ranks
     if info.enabled and dev.type == "cuda":
         dev = torch.device("cuda", info.local_rank)

@@ -55,6 +55,8 @@ class UpscaleOptions:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     amp: torch.dtype | None = None
     dtype: str = "float32"
+    #: the output's nodata value, written where input values are missing (None: the input's)
+    nodata: float | None = None
     ram_budget: int = RAM_ACCUMULATOR_BYTES
     max_window_bytes: int = 16 * 2**20  # one output strip (its float32 working copies are 2-3x)
     #: accumulate and write in a background thread while the model runs (None: when the model is
@@ -76,6 +78,22 @@ def output_dtype(spec: str, meta: SceneMeta) -> np.dtype:
     """Output storage type: float32 (default), float64, the input's type, or a named integer type."""
     spec = OutputDtype.check(spec, "--dtype")
     return meta.dtype if spec == OutputDtype.input else np.dtype(spec)
+
+
+def output_nodata(requested: float | None, meta: SceneMeta, dtype: np.dtype) -> float | None:
+    """The output's nodata value: ``requested`` (``--nodata``), else the input's, else None (then the
+    runner tags NaN in float outputs with holes). Refused when the output type cannot store it."""
+    value, origin = (requested, "--nodata") if requested is not None else (meta.nodata, "the input's nodata")
+    if value is None:
+        return None
+    if np.issubdtype(dtype, np.integer):
+        limits = np.iinfo(dtype)
+        if np.isnan(value) or value != round(value) or not limits.min <= value <= limits.max:
+            hint = "" if requested is not None else "; choose another with --nodata"
+            raise HsrInputError(f"{origin} {value:g} does not fit the output type {dtype.name}{hint}")
+    elif np.isfinite(value) and abs(value) > float(np.finfo(dtype).max):
+        raise HsrInputError(f"{origin} {value:g} does not fit the output type {dtype.name}")
+    return float(value)
 
 
 def upscale_scene(
@@ -111,13 +129,7 @@ def upscale_scene(
     project = opts.subspace is not None and resolved.normalised  # unless FineSR is applied
     hr = m.rescaled(s)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    nodata_out = None
-    if m.nodata is not None:
-        nodata_out = m.nodata
-        if np.issubdtype(out_dtype, np.integer):
-            limits = np.iinfo(out_dtype)
-            if not limits.min <= m.nodata <= limits.max:
-                raise HsrInputError(f"nodata {m.nodata:g} does not fit the output type {out_dtype.name}")
+    nodata_out = output_nodata(opts.nodata, m, out_dtype)
     acc = writer = None
     clock = PhaseClock()
     t0 = time.perf_counter()
@@ -157,8 +169,9 @@ def upscale_scene(
         channels = 2 * m.bands if use_refine else m.bands  # FineSR: U and its correction C side by side
         # no statistics: an integer scene without a nodata value, where nothing can be missing
         complete = stats is None or all(b["valid"] == m.rows * m.cols for b in stats)
-        # Without a nodata value, missing input pixels (NaN, ±inf) become NaN in float outputs, tagged
-        # as the output's nodata so that GDAL/QGIS mask them, and 0 in integer ones (no tag: 0 is data).
+        # Without a nodata value (--nodata or the input's), missing input pixels (NaN, ±inf) become NaN
+        # in float outputs, tagged as the output's nodata so that GDAL/QGIS mask them, and 0 in integer
+        # ones (no tag: 0 is data).
         if nodata_out is None and not complete and np.issubdtype(out_dtype, np.floating):
             nodata_out = float("nan")
         out_meta = hr.replace(dtype=out_dtype, nodata=nodata_out,
