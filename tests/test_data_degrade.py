@@ -1,4 +1,4 @@
-"""MATLAB-compatible bicubic, the torch alternative, Gaussian blur, noise and dihedral transforms."""
+"""MATLAB-compatible bicubic, the torch alternative, Gaussian blur, noise, dihedral transforms and gains."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from hsrcli.data.augment import dihedral
+from hsrcli.data.augment import dihedral, random_gain
 from hsrcli.data.degrade import add_noise, degrade, downsample, gaussian_blur
 from hsrcli.ops.imresize import imresize
 
@@ -79,3 +79,21 @@ def test_dihedral_transforms_commute_with_bicubic_degradation(k):
     assert torch.allclose(dihedral(lr, k), downsample(dihedral(hr, k), 4), atol=1e-12)
     seen = {tuple(dihedral(torch.arange(4.0).view(2, 2), j).flatten().tolist()) for j in range(8)}
     assert len(seen) == 8
+
+
+def test_random_gain_scales_each_pair_alike_log_uniformly_within_the_range():
+    g = torch.Generator().manual_seed(0)
+    hr = torch.rand(400, 3, 16, 16, dtype=torch.float64, generator=g) + 0.1
+    lr = downsample(hr.reshape(-1, 16, 16), 4).reshape(400, 3, 4, 4)
+    lr_g, hr_g = random_gain(lr, hr, 0.25, 2.0, generator=g)
+    gains = (hr_g / hr).flatten(1)
+    assert torch.allclose(gains, gains[:, :1].expand_as(gains), rtol=1e-12)  # one gain for all of a patch
+    gains = gains[:, 0]
+    assert torch.allclose(lr_g / lr, gains.view(-1, 1, 1, 1).expand_as(lr), rtol=1e-12)  # LR and HR alike
+    assert gains.min() >= 0.25 and gains.max() <= 2.0
+    logs = torch.log(gains / 0.25) / torch.log(torch.tensor(8.0))  # uniform on [0, 1] if log-uniform
+    counts = torch.histc(logs, bins=4, min=0, max=1)
+    assert (counts > 60).all(), counts  # about 100 in each quarter of the log range
+    # still a pair of the same (linear) degradation
+    assert torch.allclose(lr_g, downsample(hr_g.reshape(-1, 16, 16), 4).reshape(400, 3, 4, 4), atol=1e-12)
+    assert torch.equal(random_gain(lr, hr, 1.0, 1.0)[1], hr)

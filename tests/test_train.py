@@ -111,6 +111,20 @@ def test_ema_run_validates_and_saves_the_average(runner, dataset, tmp_path):
     assert res.exit_code == 2 and "--ema must be in (0, 1)" in res.stderr and not (tmp_path / "bad").exists()
 
 
+def test_gain_augmentation_changes_the_training_and_is_recorded(runner, dataset, tmp_path):
+    plain, gained = tmp_path / "plain", tmp_path / "gain"
+    _train(runner, dataset, plain, *TINY, "--seed", "3", model="lkca-g", epochs=1)
+    _train(runner, dataset, gained, *TINY, "--seed", "3", "--gain", "0.2,0.5", model="lkca-g", epochs=1)
+    assert json.loads((gained / "config.json").read_text())["gain"] == [0.2, 0.5]
+    assert read_checkpoint(gained / "last.pt").config["gain"] == [0.2, 0.5]
+    assert json.loads((plain / "config.json").read_text())["gain"] is None
+    # dimmer patches: a smaller L1 loss than the same batches at their own intensities
+    assert float(_log(gained)[0]["train_loss"]) < float(_log(plain)[0]["train_loss"])
+    res = runner.invoke(app, ["train", str(dataset), "-m", "lkca-g", "-o", str(tmp_path / "bad"), "--gain", "1,x",
+                              "--device", "cpu", "-q"])
+    assert res.exit_code == 2 and "bad --gain '1,x'" in res.stderr and not (tmp_path / "bad").exists()
+
+
 def test_checkpoint_write_is_atomic(dataset, tmp_path, monkeypatch):
     from hsrcli import checkpoint as ck
 

@@ -38,6 +38,9 @@ def test_validate_normalises_choices_and_accepts_defaults():
     ({"lr": -1e-4}, "--lr must be > 0"),
     ({"minutes": 0.0}, "--minutes must be > 0"),
     ({"workers": -1}, "--workers must be >= 0"),
+    ({"gain": [2, 1]}, "--gain takes LOW,HIGH with 0 < LOW <= HIGH"),
+    ({"gain": [0.5]}, "--gain takes LOW,HIGH"),
+    ({"gain": [0, 1]}, "--gain takes LOW,HIGH"),
 ])
 def test_validate_refuses_bad_values(kw, msg):
     with pytest.raises(HsrInputError, match=msg.replace("(", r"\(").replace(")", r"\)")):

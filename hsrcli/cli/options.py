@@ -27,6 +27,14 @@ def _device(value: str) -> str:
         raise typer.BadParameter(str(exc)) from None
 
 
+def floats(spec: str, what: str) -> list[float]:
+    """Comma-separated numbers of option ``what`` (``0.25,2``); :class:`HsrInputError` if one is not."""
+    try:
+        return [float(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        raise HsrInputError(f"bad {what} {spec!r} (comma-separated numbers)") from None
+
+
 def at_least(low: int):
     """Callback refusing an integer option below ``low``, naming the value (None passes: the default)."""
     def check(value: int | None) -> int | None:

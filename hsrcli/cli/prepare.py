@@ -9,16 +9,7 @@ import typer
 
 from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
-from hsrcli.cli.options import Layout, Overwrite, Quiet, Scale, Var, Wavelengths
-
-
-def _floats(spec: str, what: str) -> list[float]:
-    from hsrcli.io import HsrInputError
-
-    try:
-        return [float(v) for v in spec.split(",") if v.strip()]
-    except ValueError:
-        raise HsrInputError(f"bad {what} {spec!r} (comma-separated numbers)") from None
+from hsrcli.cli.options import Layout, Overwrite, Quiet, Scale, Var, Wavelengths, floats
 
 
 def _noise(spec: str | None) -> tuple[float | None, float | None]:
@@ -98,8 +89,8 @@ def prepare(
     opts = PrepareOptions(
         scale=scale, patch=patch, stride=stride, test_fraction=test_fraction, test_regions=test_region or [],
         test_scenes=test_scenes, val_fraction=val_fraction, val_scenes=val_scenes, guard=guard,
-        degrade=degrade_kernel, sigma=_floats(sigma, "--sigma"), bicubic=bicubic, noise_sigma=noise_sigma,
-        noise_snr=noise_snr, scales=_floats(scales, "--scales"), sampling=sampling,
+        degrade=degrade_kernel, sigma=floats(sigma, "--sigma"), bicubic=bicubic, noise_sigma=noise_sigma,
+        noise_snr=noise_snr, scales=floats(scales, "--scales"), sampling=sampling,
         patches_per_image=patches_per_image, augment=augment, normalize=normalize, bands=bands, crop=crop, seed=seed,
     )
 

@@ -10,7 +10,7 @@ import typer
 
 from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
-from hsrcli.cli.options import Amp, Device, Figure, Overwrite, Quiet
+from hsrcli.cli.options import Amp, Device, Figure, Overwrite, Quiet, floats
 
 
 def _model_args(items: list[str] | None) -> dict:
@@ -84,6 +84,10 @@ def train(
     band_stride: Annotated[int, typer.Option("--band-stride", help="Band-agnostic models: windows of every "
                                              "j-th band, j drawn from 1..N (coarser spectral sampling, as "
                                              "of other sensors); 1: adjacent bands.")] = 1,
+    gain: Annotated[str | None, typer.Option("--gain", metavar="LOW,HIGH", help="Multiply each training patch "
+                                             "pair by a gain drawn log-uniformly from [LOW, HIGH] (e.g. 0.25,2): "
+                                             "robustness to scenes brighter or dimmer than their normalisation "
+                                             "puts them.")] = None,
     device: Device = "auto",
     amp: Amp = choices.Amp.bf16,
     seed: Annotated[int, typer.Option("--seed", help="Seed (sampling, augmentation, initialisation).")] = 0,
@@ -107,7 +111,7 @@ def train(
     lambda_spec, lambda_grad = loss_weights(loss)
     cfg = TrainConfig(
         dataset=str(datasets[0]), extra_datasets=[str(d) for d in datasets[1:]], band_crop=band_crop,
-        band_stride=band_stride,
+        band_stride=band_stride, gain=None if gain is None else floats(gain, "--gain"),
         model=model, out=str(output), model_kwargs=_model_args(model_arg), epochs=epochs,
         minutes=minutes, iters_per_epoch=iters_per_epoch, batch_size=batch_size, lr=lr, schedule=schedule,
         lr_step=lr_step,

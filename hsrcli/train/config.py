@@ -52,6 +52,8 @@ class TrainConfig:
     lambda_grad: float = 0.0
     clip_grad: float | None = None
     ema: float | None = None  # decay of the weights' moving average (hsrcli.train.ema); None: off
+    #: each patch's intensities × a gain drawn log-uniformly from [low, high] (hsrcli.data.augment.random_gain)
+    gain: list[float] | None = None
     teacher: str | None = None
     init_from_teacher: bool = False
     init_from: str | None = None
@@ -113,6 +115,10 @@ class TrainConfig:
                 raise HsrInputError(f"{option} must be > 0, got {value}")
         if self.ema is not None and not 0 < self.ema < 1:
             raise HsrInputError(f"--ema must be in (0, 1) (e.g. 0.999), got {self.ema}")
+        if self.gain is not None:
+            self.gain = [float(v) for v in self.gain]
+            if len(self.gain) != 2 or not 0 < self.gain[0] <= self.gain[1]:
+                raise HsrInputError(f"--gain takes LOW,HIGH with 0 < LOW <= HIGH (e.g. 0.25,2), got {self.gain}")
         if self.workers < 0:
             raise HsrInputError(f"--workers must be >= 0, got {self.workers}")
         if self.kd_w0 < 0 or self.lambda_spec < 0 or self.lambda_grad < 0:

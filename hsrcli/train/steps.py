@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+from hsrcli.data.augment import random_gain
 from hsrcli.data.dataset import ImageDataset
 from hsrcli.metrics import compute_metrics
 from hsrcli.train.config import TrainConfig
@@ -95,12 +96,15 @@ def train_epoch(model: nn.Module, batches: Iterable, cfg: TrainConfig, opt, scal
                 max_steps: int | None = None, ema: AveragedModel | None = None,
                 first: FirstStage | None = None) -> float:
     """Train on every ``(lr, hr)`` batch (at most ``max_steps``), moving ``ema`` (:mod:`hsrcli.train.ema`)
-    after each; with ``first`` (``--after``) the model learns from that frozen stage's output on the LR
-    patches. Mean loss of the batches."""
+    after each; with ``cfg.gain`` (``--gain``) each patch pair is scaled by a random gain first; with
+    ``first`` (``--after``) the model learns from that frozen stage's output on the LR patches. Mean
+    loss of the batches."""
     model.train()
     total, steps = 0.0, 0
     for lr, hr in batches:
         lr, hr = lr.to(device, non_blocking=True), hr.to(device, non_blocking=True)
+        if cfg.gain is not None:
+            lr, hr = random_gain(lr, hr, *cfg.gain)
         if first is not None:
             lr, hr = first.patches(lr, hr, autocast)
         if band_steps:
