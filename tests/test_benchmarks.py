@@ -41,6 +41,21 @@ def test_adapt_benchmark_runs_on_one_scene(shared_data, extra):
 
 @pytest.mark.data
 @pytest.mark.slow
+def test_intensity_scale_benchmark_scores_each_divisor_factor(shared_data):
+    """``benchmarks/intensity_scale.py`` on the smallest held-out scene: k = 1 is the scene as
+    ``hsr upscale`` normalises it, and a 10x dimmer input scores differently."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "intensity_scale.py"), "--shared",
+                           str(shared_data), "--sets", "airborne", "--scenes", "hydice", "--k", "1,10"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("airborne  hydice"))
+    at1, at10 = (float(v) for v in row.split()[2:4])
+    assert 20 < at1 < 40 and at10 != at1
+    assert "machine:" in proc.stdout and "loss against k=1: k=10" in proc.stdout
+
+
+@pytest.mark.data
+@pytest.mark.slow
 def test_quality_scores_a_candidate_beside_the_bundled_model(shared_data):
     """``quality.py --candidate``: a checkpoint scored beside the bundled rows of its scale; the bundled
     weights themselves as the candidate give the bundled row's figures."""
