@@ -54,7 +54,7 @@ def upscale(
     amp: Amp = choices.Amp.bf16,
     dtype: Annotated[choices.OutputDtype, typer.Option("--dtype", help="Output data type (input: the input's "
                                                        "type, rounded and clipped).")] = choices.OutputDtype.float32,
-    nodata: Annotated[float | None, typer.Option("--nodata", help="Output nodata value, written where input "
+    nodata: Annotated[float | None, typer.Option("--nodata", metavar="VALUE", help="Output nodata value, written where input "
                                                   "values are missing and tagged (default: the input's; else NaN "
                                                   "in float outputs with holes). Must fit --dtype; valid values "
                                                   "equal to it read as missing.", show_default=False)] = None,
