@@ -1,4 +1,4 @@
-"""How a model's quality depends on the intensity scale it is fed (held-out scenes of ``protocol.py``).
+"""How a model's quality depends on the intensity scale it is fed (the held-out scenes of ``quality.py``).
 
 Band-agnostic models are fed each scene divided by the scene's maximum. A scene whose maximum lies
 far above the rest (a few hot pixels, a glint, a saturated detector element) reaches the network
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol import AIRBORNE_TEST, CAVE_TEST
+from quality import scenes
 
 from hsrcli.infer.inputs import forward
 from hsrcli.infer.resolve import resolve_model
@@ -35,15 +35,6 @@ from hsrcli.metrics import compute_metrics
 from hsrcli.ops.imresize import imresize
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def scene_paths(shared: Path, which: str, names: list[str] | None) -> list[tuple[str, Path]]:
-    """(name, path) of the held-out scenes of ``which`` (cave or airborne), or of ``names`` among them."""
-    if which == "cave":
-        found = [(n, shared / "cave" / f"{n}_ms") for n in CAVE_TEST]
-    else:
-        found = [(n, shared / "airborne" / "abu" / f"{n}.mat") for n in AIRBORNE_TEST]
-    return [(n, p) for n, p in found if names is None or n in names]
 
 
 def psnr_by_k(path: Path, model: str, scale: int, ks: list[float], device: torch.device) -> list[float]:
@@ -82,7 +73,9 @@ def main() -> int:
     print(f"{'set':9s} {'scene':22s} " + " ".join(f"{'k=' + f'{k:g}':>9s}" for k in ks))
     for which in a.sets:
         rows = []
-        for name, path in scene_paths(a.shared, which, a.scenes):
+        for name, path, _ in scenes(a.shared, which):  # the held-out scenes of quality.py
+            if a.scenes is not None and name not in a.scenes:
+                continue
             rows.append(psnr_by_k(path, a.model, a.scale, ks, device))
             print(f"{which:9s} {name:22s} " + " ".join(f"{v:9.3f}" for v in rows[-1]), flush=True)
         if rows:
