@@ -168,6 +168,9 @@ class Interleave(Choice):
     bip = "bip"
 
 
+#: ``hsr upscale --consistency`` default: LR back-projection passes (:mod:`hsrcli.infer.consistency`).
+CONSISTENCY_PASSES = 1
+
 #: ``hsr upscale --subspace auto``: the share of the LR spectra's variance the kept directions hold.
 SUBSPACE_ENERGY = 0.9999
 

@@ -41,6 +41,7 @@ CASES = {
     "upscale --subspace": [*UPSCALE, "--subspace", "bogus"],
     "upscale --overlap": [*UPSCALE, "--overlap", "-2"],
     "upscale --ensemble": [*UPSCALE, "--ensemble", "3"],
+    "upscale --consistency": [*UPSCALE, "--consistency", "-1"],
     "upscale --tile": [*UPSCALE, "--tile", "0"],
     "upscale --layout": [*UPSCALE, "--layout", "bogus"],
     "upscale -s": ["upscale", f"{T}/in.tif", "-s", "5", "-o", f"{T}/out.tif"],

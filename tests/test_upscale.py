@@ -457,7 +457,9 @@ def test_upscale_on_cuda_matches_cpu(runner, tmp_path, name):
 
 def test_default_overlap_from_the_measured_radius_stays_within_1e3_of_whole_image(runner, tmp_path):
     """Real scene (the shipped AVIRIS sample, 16 bands): the effective-radius overlap of the bundled
-    lkca-g_x4 against whole-image inference; --exact overlaps by the theoretical radius."""
+    lkca-g_x4 against whole-image inference; --exact overlaps by the theoretical radius and the reach of
+    the LR back-projection (the default's one pass)."""
+    from hsrcli.infer.consistency import REACH
     from hsrcli.infer.resolve import resolve_model
 
     with open_scene(SAMPLE_HDR) as sc:
@@ -477,7 +479,8 @@ def test_default_overlap_from_the_measured_radius_stays_within_1e3_of_whole_imag
     res = _up(runner, src, "-s", "4", "-m", "lkca-g_x4", "-o", tmp_path / "exact.hdr", "--tile", "100", "--exact",
               "--json")
     stats = json.loads(res.stdout[res.stdout.index("{"):])
-    assert stats["overlap"] == 2 * resolved.model.receptive_radius and stats["tiles"] >= 4
+    assert stats["overlap"] == 2 * (resolved.model.receptive_radius + REACH) and stats["tiles"] >= 4
+    assert stats["consistency"] == 1
     exact = open_scene(tmp_path / "exact.hdr").read()
     assert np.abs(exact - a).max() <= 1e-5 * float(a.max() - a.min())  # the same padded scene, same output
 

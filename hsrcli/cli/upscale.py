@@ -12,6 +12,7 @@ from hsrcli import choices
 from hsrcli.cli.errors import reports_bad_input
 from hsrcli.cli.options import (
     Amp,
+    Consistency,
     Device,
     Ensemble,
     Layout,
@@ -68,6 +69,7 @@ def upscale(
                                                "once more (self-check).")] = True,
     subspace: Subspace = "auto",
     ensemble: Ensemble = 1,
+    consistency: Consistency = choices.CONSISTENCY_PASSES,
     adapt: Annotated[bool, typer.Option("--adapt", help="First fit the model to each scene (see 'hsr adapt', "
                                         "default settings); the adapted checkpoint is cached and reused "
                                         "($HSR_CACHE_DIR or ~/.cache/hsrcli/adapted).")] = False,
@@ -110,7 +112,7 @@ def upscale(
         raise
     opts = UpscaleOptions(tile=tile, overlap=overlap, exact=exact, batch=batch, device=dev, amp=amp_dtype(amp, dev),
                           dtype=dtype.value, nodata=nodata, subspace=choices.check_subspace(subspace),
-                          ensemble=ensemble)
+                          ensemble=ensemble, consistency=consistency)
     info = ddp.init_from_env(dev.type)  # under torchrun: scenes shared out over the ranks
     if info.enabled and dev.type == "cuda":
         dev = torch.device("cuda", info.local_rank)

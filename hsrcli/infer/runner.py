@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 from hsrcli import dist as ddp
-from hsrcli.choices import SUBSPACE_ENERGY, OutputDtype
+from hsrcli.choices import CONSISTENCY_PASSES, SUBSPACE_ENERGY, OutputDtype
 from hsrcli.dist import DistInfo
 from hsrcli.errors import HsrInputError
 from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
+from hsrcli.infer.consistency import BackProjection
 from hsrcli.infer.finish import CoreWriter, Finisher
 from hsrcli.infer.inputs import divisor, forward, forward_bands, read_block, scene_stats
 from hsrcli.infer.nodata import GoodBands, InputFill
@@ -68,6 +69,9 @@ class UpscaleOptions:
     #: geometric self-ensemble: the model on this many dihedral transforms of each tile, averaged
     #: (:mod:`hsrcli.models.ensemble`; 1: off)
     ensemble: int = 1
+    #: LR-consistency back-projection passes (:mod:`hsrcli.infer.consistency`; 0: off); not where
+    #: FineSR is applied, nor for linear models (bicubic)
+    consistency: int = CONSISTENCY_PASSES
 
     @property
     def behind_model(self) -> bool:
@@ -158,12 +162,17 @@ def upscale_scene(
             if fit is not None:
                 projection = DetailProjection(fit, div, s, opts.device)
         sample = None  # the drawn spectra are not held while the model runs
-        grid = plan_grid(net, resolved, m, refine, opts, 0 if projection is None else projection.fit.rank)
+        back = BackProjection(s, opts.consistency) if opts.consistency and resolved.normalised and not use_refine \
+            else None
+        grid = plan_grid(net, resolved, m, refine, opts, 0 if projection is None else projection.fit.rank,
+                         0 if back is None else back.reach)
         model.fit_tile(grid.tile)
         what = resolved.label + (f" (self-ensemble of {opts.ensemble})" if opts.ensemble > 1 else "")
         what += f" + FineSR({refiner.summary()['partner']})" if use_refine else ""
         if projection is not None:
             what += f" + spectral subspace (rank {projection.fit.rank} of {len(projection.fit.good)})"
+        if back is not None:
+            what += f" + LR back-projection ({back.passes} pass{'es' if back.passes > 1 else ''})"
 
         main = info is None or info.is_main  # the one writer
         channels = 2 * m.bands if use_refine else m.bands  # FineSR: U and its correction C side by side
@@ -191,7 +200,7 @@ def upscale_scene(
         # cores go straight into the file: cast them on the model's device (less to copy to the host)
         cast = finisher.cast_early if direct and (info is None or not info.enabled) else None
         _blend_tiles(scene, model, grid, acc, fill, div_t, out_div, refiner if use_refine else None, opts, bar, info,
-                     clock, cast, projection)
+                     clock, cast, projection, back)
         if main:
             if not direct:
                 lam = np.float32(refiner.tally.weight) if use_refine else None
@@ -216,16 +225,22 @@ def upscale_scene(
     if refiner is not None:
         result["refine"] = refiner.summary()
     result["subspace"] = None if projection is None else projection.fit.summary()
+    result["consistency"] = 0 if back is None else back.passes
     return result
 
 
 def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: Refinement | None,
-              opts: UpscaleOptions, coefficients: int = 0) -> TileGrid:
+              opts: UpscaleOptions, coefficients: int = 0, reach: int = 0) -> TileGrid:
     """The tiles of a scene: overlap from the receptive radius (the measured effective one unless
     ``--exact`` or ``--refine``), tile size from :func:`auto_tile` unless given (``coefficients``: values
-    per HR pixel held beside the model's output bands, the subspace projection's rank)."""
+    per HR pixel held beside the model's output bands, the subspace projection's rank; ``reach``: LR px
+    of output the back-projection reads past a kept pixel, added to the theoretical radius so that
+    ``--exact`` stays exact — the measured effective radius already leaves it room, see
+    :mod:`hsrcli.infer.consistency`)."""
     radius = model.receptive_radius
     effective = resolved.effective_radius if radius is not None else None
+    if radius is not None:
+        radius += reach
     if effective is not None and refine is None and not opts.exact:
         radius = min(radius, effective)  # measured: far fewer LR pixels computed twice
     if refine is not None:
@@ -255,9 +270,10 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
                  out_div: torch.Tensor, refiner: SceneRefiner | None, opts: UpscaleOptions, bar,
                  info: DistInfo | None = None, clock: PhaseClock | None = None,
                  cast: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 projection: DetailProjection | None = None) -> None:
-    """Every batch of tiles: read → normalise → model (→ FineSR terms) → de-normalise (→ ``cast`` on the
-    model's device) → accumulate, each step timed in ``clock`` (:mod:`hsrcli.infer.phases`).
+                 projection: DetailProjection | None = None, back: BackProjection | None = None) -> None:
+    """Every batch of tiles: read → normalise → model (→ FineSR terms, or → spectral subspace → LR
+    back-projection) → de-normalise (→ ``cast`` on the model's device) → accumulate, each step timed in
+    ``clock`` (:mod:`hsrcli.infer.phases`).
 
     Under torchrun (``info``) the batches are shared over the ranks (one per rank per round) and
     their outputs gathered to rank 0, which accumulates them in the one-process order (so the
@@ -281,9 +297,13 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
                 crop, pieces = (0, 0, 0, 0), [(0, 2 * bands, y)]
             else:  # band ranges as the model finishes them (projected: as the projection hands them out)
                 crop = tuple(min(c) for c in zip(*(grid.crop(t) for t in group)))  # one crop for the batch
-                pieces = forward_bands(model, x, opts.amp, crop, detail=projection is not None)
+                inner = crop if back is None else back.widen(crop)  # what the back-projection reads
+                detail = projection is not None or back is not None  # what the model adds to bicubic
+                pieces = forward_bands(model, x, opts.amp, inner, detail=detail)
                 if projection is not None:  # mixes the bands of a pixel: k coefficients per HR pixel held
-                    pieces = projection.project(pieces, x, crop)
+                    pieces = projection.project(pieces, x, crop, back, inner)
+                elif back is not None:
+                    pieces = back.apply(pieces, x, inner, crop)
         for b0, b1, y in clock.iterate("model", pieces):
             with clock("model"):
                 y = y.mul_(out_div[:, b0:b1])

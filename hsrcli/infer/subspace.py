@@ -33,9 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from hsrcli.infer.consistency import BackProjection, shrink
 from hsrcli.io.scene import Scene
 from hsrcli.io.stats import band_stats
-from hsrcli.models.crop import Crop
+from hsrcli.models.crop import Crop, trim
 from hsrcli.models.resample import bicubic_base
 
 #: At most this many LR pixels enter the covariance (a random subset beyond it; the principal
@@ -160,16 +161,23 @@ class DetailProjection:
         self.synthesis = torch.from_numpy(synthesis).float().to(device)  # (B, k)
         self.dead = sorted(set(range(len(div))) - set(good))
 
-    def project(self, pieces: Iterable[tuple[int, int, torch.Tensor]], x: torch.Tensor, crop: Crop | None = None
-                ) -> Iterator[tuple[int, int, torch.Tensor]]:
+    def project(self, pieces: Iterable[tuple[int, int, torch.Tensor]], x: torch.Tensor, crop: Crop | None = None,
+                back: BackProjection | None = None, inner: Crop | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
         """The projected output of LR input ``x`` ``(N, B, h, w)``, less ``s·crop`` HR px on each side, as
         ``(b0, b1, y)`` pieces ``(N, b1 − b0, H, W)`` in band order (at most :data:`CHUNK_VALUES` values
         each), from the ``pieces`` of what the model adds to the bicubic upsampling
-        (``SRModel.forward_bands(…, detail=True)``), consumed first, in any band order."""
+        (``SRModel.forward_bands(…, detail=True)``), consumed first, in any band order.
+
+        With ``back`` (:mod:`hsrcli.infer.consistency`) the pieces are computed less ``inner``
+        (:meth:`~hsrcli.infer.consistency.BackProjection.widen` of ``crop``) and the output is
+        back-projected onto ``x``: the reduction of the projected detail ``D⁻¹U c`` is that of the k
+        coefficient maps (↓ is linear and per band), so only those are reduced at HR, not B bands."""
+        inner = crop if back is None else inner
         coef, dead = None, {}
         for b0, b1, r in pieces:
             if coef is None:
                 coef = r.new_zeros(r.shape[0], self.fit.rank, r.shape[-2] * r.shape[-1])
+                dims = r.shape[-2:]
             for n in range(r.shape[0]):
                 coef[n].addmm_(self.analysis[b0:b1].t(), r[n].reshape(b1 - b0, -1))
             for b in self.dead:
@@ -179,17 +187,29 @@ class DetailProjection:
         if coef is None:
             return
         n, bands = x.shape[:2]
+        if back is not None:
+            more = tuple(c - i for c, i in zip(crop, inner))
+            lr = back.lr_input(x, inner)
+            shrunk = shrink(coef.view(n, -1, *dims), self.scale).flatten(2)  # ↓ of the coefficient maps
+            coef = trim(coef.view(n, -1, *dims), more, self.scale).flatten(2)  # (a copy when cut)
+            dead = {b: (shrink(v[:, None], self.scale)[:, 0], trim(v, more, self.scale)) for b, v in dead.items()}
         step = max(1, CHUNK_VALUES // (n * coef.shape[-1]))
-        if x.device.type == "cpu" and bands > 1:  # the depthwise bicubic is ~3x faster channels-last
+        if back is None and x.device.type == "cpu" and bands > 1:  # the depthwise bicubic is ~3x faster channels-last
             x = x.contiguous(memory_format=torch.channels_last)
         for b0 in range(0, bands, step):
             b1 = min(bands, b0 + step)
-            y = bicubic_base(x[:, b0:b1].float(), self.scale, crop)  # (N, b1 − b0, H, W), contiguous
+            if back is None:
+                y = bicubic_base(x[:, b0:b1].float(), self.scale, crop)  # (N, b1 − b0, H, W), contiguous
+            else:
+                low = torch.matmul(self.synthesis[b0:b1], shrunk).view(n, b1 - b0, *lr[0].shape[-2:])  # ↓(D⁻¹U c)
+                for b in range(b0, b1):
+                    if b in dead:
+                        low[:, b - b0] += dead[b][0]
+                y = back.corrected((lr[0][:, b0:b1], lr[1][:, b0:b1]), low, more)
             for i in range(n):
                 y[i].view(b1 - b0, -1).addmm_(self.synthesis[b0:b1], coef[i])
             for b in range(b0, b1):
                 if b in dead:
-                    y[:, b - b0] += dead.pop(b)
+                    y[:, b - b0] += dead.pop(b) if back is None else dead.pop(b)[1]
             yield b0, b1, y
             y = None
-

@@ -1,0 +1,154 @@
+"""LR-consistency back-projection (hsrcli.infer.consistency) and ``hsr upscale --consistency``."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+from rasters import write_geotiff
+
+from hsrcli.cli import app
+from hsrcli.infer.consistency import REACH, BackProjection, lr_filter, reduce_expanded, shrink
+from hsrcli.io import open_scene
+from hsrcli.models.crop import trim
+from hsrcli.ops.imresize import imresize
+
+SCALES = [2, 3, 4, 8]
+
+
+def _pair(scale: int, bands: int = 5, side: int = 30, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """An LR image x (1, bands, side, side) and what a network adds to its bicubic upsampling, D."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, bands, side, side, generator=g, dtype=torch.float64)
+    return x, 0.1 * torch.randn(1, bands, side * scale, side * scale, generator=g, dtype=torch.float64)
+
+
+def _matlab_ibp(x: torch.Tensor, y: torch.Tensor, scale: int, passes: int) -> torch.Tensor:
+    """The textbook iteration with MATLAB's imresize both ways: y += up(x − down(y))."""
+    for _ in range(passes):
+        y = y + imresize(x - imresize(y, size=tuple(x.shape[-2:])), scale=scale)
+    return y
+
+
+def _lr_error(y: torch.Tensor, x: torch.Tensor, border: int) -> float:
+    d = imresize(y, size=tuple(x.shape[-2:])) - x
+    return float(d[..., border:-border, border:-border].abs().mean())
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_interpolate_with_antialias_is_matlab_bicubic_away_from_the_border(scale):
+    x, d = _pair(scale)
+    inside = (slice(None), slice(None), slice(3, -3), slice(3, -3))
+    assert torch.allclose(shrink(d, scale)[inside], imresize(d, size=(30, 30))[inside], atol=1e-12)
+    assert torch.allclose(reduce_expanded(x, scale)[inside], imresize(imresize(x, scale=scale), size=(30, 30))[inside],
+                          atol=1e-12)
+    k = lr_filter(scale)
+    assert len(k) == 7 and torch.allclose(k, k.flip(0)) and abs(float(k.sum()) - 1) < 1e-12
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("passes", [1, 3])
+def test_the_lr_arithmetic_equals_the_textbook_iteration(scale, passes):
+    """↑(x + R) + D equals ``passes`` rounds of y += ↑(x − ↓(y)) from y = ↑(x) + D, away from the border."""
+    x, d = _pair(scale)
+    want = _matlab_ibp(x, imresize(x, scale=scale) + d, scale, passes)
+    got = next(iter(BackProjection(scale, passes).apply([(0, 5, d.float())], x, (0,) * 4, (0,) * 4)))[2]
+    b = 4 * REACH * passes * scale  # the array's border is treated otherwise (discarded by the callers)
+    assert torch.allclose(got[..., b:-b, b:-b].double(), want[..., b:-b, b:-b], atol=2e-5)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_each_pass_brings_the_bicubic_reduction_of_the_output_closer_to_the_input(scale):
+    x, d = _pair(scale)
+    errors = [_lr_error(imresize(x, scale=scale) + d, x, 8)]
+    for passes in range(1, 6):
+        y = next(iter(BackProjection(scale, passes).apply([(0, 5, d.float())], x, (0,) * 4, (0,) * 4)))[2]
+        errors.append(_lr_error(y.double(), x, 8))
+    assert all(b < 0.75 * a for a, b in itertools.pairwise(errors)), errors  # a contraction: ~0.5-0.7 per pass
+    assert errors[-1] < 0.1 * errors[0]
+
+
+@pytest.mark.parametrize("passes", [1, 2])
+def test_pieces_and_crops_give_the_whole_output_back_projected_then_cut(passes):
+    """What tiles do: the detail computed less ``widen(crop)``, in band pieces, back-projected and cut to
+    ``crop`` equals the whole detail back-projected, then cut — the reach is enough (and needed)."""
+    s, crop = 4, (13, 8, 0, 17)  # sides past the reach, at it, at the array's own border, far past it
+    x, d = _pair(s, bands=6, side=40)
+    d = d.float()
+    bp = BackProjection(s, passes)
+    want = trim(next(iter(bp.apply([(0, 6, d.clone())], x, (0,) * 4, (0,) * 4)))[2], crop, s)
+    inner = bp.widen(crop)
+    assert inner == tuple(max(0, c - REACH * passes) for c in crop)
+    pieces = [(0, 2, trim(d, inner, s)[:, 0:2].clone()), (2, 6, trim(d, inner, s)[:, 2:6].clone())]
+    got = torch.cat([y for _, _, y in bp.apply(pieces, x, inner, crop)], 1)
+    assert got.shape == want.shape
+    assert torch.allclose(got, want, atol=1e-5)
+    if passes == 1:  # one LR pixel less than the reach of one pass is not enough
+        short = tuple(max(0, c - REACH + 1) for c in crop)
+        y = next(iter(bp.apply([(0, 6, trim(d, short, s).clone())], x, short, crop)))[2]
+        assert not torch.allclose(y, want, atol=1e-5)
+
+
+def test_at_least_one_pass():
+    with pytest.raises(ValueError, match="at least one"):
+        BackProjection(4, 0)
+
+
+def _upscale(runner, src, out, *args):
+    res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-o", str(out), "-q", "--device", "cpu", "--json",
+                              *args])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout[res.stdout.index("{"):])
+
+
+@pytest.mark.parametrize("subspace", ["auto", "off"])
+def test_upscale_back_projects_by_default_and_the_output_reproduces_its_input(runner, tmp_path, subspace):
+    g = np.random.default_rng(3)
+    cube = (0.3 + g.random((20, 22, 9))).astype(np.float32)
+    src = write_geotiff(tmp_path / "in.tif", cube)
+    runs = {c: _upscale(runner, src, tmp_path / f"c{c}.tif", "-m", "lkca-g_x2", "--subspace", subspace,
+                        *([] if c is None else ["--consistency", str(c)])) for c in (None, 0, 3)}
+    assert runs[None]["consistency"] == 1 and "LR back-projection (1 pass)" in runs[None]["model"]
+    assert runs[0]["consistency"] == 0 and "back-projection" not in runs[0]["model"]
+    assert "(3 passes)" in runs[3]["model"]
+    lr = torch.from_numpy(cube.transpose(2, 0, 1)).double()
+
+    def error(name):
+        y = torch.from_numpy(open_scene(tmp_path / name).read().astype(np.float64).transpose(2, 0, 1))
+        return _lr_error(y, lr, 3)
+
+    e_off, e_one, e_three = error("c0.tif"), error("cNone.tif"), error("c3.tif")
+    assert e_one < 0.6 * e_off and e_three < 0.5 * e_one
+
+
+def test_bicubic_is_not_back_projected(runner, tmp_path):
+    src = write_geotiff(tmp_path / "in.tif", np.random.default_rng(0).random((12, 12, 4)).astype(np.float32))
+    res = _upscale(runner, src, tmp_path / "b.tif", "-m", "bicubic", "--consistency", "2")
+    assert res["consistency"] == 0
+    ref = imresize(torch.from_numpy(open_scene(src).read().transpose(2, 0, 1)).double(), scale=2)
+    assert np.allclose(open_scene(tmp_path / "b.tif").read(), ref.numpy().transpose(1, 2, 0), atol=1e-5)
+
+
+@pytest.mark.parametrize("passes", [1, 2])
+def test_the_projection_back_projects_its_coefficients_as_the_textbook_iteration_would_its_output(passes):
+    """DetailProjection.project with ``back``: ↓ of k coefficient maps instead of B bands, a dead band's
+    detail left alone — the same as projecting, then y += ↑(x − ↓(y)), then cutting the tile's crop."""
+    from hsrcli.infer.subspace import DetailProjection, SubspaceFit
+
+    s, bands, crop = 2, 7, (14, 10, 9, 12)
+    x, d = _pair(s, bands=bands, side=40, seed=5)
+    good = [b for b in range(bands) if b != 3]  # band 3: no valid pixel, its detail kept as it is
+    basis, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((len(good), 2)))
+    proj = DetailProjection(SubspaceFit(basis, good, 0.99, 100), np.linspace(1, 2, bands), s, torch.device("cpu"))
+    pieces = [(0, 4, d[:, :4].float()), (4, bands, d[:, 4:].float())]
+    plain = torch.cat([y for _, _, y in proj.project(pieces, x.float())], 1).double()
+    want = trim(_matlab_ibp(x, plain, s, passes), crop, s)
+    bp = BackProjection(s, passes)
+    inner = bp.widen(crop)
+    cut = [(b0, b1, trim(p, inner, s).clone()) for b0, b1, p in pieces]
+    got = torch.cat([y for _, _, y in proj.project(cut, x.float(), crop, bp, inner)], 1).double()
+    assert got.shape == want.shape
+    assert torch.allclose(got, want, atol=2e-5)
