@@ -98,6 +98,13 @@ class BackProjection:
         (an array's own border needs no more: it is treated alike in a tile and in the whole image)."""
         return tuple(max(0, c - self.reach) for c in crop)
 
+    def whole(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The output ``y`` ``(N, B, s·h, s·w)`` of ``x`` ``(N, B, h, w)`` back-projected as one array (no tiles)."""
+        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+            detail = y.float() - bicubic_base(x.float(), self.scale)
+        none = (0, 0, 0, 0)
+        return torch.cat([out for _, _, out in self.apply([(0, x.shape[1], detail)], x, none, none)], 1)
+
     def lr_input(self, x: torch.Tensor, inner: Crop) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x, K(x))`` float32 on the window of ``x`` ``(N, B, h, w)`` less ``inner`` (``K(x)`` from the
         whole of ``x``: exact up to its border)."""

@@ -86,7 +86,8 @@ def check_side(rows: int, cols: int, scale: int) -> int:
     return side if side // scale >= MIN_CHECK_LR else 0
 
 
-def self_check(forward_u: Forward, forward_v: Forward | None, crop: torch.Tensor, scale: int) -> dict:
+def self_check(forward_u: Forward, forward_v: Forward | None, crop: torch.Tensor, scale: int,
+               plain: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> dict:
     """Score FineSR on the scene's own LR.
 
     Args:
@@ -96,10 +97,12 @@ def self_check(forward_u: Forward, forward_v: Forward | None, crop: torch.Tensor
         crop: normalised LR crop ``(1, B, n, n)`` with ``n`` a multiple of ``scale``
             (see :func:`check_side`).
         scale: s.
+        plain: what the output is without FineSR, from U and its input (``hsr upscale``: U
+            back-projected, :mod:`hsrcli.infer.consistency`); default U itself.
 
     Returns:
-        ``gain_db`` (PSNR of FineSR's result minus PSNR of U, both against ``crop``), the two
-        MSEs, the weight λ found, and the crop side in LR pixels.
+        ``gain_db`` (PSNR of FineSR's result minus PSNR of the plain output, both against ``crop``),
+        the two MSEs, the weight λ found, and the crop side in LR pixels.
     """
     small = bicubic_resize(crop.double(), 1 / scale).float()
     u = forward_u(small).double()
@@ -108,6 +111,8 @@ def self_check(forward_u: Forward, forward_v: Forward | None, crop: torch.Tensor
     lam = float(weight_from_sam(angles.mean()))
     refined = u + lam * correction
     target = crop.double()
+    if plain is not None:
+        u = plain(u.float(), small).double()
     mse_u = float(((u - target) ** 2).mean())
     mse_r = float(((refined - target) ** 2).mean())
     gain = 10 * math.log10(max(mse_u, 1e-30) / max(mse_r, 1e-30))
@@ -141,8 +146,10 @@ class SceneRefiner:
             return x
         return forward(self.partner, x / self.scale_v, self.amp) * self.scale_v
 
-    def run_check(self, scene: Scene, forward_u, div_t: torch.Tensor, fill: InputFill | None, scale: int) -> None:
-        """Decide from the scene's own LR whether FineSR helps this pair (sets ``applied``)."""
+    def run_check(self, scene: Scene, forward_u, div_t: torch.Tensor, fill: InputFill | None, scale: int,
+                  plain: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:
+        """Decide from the scene's own LR whether FineSR helps this pair (sets ``applied``); ``plain``: the
+        output without FineSR from U and its input (:func:`self_check`)."""
         m = scene.meta
         side = check_side(m.rows, m.cols, scale)
         if side == 0:
@@ -152,7 +159,7 @@ class SceneRefiner:
             return
         x, _ = read_block(scene, (m.rows - side) // 2, (m.cols - side) // 2, side, side, 0, fill)
         crop = torch.from_numpy(x)[None].to(self.device) / div_t
-        self.check = self_check(forward_u, None if self.partner is None else self.forward_v, crop, scale)
+        self.check = self_check(forward_u, None if self.partner is None else self.forward_v, crop, scale, plain)
         gain = self.check["gain_db"]
         self.applied = gain >= 0
         self.reason = (f"{'applied' if self.applied else 'not applied'}: on this scene's own LR, degraded "

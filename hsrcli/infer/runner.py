@@ -152,8 +152,9 @@ def upscale_scene(
         refiner = None
         if refine is not None:
             refiner = SceneRefiner(refine, scene, stats, div, opts.device, opts.amp)
-            if refine.check:
-                refiner.run_check(scene, lambda x: forward(model, x, opts.amp), div_t, fill, s)
+            if refine.check:  # against the output without FineSR, back-projected as it then would be
+                plain = BackProjection(s, opts.consistency).whole if opts.consistency and resolved.normalised else None
+                refiner.run_check(scene, lambda x: forward(model, x, opts.amp), div_t, fill, s, plain)
         use_refine = refiner is not None and refiner.applied
         projection = None
         if project and not use_refine:
