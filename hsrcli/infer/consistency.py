@@ -98,12 +98,17 @@ class BackProjection:
         (an array's own border needs no more: it is treated alike in a tile and in the whole image)."""
         return tuple(max(0, c - self.reach) for c in crop)
 
+    def margins(self, crop: Crop) -> tuple[Crop, Crop]:
+        """``(inner, more)``: :meth:`widen` of ``crop``, and what is cut from the back-projected output
+        of a detail computed less ``inner`` to leave ``crop`` (LR px on each side)."""
+        inner = self.widen(crop)
+        return inner, tuple(c - i for c, i in zip(crop, inner))
+
     def whole(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The output ``y`` ``(N, B, s·h, s·w)`` of ``x`` ``(N, B, h, w)`` back-projected as one array (no tiles)."""
         with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
             detail = y.float() - bicubic_base(x.float(), self.scale)
-        none = (0, 0, 0, 0)
-        return torch.cat([out for _, _, out in self.apply([(0, x.shape[1], detail)], x, none, none)], 1)
+        return torch.cat([out for _, _, out in self.apply([(0, x.shape[1], detail)], x, (0, 0, 0, 0))], 1)
 
     def lr_input(self, x: torch.Tensor, inner: Crop) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x, K(x))`` float32 on the window of ``x`` ``(N, B, h, w)`` less ``inner`` (``K(x)`` from the
@@ -127,15 +132,15 @@ class BackProjection:
                 z = z.contiguous(memory_format=torch.channels_last)
             return bicubic_base(z, self.scale, more)
 
-    def apply(self, pieces: Iterable[tuple[int, int, torch.Tensor]], x: torch.Tensor, inner: Crop,
+    def apply(self, pieces: Iterable[tuple[int, int, torch.Tensor]], x: torch.Tensor,
               crop: Crop) -> Iterator[tuple[int, int, torch.Tensor]]:
         """Outputs ``(b0, b1, y)`` (``y`` ``(N, b, H, W)``, float32, less ``s·crop`` HR px on each side) from
-        the detail ``pieces`` ``(b0, b1, D)`` of the network on ``x``, computed less ``s·inner`` HR px
-        (``inner`` = :meth:`widen` of ``crop``): the back-projected ``↑(x) + D``, as if cut from the whole
-        back-projected output. ``D`` pieces are consumed. (With the spectral subspace,
+        the detail ``pieces`` ``(b0, b1, D)`` of the network on ``x``, computed less :meth:`widen` of
+        ``crop``: the back-projected ``↑(x) + D``, as if cut from the whole back-projected output. ``D``
+        pieces are consumed. (With the spectral subspace,
         :meth:`~hsrcli.infer.subspace.DetailProjection.project` does the same on its coefficients.)"""
         s = self.scale
-        more = tuple(c - i for c, i in zip(crop, inner))
+        inner, more = self.margins(crop)
         x, kx = self.lr_input(x, inner)
         for b0, b1, d in pieces:
             with torch.no_grad(), torch.autocast(d.device.type, enabled=False):

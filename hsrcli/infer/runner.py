@@ -149,12 +149,14 @@ def upscale_scene(
         if fill is not None and fill.dead and resolved.bands is None:
             model = GoodBands(model, fill.good, m.bands)  # band-agnostic: dead bands never enter a group
         div_t = torch.from_numpy(div.astype(np.float32)).view(1, -1, 1, 1).to(opts.device)
+        # the LR back-projection, for every output but FineSR's and a linear model's
+        back = BackProjection(s, opts.consistency) if opts.consistency and resolved.normalised else None
         refiner = None
         if refine is not None:
             refiner = SceneRefiner(refine, scene, stats, div, opts.device, opts.amp)
             if refine.check:  # against the output without FineSR, back-projected as it then would be
-                plain = BackProjection(s, opts.consistency).whole if opts.consistency and resolved.normalised else None
-                refiner.run_check(scene, lambda x: forward(model, x, opts.amp), div_t, fill, s, plain)
+                refiner.run_check(scene, lambda x: forward(model, x, opts.amp), div_t, fill, s,
+                                  None if back is None else back.whole)
         use_refine = refiner is not None and refiner.applied
         projection = None
         if project and not use_refine:
@@ -163,8 +165,7 @@ def upscale_scene(
             if fit is not None:
                 projection = DetailProjection(fit, div, s, opts.device)
         sample = None  # the drawn spectra are not held while the model runs
-        back = BackProjection(s, opts.consistency) if opts.consistency and resolved.normalised and not use_refine \
-            else None
+        back = None if use_refine else back
         grid = plan_grid(net, resolved, m, refine, opts, 0 if projection is None else projection.fit.rank,
                          0 if back is None else back.reach)
         model.fit_tile(grid.tile)
@@ -302,9 +303,9 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
                 detail = projection is not None or back is not None  # what the model adds to bicubic
                 pieces = forward_bands(model, x, opts.amp, inner, detail=detail)
                 if projection is not None:  # mixes the bands of a pixel: k coefficients per HR pixel held
-                    pieces = projection.project(pieces, x, crop, back, inner)
+                    pieces = projection.project(pieces, x, crop, back)
                 elif back is not None:
-                    pieces = back.apply(pieces, x, inner, crop)
+                    pieces = back.apply(pieces, x, crop)
         for b0, b1, y in clock.iterate("model", pieces):
             with clock("model"):
                 y = y.mul_(out_div[:, b0:b1])

@@ -162,17 +162,16 @@ class DetailProjection:
         self.dead = sorted(set(range(len(div))) - set(good))
 
     def project(self, pieces: Iterable[tuple[int, int, torch.Tensor]], x: torch.Tensor, crop: Crop | None = None,
-                back: BackProjection | None = None, inner: Crop | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
+                back: BackProjection | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:
         """The projected output of LR input ``x`` ``(N, B, h, w)``, less ``s·crop`` HR px on each side, as
         ``(b0, b1, y)`` pieces ``(N, b1 − b0, H, W)`` in band order (at most :data:`CHUNK_VALUES` values
         each), from the ``pieces`` of what the model adds to the bicubic upsampling
         (``SRModel.forward_bands(…, detail=True)``), consumed first, in any band order.
 
-        With ``back`` (:mod:`hsrcli.infer.consistency`) the pieces are computed less ``inner``
-        (:meth:`~hsrcli.infer.consistency.BackProjection.widen` of ``crop``) and the output is
+        With ``back`` (:mod:`hsrcli.infer.consistency`) the pieces are computed less
+        :meth:`~hsrcli.infer.consistency.BackProjection.widen` of ``crop`` and the output is
         back-projected onto ``x``: the reduction of the projected detail ``D⁻¹U c`` is that of the k
         coefficient maps (↓ is linear and per band), so only those are reduced at HR, not B bands."""
-        inner = crop if back is None else inner
         coef, dead = None, {}
         for b0, b1, r in pieces:
             if coef is None:
@@ -188,7 +187,7 @@ class DetailProjection:
             return
         n, bands = x.shape[:2]
         if back is not None:
-            more = tuple(c - i for c, i in zip(crop, inner))
+            inner, more = back.margins(crop)
             lr = back.lr_input(x, inner)
             shrunk = shrink(coef.view(n, -1, *dims), self.scale).flatten(2)  # ↓ of the coefficient maps
             coef = trim(coef.view(n, -1, *dims), more, self.scale).flatten(2)  # (a copy when cut)
