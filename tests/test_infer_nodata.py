@@ -1,27 +1,30 @@
-"""Bands with no valid pixel (hsrcli/infer/nodata.py): a band-agnostic model runs on the good ones only."""
+"""Bands with no valid pixel or one value (hsrcli/infer/nodata.py): a band-agnostic model runs on the others only."""
 
 from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
-from hsrcli.infer.nodata import GoodBands
+from hsrcli.errors import HsrInputError
+from hsrcli.infer.nodata import GoodBands, InputFill
 from hsrcli.models import build
 from hsrcli.models.crop import trim
 from hsrcli.models.resample import bicubic_resize
 
 
-@pytest.mark.parametrize("dead", [(0, 5, 6, 12), (3,), ()])
+@pytest.mark.parametrize("dead,flat", [((0, 5, 6, 12), ()), ((3,), ()), ((), ()), ((0, 5), (6, 12)), ((), (4, 7, 8))])
 @pytest.mark.parametrize("detail", [False, True])
-def test_good_bands_stream_the_model_pieces_in_scene_numbering(dead, detail):
-    """Pieces cover every band in order; they are the whole output (zeros in the bad bands), or with
-    ``detail`` that output less its bicubic, cropped inside the model."""
+def test_good_bands_stream_the_model_pieces_in_scene_numbering(dead, flat, detail):
+    """Pieces cover every band in order; they are the whole output (zeros in the bands without data,
+    the bicubic upsampling in the flat ones), or with ``detail`` that output less its bicubic, cropped
+    inside the model."""
     torch.manual_seed(0)
     bands, scale, crop = 13, 2, (2, 1, 0, 3)
     inner = build("lkca-g", bands, scale, channels=6, blocks=1, group_batch=1).eval()
-    model = GoodBands(inner, [b for b in range(bands) if b not in dead], bands).eval()
+    model = GoodBands(inner, [b for b in range(bands) if b not in dead + flat], bands, flat).eval()
     x = torch.rand(2, bands, 11, 10)
     with torch.no_grad():
         full = trim(model(x), crop, scale)
@@ -32,3 +35,29 @@ def test_good_bands_stream_the_model_pieces_in_scene_numbering(dead, detail):
     want = full - trim(bicubic_resize(x, scale), crop, scale) if detail else full
     torch.testing.assert_close(got, want, rtol=0, atol=2e-6)
     assert not full[:, list(dead)].any()
+    torch.testing.assert_close(full[:, list(flat)], trim(bicubic_resize(x, scale), crop, scale)[:, list(flat)],
+                               rtol=0, atol=2e-6)
+    if detail:
+        assert not got[:, list(flat)].any()
+
+
+def _stats(columns):
+    """band_stats-like dicts of columns of valid values (an empty column: no valid pixel)."""
+    return [{"band": i, "valid": len(v), "min": min(v, default=None), "max": max(v, default=None),
+             "mean": float(np.mean(v)) if v else None} for i, v in enumerate(columns)]
+
+
+def test_input_fill_finds_flat_bands_and_the_bands_a_model_runs_on():
+    fill = InputFill.from_stats(_stats([[1, 2], [0, 0], [], [5, 5], [3, 1]]))
+    assert fill.dead == (2,) and fill.flat == (1, 3)
+    assert fill.good == [0, 1, 3, 4] and fill.modelled == [0, 4]
+    model = build("lkca-g", 5, 2, channels=6, blocks=1)
+    wrapped = GoodBands.around(model, fill)
+    assert wrapped.good.tolist() == [0, 4] and wrapped.flat == {1, 3}
+    assert wrapped.summary() == "on 2 of 5 bands (2 flat: bicubic; 1 without data)"
+    # a constant scene: nothing but flat bands, the model runs on all of them; nothing to leave out: itself
+    const = InputFill.from_stats(_stats([[7, 7], [], [2]]))
+    assert const.modelled == [0, 2] and GoodBands.around(model, const).summary() == "on 2 of 3 bands (1 without data)"
+    assert GoodBands.around(model, InputFill.from_stats(_stats([[1, 2], [3, 4]]))) is model
+    with pytest.raises(HsrInputError, match="every band of the scene is nodata"):
+        InputFill.from_stats(_stats([[], []]))

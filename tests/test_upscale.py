@@ -570,6 +570,28 @@ def test_bands_entirely_nodata_stay_nodata_and_do_not_touch_the_good_ones(runner
     np.testing.assert_allclose(out[..., good], ref[..., good] if model == "lkca" else ref, rtol=0, atol=1e-5)
 
 
+def test_flat_bands_keep_their_value_and_stay_out_of_a_band_agnostic_model(runner, tmp_path):
+    """Bands zeroed (bbl) or constant are output as that value, exactly; the model runs on the others,
+    which get exactly what they get alone; the history and --json say so."""
+    g = np.random.default_rng(4)
+    base = g.random((20, 22, 1))
+    cube = np.round(1000 + 3000 * base * np.linspace(0.4, 1.0, 10)[None, None] + 200 * g.random((20, 22, 10)))
+    flat, good = [2, 3, 7], [0, 1, 4, 5, 6, 8, 9]
+    cube[..., 2:4], cube[..., 7] = 0, 1234
+    src = write_raw_envi(tmp_path, cube.astype(np.int16), name="bbl")
+    res = _up(runner, src, "-s", "2", "-m", "lkca-g_x2", "-o", tmp_path / "out.hdr", "--dtype", "input", "--json")
+    stats = json.loads(res.stdout[res.stdout.index("{"):])
+    assert stats["modelled_bands"] == 7 and "lkca-g_x2 on 7 of 10 bands (3 flat: bicubic)" in stats["model"]
+    with open_scene(tmp_path / "out.hdr") as sc:
+        out = sc.read()
+        assert any("on 7 of 10 bands (3 flat: bicubic)" in h for h in sc.meta.history)
+    assert (out[..., 2:4] == 0).all() and (out[..., 7] == 1234).all()
+    _up(runner, write_raw_envi(tmp_path, cube[..., good].astype(np.int16), name="good"), "-s", "2", "-m",
+        "lkca-g_x2", "-o", tmp_path / "good_x2.hdr", "--dtype", "input")
+    np.testing.assert_array_equal(out[..., good], open_scene(tmp_path / "good_x2.hdr").read())
+    assert flat == sorted(set(range(10)) - set(good))
+
+
 @pytest.mark.parametrize("rows,cols,tile", [(20, 26, None), (40, 36, 16)])
 def test_bicubic_through_upscale_equals_matlab_imresize_of_the_whole_scene(runner, tmp_path, rows, cols, tile):
     """Scene borders are mirrored with the edge pixel repeated, as imresize does: whole or tiled,

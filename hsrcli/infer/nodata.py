@@ -7,11 +7,15 @@
   runs on the good bands only (:class:`GoodBands`); a model trained for a fixed band
   list gets them filled by linear interpolation between the nearest good bands, pixel
   by pixel, which is what a spectrum without those bands looks like.
+* *Flat* bands, whose valid pixels all hold one value (bad bands zeroed, as in AVIRIS
+  products with a ``bbl``: 43 of the shipped sample's 224), have one exact super-resolution:
+  that value, which the bicubic upsampling gives. A band-agnostic model skips them as well
+  (less compute; no detail invented where there is none) unless every good band is flat.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,10 +30,12 @@ from hsrcli.models.resample import bicubic_base
 
 @dataclass(frozen=True)
 class InputFill:
-    """Per-band fill values ``means`` (B,) in stored units and the bands with no valid pixel."""
+    """Per-band fill values ``means`` (B,) in stored units, the bands with no valid pixel (``dead``) and
+    those whose valid pixels all hold one value (``flat``)."""
 
     means: np.ndarray
     dead: tuple[int, ...]
+    flat: tuple[int, ...] = ()
 
     @classmethod
     def from_stats(cls, stats: list[dict]) -> InputFill:
@@ -37,13 +43,20 @@ class InputFill:
         dead = tuple(i for i, b in enumerate(stats) if not b["valid"])
         if len(dead) == len(stats):
             raise HsrInputError("every band of the scene is nodata: nothing to super-resolve")
+        flat = tuple(i for i, b in enumerate(stats) if b["valid"] and b["min"] == b["max"])
         means = np.array([b["mean"] if b["mean"] is not None else 0.0 for b in stats], dtype=np.float32)
-        return cls(means, dead)
+        return cls(means, dead, flat)
 
     @property
     def good(self) -> list[int]:
         """Bands with at least one valid pixel."""
         return [b for b in range(len(self.means)) if b not in self.dead]
+
+    @property
+    def modelled(self) -> list[int]:
+        """The bands a band-agnostic model runs on: the good ones that are not flat, or every good
+        one when all are flat (a constant scene)."""
+        return [b for b in self.good if b not in self.flat] or self.good
 
     def apply(self, x: np.ndarray, bad: np.ndarray) -> np.ndarray:
         """Fill ``x`` (h, w, B) float32 where ``bad`` (h, w, B): band means, then dead bands interpolated."""
@@ -61,14 +74,28 @@ class InputFill:
 
 
 class GoodBands(SRModel):
-    """Run a band-agnostic ``model`` on the bands in ``good`` only: ``(N, B, h, w) → (N, B, s·h, s·w)``,
-    zeros in the other bands (they are written as nodata)."""
+    """Run a band-agnostic ``model`` on the bands in ``good`` only: ``(N, B, h, w) → (N, B, s·h, s·w)``;
+    the other bands are the bicubic upsampling of the input in ``flat`` (a constant band stays that
+    constant) and zeros in the rest (bands without data: they are written as nodata)."""
 
-    def __init__(self, model: nn.Module, good: list[int], bands: int) -> None:
+    def __init__(self, model: nn.Module, good: list[int], bands: int, flat: Iterable[int] = ()) -> None:
         super().__init__()
         self.model, self.bands = model, bands
         self.register_buffer("good", torch.as_tensor(good, dtype=torch.long), persistent=False)
+        self.flat = frozenset(flat) - set(good)
         self.receptive_radius = model.receptive_radius
+
+    @classmethod
+    def around(cls, model: SRModel, fill: InputFill) -> SRModel:
+        """``model`` run on the bands :attr:`InputFill.modelled` names (itself when that is every band)."""
+        run = fill.modelled
+        return model if len(run) == len(fill.means) else cls(model, run, len(fill.means), fill.flat)
+
+    def summary(self) -> str:
+        """What runs where, for the output's history: ``on G of B bands (F flat: bicubic; D without data)``."""
+        dead = self.bands - len(self.good) - len(self.flat)
+        parts = [f"{len(self.flat)} flat: bicubic"] * bool(self.flat) + [f"{dead} without data"] * bool(dead)
+        return f"on {len(self.good)} of {self.bands} bands ({'; '.join(parts)})"
 
     def fit_tile(self, tile: int) -> None:
         self.model.fit_tile(tile)
@@ -84,14 +111,18 @@ class GoodBands(SRModel):
         y = self.model(x.index_select(1, self.good))
         out = y.new_zeros(y.shape[0], self.bands, *y.shape[2:])
         out[:, self.good] = y
+        if self.flat:
+            flat = sorted(self.flat)
+            out[:, flat] = bicubic_base(x[:, flat], y.shape[-1] // x.shape[-1]).to(out.dtype)
         return out
 
     def forward_bands(self, x: torch.Tensor, crop: Crop | None = None, detail: bool = False
                       ) -> Iterator[tuple[int, int, torch.Tensor]]:
         """The model's own pieces over the good bands (streamed, cropped inside the model), in the
         scene's band numbering: a piece runs from its first good band (0 for the first piece) to the
-        next piece's first good band (B for the last); the bad bands in it are zeros — with ``detail``,
-        zeros less their bicubic, so that adding the bicubic back gives zeros too."""
+        next piece's first good band (B for the last); the other bands in it are as :meth:`forward`
+        gives them — with ``detail``, less their bicubic: zeros in the flat bands, minus the bicubic in
+        those without data, so that adding the bicubic back gives the same output."""
         good = self.good.tolist()
         for g0, g1, y in self.model.forward_bands(x.index_select(1, self.good), crop, detail):
             b0 = 0 if g0 == 0 else good[g0]
@@ -101,8 +132,10 @@ class GoodBands(SRModel):
                 continue
             out = y.new_zeros(y.shape[0], b1 - b0, *y.shape[2:])
             out[:, [b - b0 for b in good[g0:g1]]] = y
-            if detail:
-                bad = sorted(set(range(b0, b1)) - set(good[g0:g1]))
+            others = sorted(set(range(b0, b1)) - set(good[g0:g1]))
+            based = [b for b in others if (b in self.flat) != detail]  # the bands whose output is ± their bicubic
+            if based:
                 scale = y.shape[-1] // (x.shape[-1] - (crop[2] + crop[3] if crop else 0))
-                out[:, [b - b0 for b in bad]] -= bicubic_base(x[:, bad], scale, crop).to(out.dtype)
+                base = bicubic_base(x[:, based], scale, crop).to(out.dtype)
+                out[:, [b - b0 for b in based]] = -base if detail else base
             yield b0, b1, out

@@ -146,8 +146,8 @@ def upscale_scene(
         div, norm_desc = divisor(scene, resolved, stats)
         fill = None if stats is None else InputFill.from_stats(stats)
         net = model  # what the tile plan asks how many bands it holds
-        if fill is not None and fill.dead and resolved.bands is None:
-            model = GoodBands(model, fill.good, m.bands)  # band-agnostic: dead bands never enter a group
+        if fill is not None and resolved.bands is None:  # band-agnostic: no dead or flat band enters a group
+            model = GoodBands.around(model, fill)
         div_t = torch.from_numpy(div.astype(np.float32)).view(1, -1, 1, 1).to(opts.device)
         # the LR back-projection, for every output but FineSR's and a linear model's
         back = BackProjection(s, opts.consistency) if opts.consistency and resolved.normalised else None
@@ -170,6 +170,7 @@ def upscale_scene(
                          0 if back is None else back.reach)
         model.fit_tile(grid.tile)
         what = resolved.label + (f" (self-ensemble of {opts.ensemble})" if opts.ensemble > 1 else "")
+        what += f" {model.summary()}" if isinstance(model, GoodBands) else ""
         what += f" + FineSR({refiner.summary()['partner']})" if use_refine else ""
         if projection is not None:
             what += f" + spectral subspace (rank {projection.fit.rank} of {len(projection.fit.good)})"
@@ -218,7 +219,8 @@ def upscale_scene(
             acc.close()
     seconds = time.perf_counter() - t0
     result = {"output": str(out if writer is None else writer.path), "rows": hr.rows, "cols": hr.cols,
-              "bands": m.bands, "scale": s,
+              "bands": m.bands, "modelled_bands": len(model.good) if isinstance(model, GoodBands) else m.bands,
+              "scale": s,
               "model": what, "tiles": len(grid), "tile": grid.tile, "overlap": grid.overlap, "margin": grid.margin,
               "pad": grid.pad, "exact": opts.exact, "ensemble": opts.ensemble,
               "ranks": info.world_size if info is not None else 1,

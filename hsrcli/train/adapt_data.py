@@ -57,15 +57,16 @@ def _read(scene: Scene, resolved: ResolvedModel) -> tuple[np.ndarray, np.ndarray
     raw = scene.read(Window((m.cols - w) // 2, (m.rows - h) // 2, w, h))
     x = raw.astype(np.float32)
     bad = m.nodata_mask(raw) | ~np.isfinite(x)
-    good = list(range(m.bands))
+    good = list(range(m.bands))  # the bands whose missing values make a pixel invalid for training
     if stats is not None:
         fill = InputFill.from_stats(stats)
         x = fill.apply(x, bad)
-        good = fill.good
+        # band-agnostic: dead and flat bands never enter a group (as in upscale)
+        good = fill.good if resolved.bands is not None else fill.modelled
     else:
         x = np.where(bad, np.float32(0), x)
     x /= div.astype(np.float32)
-    if resolved.bands is None:  # band-agnostic: dead bands never enter a group (as in upscale)
+    if resolved.bands is None:
         x, div = x[:, :, good], div[good]
     return x, bad[:, :, good].any(axis=2), div
 
