@@ -43,3 +43,28 @@ def test_io_layer_never_imports_torch():
                "s.read()\n"
                "print('TORCH', 'torch' in sys.modules)\n")
     assert "TORCH False" in out
+
+
+def test_the_entry_point_exits_with_the_command_status_and_flushed_output(tmp_path):
+    """``main`` ends the process without the interpreter's teardown: the status is the command's
+    (0, 2 on bad input, 2 on a usage error), piped output arrives whole, atexit handlers run."""
+    ok = subprocess.run([sys.executable, "-m", "hsrcli", "info", str(SAMPLE_HDR), "--json"], capture_output=True,
+                        text=True, check=False)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["bands"] == 224
+    bad = subprocess.run([sys.executable, "-m", "hsrcli", "info", str(tmp_path / "none.hdr")], capture_output=True,
+                         text=True, check=False)
+    assert bad.returncode == 2 and "hsr: error:" in bad.stderr and bad.stdout == ""
+    usage = subprocess.run([sys.executable, "-m", "hsrcli", "upscale", "x", "-s", "9"], capture_output=True, text=True,
+                           check=False)
+    assert usage.returncode == 2 and "9 is not one of" in usage.stderr
+    marker = tmp_path / "atexit.txt"
+    code = ("import atexit, sys\n"
+            f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+            "from hsrcli.cli import _exit\n"
+            "print('buffered', end='')\n"
+            "_exit(sys.argv[1] if sys.argv[1] != '3' else 3)\n")
+    for arg, status in (("3", 3), ("a message", 1)):
+        marker.unlink(missing_ok=True)
+        out = subprocess.run([sys.executable, "-c", code, arg], capture_output=True, text=True, check=False)
+        assert out.returncode == status and out.stdout == "buffered" and marker.read_text() == "ran"
+        assert ("a message" in out.stderr) == (status == 1)

@@ -7,7 +7,7 @@ rasterio, spectral) inside the command body, so ``hsr --help`` and
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -70,14 +70,44 @@ def _terminate(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
-def main() -> None:
+def main() -> NoReturn:
     """Console-script entry point (``hsr``).
 
     SIGTERM (``kill``, a batch scheduler's time limit) exits through Python's normal
     unwinding, so temporary outputs are removed as on any error; SIGKILL cannot be
-    caught: its leftovers are removed by the next run writing to that folder.
+    caught: its leftovers are removed by the next run writing to that folder. The process
+    then ends without the interpreter's teardown (:func:`_exit`).
     """
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
-    app(prog_name="hsr")
+    try:
+        app(prog_name="hsr")  # standalone: ends in SystemExit with the exit code
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    _exit(code)
+
+
+def _exit(code: int | str | None) -> NoReturn:
+    """End the process with ``code`` as :class:`SystemExit` would, once the command has returned:
+    the ``atexit`` handlers run and standard streams are flushed, but the interpreter's module
+    teardown is skipped (``os._exit``) — with PyTorch imported it takes ~0.4 s on 2 cores, 10–15 %
+    of a whole ``hsr upscale`` of the shipped sample. Nothing is left to it: every output has been
+    committed (renamed into place) or removed, and thread pools are idle, by the time a command returns."""
+    import atexit
+    import os
+    import sys
+
+    if code is not None and not isinstance(code, int):  # SystemExit("message"): printed, status 1
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe (hsr ... | head) or stream
+                pass
+        os._exit(code or 0)
