@@ -19,7 +19,7 @@ border (tests); at the border it renormalises instead of mirroring, which touche
 :data:`REACH` outermost LR pixels of the array — the discarded margin of a tile, or the mirrored
 padding of the scene.
 
-Measured with the bundled weights on the held-out scenes (``benchmarks/quality.py``; see the README).
+Measured with the bundled weights on the held-out scenes (``benchmarks/quality.py``; ``docs/EXPERIMENTS.md``).
 
 An output pixel after ``n`` passes depends on the network's output within ``n ×`` :data:`REACH` LR
 pixels of its own (↓ draws on ±2 LR px, ``K`` on ±3, ↑ on ±2; the LR input ``x`` is read over the

@@ -14,7 +14,7 @@ bicubic carries it. ``k`` is the smallest number of principal components of the 
 (centred) that hold ``energy`` of their variance (default :data:`~hsrcli.choices.SUBSPACE_ENERGY`),
 or a rank given by the user; when ``k`` reaches the number of bands there is nothing to remove.
 
-Measured (``python benchmarks/quality.py``; README, "Spectral subspace"): +0.18 dB mean per-band
+Measured (``python benchmarks/quality.py``; ``docs/EXPERIMENTS.md``, "Spectral subspace"): +0.18 dB mean per-band
 PSNR and lower SAM on the held-out airborne scenes, +0.02 dB on CAVE, never lower on any scene.
 
 :class:`SpectraSample` draws at most ~:data:`MAX_PIXELS` LR spectra at random (fixed seed) while
