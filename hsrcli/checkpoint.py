@@ -172,5 +172,9 @@ def check_compatible(ckpt: Checkpoint, bands: int, scale: int, source: str = "th
         raise HsrInputError(f"the model was trained for x{m.scale}, not x{scale}; use -s {m.scale} or a "
                             f"x{scale} model")
     if not spec(m.name).band_agnostic and m.bands != bands:
-        raise HsrInputError(f"the {m.name} model expects {m.bands} bands but {source} has {bands}; use the "
-                            "band-agnostic 'lkca-g' or train a model for this sensor with 'hsr train'")
+        wl = ckpt.meta.get("wavelengths_nm")
+        span = f" ({min(wl):g}-{max(wl):g} nm)" if wl is not None and len(wl) == m.bands else ""
+        select = f"select {m.bands} bands{span} with --bands (e.g. --bands {min(wl):g}-{max(wl):g}nm), " if span \
+            else f"select {m.bands} bands with --bands, "
+        raise HsrInputError(f"the {m.name} model expects {m.bands} bands{span} but {source} has {bands}; {select}"
+                            "use the band-agnostic 'lkca-g' or train a model for this sensor with 'hsr train'")

@@ -592,6 +592,47 @@ def test_flat_bands_keep_their_value_and_stay_out_of_a_band_agnostic_model(runne
     assert flat == sorted(set(range(10)) - set(good))
 
 
+def test_bands_option_super_resolves_the_selection_as_a_scene_of_its_own(runner, tmp_path):
+    """--bands by number or wavelength: the output holds those bands, in that order, with their metadata,
+    and equals the upscale of a file holding them alone; a bad selection exits 2 before any output."""
+    cube = make_cube(20, 18, 9, "int16", seed=5)
+    wl = wavelengths_nm(9)
+    header = {"wavelength": [f"{w:g}" for w in wl], "fwhm": ["10"] * 9, "band names": [f"b{i}" for i in range(9)]}
+    src = write_raw_envi(tmp_path, cube, name="all", header=header)
+    out = tmp_path / "sel.hdr"
+    res = _up(runner, src, "-s", "2", "-m", "lkca-g_x2", "-o", out, "--bands", "8,2-4", "--json", "--dtype", "input")
+    assert json.loads(res.stdout[res.stdout.index("{"):])["bands"] == 4
+    with open_scene(out) as sc:
+        got, meta = sc.read(), sc.meta
+    np.testing.assert_array_equal(meta.wavelengths, wl[[7, 1, 2, 3]])
+    assert meta.band_names == ["b7", "b1", "b2", "b3"] and got.shape == (40, 36, 4)
+    alone = write_raw_envi(tmp_path, cube[..., [7, 1, 2, 3]], name="alone",
+                           header={"wavelength": [f"{w:g}" for w in wl[[7, 1, 2, 3]]]})
+    _up(runner, alone, "-s", "2", "-m", "lkca-g_x2", "-o", tmp_path / "alone_x2.hdr", "--dtype", "input")
+    np.testing.assert_array_equal(got, open_scene(tmp_path / "alone_x2.hdr").read())
+    # by wavelength: 437.5-512.5 nm are bands 2-4
+    _up(runner, src, "-s", "2", "-m", "bicubic", "-o", tmp_path / "wl.hdr", "--bands", "437.5-512.5nm")
+    np.testing.assert_array_equal(open_scene(tmp_path / "wl.hdr").meta.wavelengths, wl[1:4])
+    for spec, msg in (("10", "band range '10' outside 1-9"), ("900-950nm", "no band between 900 and 950 nm"),
+                      ("x", "bad band selection 'x'")):
+        bad = runner.invoke(app, ["upscale", str(src), "-s", "2", "-o", str(tmp_path / "bad.hdr"), "--bands", spec, "-q"])
+        assert bad.exit_code == 2 and msg in bad.stderr, bad.output
+        assert not (tmp_path / "bad.hdr").exists()
+    both = runner.invoke(app, ["upscale", str(src), "-s", "2", "--bands", "1-3", "--adapt", "-q"])
+    assert both.exit_code == 2 and "cannot be combined with --bands" in both.stderr
+
+
+def test_a_band_count_mismatch_names_the_checkpoint_wavelengths_and_bands_option(runner, tmp_path):
+    src = write_raw_envi(tmp_path, make_cube(16, 16, 40, "int16"), name="forty",
+                         header={"wavelength": [f"{w:g}" for w in 380 + 10 * np.arange(40)]})
+    res = runner.invoke(app, ["upscale", str(src), "-s", "4", "-m", "lkca_x4", "-o", str(tmp_path / "o.hdr"), "-q"])
+    assert res.exit_code == 2
+    assert ("the lkca model expects 31 bands (400-700 nm) but" in res.stderr
+            and "select 31 bands (400-700 nm) with --bands (e.g. --bands 400-700nm)" in res.stderr), res.stderr
+    _up(runner, src, "-s", "4", "-m", "lkca_x4", "-o", tmp_path / "o.hdr", "--bands", "400-700nm")
+    assert open_scene(tmp_path / "o.hdr").meta.shape == (64, 64, 31)
+
+
 @pytest.mark.parametrize("rows,cols,tile", [(20, 26, None), (40, 36, 16)])
 def test_bicubic_through_upscale_equals_matlab_imresize_of_the_whole_scene(runner, tmp_path, rows, cols, tile):
     """Scene borders are mirrored with the edge pixel repeated, as imresize does: whole or tiled,

@@ -74,6 +74,10 @@ def upscale(
                                         "default settings); the adapted checkpoint is cached and reused "
                                         "($HSR_CACHE_DIR or ~/.cache/hsrcli/adapted).")] = False,
     adapt_steps: Annotated[int, typer.Option("--adapt-steps", help="Optimiser steps of --adapt.")] = 300,
+    bands: Annotated[str | None, typer.Option("--bands", help="Super-resolve these bands only: band numbers "
+                                              "from 1 (1-30,40) or wavelengths (450-700nm); the output holds "
+                                              "them, in that order, with their wavelengths.",
+                                              show_default=False)] = None,
     var: Var = None,
     layout: Layout = choices.Layout.auto,
     wavelengths: Wavelengths = None,
@@ -95,7 +99,7 @@ def upscale(
     from hsrcli.infer.refine import Refinement
     from hsrcli.infer.resolve import resolve_model
     from hsrcli.infer.runner import UpscaleOptions, upscale_scene
-    from hsrcli.io import HsrInputError, open_scene
+    from hsrcli.io import HsrInputError
     from hsrcli.runtime import amp_dtype, resolve_device
     from hsrcli.weights import default_model
 
@@ -104,8 +108,11 @@ def upscale(
             raise HsrInputError("--tile must be >= 8 and --batch >= 1")
         if len(inputs) > 1 and output is not None and not output.is_dir():
             raise HsrInputError("with several inputs, -o must be an existing folder")
+        if adapt and bands is not None:
+            raise HsrInputError("--adapt fits the model to whole scenes: it cannot be combined with --bands")
+        open_kw = {"var": var, "layout": layout, "wavelengths": wavelengths, "bands": bands}
         dev = resolve_device(device)
-        plans = _plans(inputs, scale, output, fmt, overwrite, adapt, var, layout, wavelengths)
+        plans = _plans(inputs, scale, output, fmt, overwrite, adapt, open_kw)
     except HsrInputError:
         if int(os.environ.get("RANK", "0")) != 0:  # torchrun: every rank checks the same; rank 0 says it
             ddp.defer_to_main()
@@ -144,7 +151,7 @@ def upscale(
         def bar(items, **kw):
             return tqdm(items, disable=not show, leave=False, **kw)
 
-        with open_scene(path, var=var, layout=layout, wavelengths=wavelengths) as scene:
+        with _open(path, **open_kw) as scene:
             stats = upscale_scene(scene, out, f, resolved, opts, overwrite=overwrite, refine=ref, progress=bar,
                                   info=info if share_tiles else None)
         return stats, name
@@ -172,11 +179,11 @@ def upscale(
         typer.echo(json.dumps(results if len(results) > 1 else results[0], indent=2))
 
 
-def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: bool, adapt: bool, var, layout,
-           wavelengths) -> list[tuple]:
+def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: bool, adapt: bool,
+           open_kw: dict) -> list[tuple]:
     """``(input, output, format, meta)`` of every scene, each input opened and every output checked before
     anything is computed (so that a bad one stops the command before any work)."""
-    from hsrcli.io import HsrInputError, open_scene
+    from hsrcli.io import HsrInputError
     from hsrcli.io.atomic import check_targets
     from hsrcli.io.outputs import default_output_path, output_format
     from hsrcli.io.remote import as_input, is_remote, remote_name
@@ -189,7 +196,7 @@ def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: b
             raise HsrInputError(f"{path}: a remote input needs -o (a file, or a folder for several inputs)")
         if remote and adapt:
             raise HsrInputError(f"{path}: --adapt needs a local scene")
-        with open_scene(path, var=var, layout=layout, wavelengths=wavelengths) as scene:
+        with _open(path, **open_kw) as scene:
             meta = scene.meta
         name = remote_name(path) if remote else path.name
         file_out = output is not None and not output.is_dir()
@@ -202,6 +209,23 @@ def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: b
     if len({str(o) for _, o, _, _ in plans}) != len(plans):
         raise HsrInputError("two inputs would write the same output; use -o FOLDER or rename them")
     return plans
+
+
+def _open(path, bands: str | None = None, **kw):
+    """The scene at ``path`` (:func:`~hsrcli.io.open_scene` with ``kw``), or the bands ``bands`` selects
+    of it (``--bands``; a view, read lazily like the scene)."""
+    from hsrcli.io import open_scene
+    from hsrcli.io.bands import parse_band_selection
+    from hsrcli.io.view import BandSubset
+
+    scene = open_scene(path, **kw)
+    if bands is None:
+        return scene
+    try:
+        return BandSubset(scene, parse_band_selection(bands, scene.meta))
+    except BaseException:
+        scene.close()
+        raise
 
 
 def _adapted(path: Path, base: str, scale: int, steps: int, device: str, quiet: bool, open_kw: dict) -> str:

@@ -13,6 +13,7 @@ upper-left corner to map coordinates.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +130,33 @@ class SceneMeta:
             map_info=None if self.map_info is None else rescale_map_info(self.map_info, scale),
         )
 
+    def select_bands(self, bands: Sequence[int]) -> SceneMeta:
+        """Metadata of the scene's bands ``bands`` (0-based, in that order): wavelengths, FWHM, band
+        names, bbl and the per-band header lists carried in :attr:`extra` (those with one entry per
+        band, e.g. ENVI ``data gain values``) follow the selection; ENVI ``default bands``, band
+        numbers of the whole scene, is dropped."""
+        idx = [int(b) for b in bands]
+        if not idx or any(not 0 <= b < self.bands for b in idx):
+            raise ValueError(f"band selection {idx} is not within the scene's {self.bands} bands")
+
+        def pick(values):
+            return None if values is None else [values[b] for b in idx]
+
+        extra = {}
+        for key, value in self.extra.items():
+            if key.lower() == "default bands":
+                continue
+            items = _brace_list(value)
+            extra[key] = value if items is None or len(items) != self.bands else "{" + ", ".join(pick(items)) + "}"
+        return self.replace(
+            bands=len(idx),
+            wavelengths=pick(self.wavelengths),
+            fwhm=pick(self.fwhm),
+            band_names=pick(self.band_names),
+            bbl=pick(self.bbl),
+            extra=extra,
+        )
+
     def nodata_mask(self, block: np.ndarray) -> np.ndarray:
         """Boolean mask, shaped like ``block``, of values that are missing.
 
@@ -172,3 +200,11 @@ class SceneMeta:
             "extra": self.extra,
             "source_info": self.source_info,
         }
+
+
+def _brace_list(value: str) -> list[str] | None:
+    """The items of an ENVI-style ``{a, b, c}`` list (as :attr:`SceneMeta.extra` holds them), else None."""
+    text = value.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        return None
+    return [item.strip() for item in text[1:-1].split(",")]

@@ -1,4 +1,4 @@
-"""A rectangular part of a scene, seen as a scene of its own (lazy; no copy)."""
+"""A rectangular part of a scene, or some of its bands, seen as a scene of its own (lazy; no copy)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,32 @@ class CroppedScene(Scene):
 
         dr, dc = self.offset
         return self.base.read(Window(c0 + dc, r0 + dr, c1 - c0, r1 - r0), bands)
+
+    def files(self):
+        return self.base.files()
+
+    def close(self) -> None:
+        self.base.close()
+
+
+class BandSubset(Scene):
+    """Bands ``bands`` of ``base`` (0-based, in that order), e.g. from
+    :func:`~hsrcli.io.bands.parse_band_selection`; the metadata follows (:meth:`SceneMeta.select_bands`)."""
+
+    def __init__(self, base: Scene, bands: list[int]) -> None:
+        try:
+            meta = base.meta.select_bands(bands)
+        except ValueError as exc:
+            raise HsrInputError(f"{base.path}: {exc}") from None
+        self.base, self.bands = base, [int(b) for b in bands]
+        self.block_shape = base.block_shape
+        super().__init__(base.path, meta)
+
+    def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None):
+        from rasterio.windows import Window
+
+        chosen = self.bands if bands is None else [self.bands[b] for b in bands]
+        return self.base.read(Window(c0, r0, c1 - c0, r1 - r0), chosen)
 
     def files(self):
         return self.base.files()
