@@ -98,3 +98,28 @@ def test_all_pixels_nodata_is_a_clear_error(runner, tmp_path):
     p = write_geotiff(tmp_path / "a.tif", cube, nodata=-1.0)
     res = runner.invoke(app, ["metrics", str(p), str(p), "--data-range", "1", "-q"])
     assert res.exit_code == 2 and "no valid pixel" in res.stderr
+
+
+def test_an_sr_of_some_bands_is_matched_to_the_reference_by_wavelength(runner, tmp_path):
+    """``hsr upscale --bands`` writes some of the scene's bands: the reference's bands at their wavelengths
+    are the ones compared; without wavelengths, or at a wavelength the reference lacks, exit 2."""
+    srp, refp, sr, ref = _pair(tmp_path)
+    pick = [6, 1, 2]
+    tags = [{"wavelength": str(w)} for w in wavelengths_nm(8)[pick]]
+    part = write_geotiff(tmp_path / "part.tif", sr[..., pick], band_tags=tags)
+    res = runner.invoke(app, ["metrics", str(part), str(refp), "--json", "--data-range", "1", "-q"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    m = compute_metrics(torch.from_numpy(sr[..., pick].transpose(2, 0, 1)),
+                        torch.from_numpy(ref[..., pick].transpose(2, 0, 1)), 1.0)
+    assert d["ref_bands"] == pick and d["bands"] == 3 and abs(d["psnr"] - m["psnr"]) < 1e-6
+    table = runner.invoke(app, ["metrics", str(part), str(refp), "-q"])
+    assert "the SR's 3 bands matched to the reference's by wavelength" in table.stdout
+    same = json.loads(runner.invoke(app, ["metrics", str(srp), str(refp), "--json", "-q"]).stdout)
+    assert same["ref_bands"] is None
+    shifted = write_geotiff(tmp_path / "shifted.tif", sr[..., pick],
+                            band_tags=[{"wavelength": str(w + 5)} for w in wavelengths_nm(8)[pick]])
+    bare = write_geotiff(tmp_path / "bare.tif", sr[..., pick])
+    for path, msg in ((shifted, "no band at 630 nm"), (bare, "without wavelengths on both")):
+        bad = runner.invoke(app, ["metrics", str(path), str(refp), "-q"])
+        assert bad.exit_code == 2 and msg in bad.stderr, bad.output

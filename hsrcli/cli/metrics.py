@@ -31,6 +31,8 @@ def _table(d: dict) -> str:
         f"data range {d['data_range']:g} ({d['data_range_source']}), {d['bands']} bands, {d['pixels']} pixels, "
         f"border {d['border']}, SR {'clipped to [0, data range]' if d['clipped'] else 'not clipped'}"
         + (f", {d['sam_skipped']} zero-norm pixels skipped by SAM" if d["sam_skipped"] else "")
+        + (f"; the SR's {len(d['ref_bands'])} bands matched to the reference's by wavelength"
+           if d.get("ref_bands") else "")
     )
     return "\n".join(lines)
 
@@ -53,7 +55,8 @@ def _write_csv(path: Path, d: dict, wavelengths, overwrite: bool) -> None:
 def metrics(
     sr: Annotated[str, typer.Argument(help="Super-resolved scene (any readable format, or a remote "
                                       "GeoTIFF/COG URL or /vsi path).", show_default=False)],
-    ref: Annotated[str, typer.Argument(help="Reference (ground truth) scene, same shape.", show_default=False)],
+    ref: Annotated[str, typer.Argument(help="Reference (ground truth) scene, same shape (or more bands: "
+                                       "those at the SR's wavelengths are compared).", show_default=False)],
     scale: Annotated[float | None, typer.Option("--scale", "-s", help="SR factor (for ERGAS = 100/s ...).")] = None,
     as_json: Json = False,
     per_band: Annotated[Path | None, typer.Option("--per-band", help="Write per-band metrics to this CSV.")] = None,
@@ -82,8 +85,9 @@ def metrics(
 
     from hsrcli.io import HsrInputError, open_scene
     from hsrcli.io.atomic import check_targets
-    from hsrcli.io.bands import parse_band_selection
+    from hsrcli.io.bands import bands_by_wavelength, parse_band_selection
     from hsrcli.io.remote import as_input
+    from hsrcli.io.view import BandSubset
     from hsrcli.metrics import stream_metrics
 
     if per_band is not None:
@@ -92,6 +96,10 @@ def metrics(
         raise HsrInputError(f"--scale must be positive, got {scale:g}")
     with (open_scene(as_input(sr), var=var, layout=layout) as s,
           open_scene(as_input(ref), var=var, layout=layout) as r):
+        matched = None  # an SR of some of the reference's bands (hsr upscale --bands): those, by wavelength
+        if s.meta.bands < r.meta.bands and (s.meta.rows, s.meta.cols) == (r.meta.rows, r.meta.cols):
+            matched = bands_by_wavelength(s.meta, r.meta)
+            r = BandSubset(r, matched)
         band_idx = None if bands is None else parse_band_selection(bands, r.meta)
 
         def bar(items):
@@ -101,6 +109,7 @@ def metrics(
                            clip=clip, progress=bar)
         wavelengths = r.meta.wavelengths
     d["sr"], d["ref"] = str(sr), str(ref)
+    d["ref_bands"] = matched  # the reference's bands the SR's were matched to (0-based), or None: the same bands
     if per_band is not None:
         _write_csv(per_band, d, wavelengths, overwrite)
     if as_json:

@@ -42,3 +42,25 @@ def parse_band_selection(spec: str, meta: SceneMeta) -> list[int]:
     if not out:
         raise HsrInputError(f"empty band selection {spec!r}")
     return out
+
+
+#: Band centres closer than this (nm) are the same band when scenes are lined up by wavelength.
+SAME_BAND_NM = 0.01
+
+
+def bands_by_wavelength(part: SceneMeta, whole: SceneMeta) -> list[int]:
+    """The bands of ``whole`` (0-based) at the wavelengths of ``part``'s bands, in ``part``'s order: how a
+    scene made of some bands of another (``hsr upscale --bands``) lines up with it. Refused
+    (:class:`HsrInputError`) when either has no wavelengths or a band of ``part`` has no band of
+    ``whole`` within :data:`SAME_BAND_NM`."""
+    if part.wavelengths is None or whole.wavelengths is None:
+        raise HsrInputError(f"{part.bands} bands against {whole.bands}, and without wavelengths on both the bands "
+                            "cannot be matched")
+    out = []
+    for w in part.wavelengths:
+        k = int(np.argmin(np.abs(whole.wavelengths - w)))
+        if abs(whole.wavelengths[k] - w) > SAME_BAND_NM:
+            raise HsrInputError(f"{part.bands} bands against {whole.bands}: no band at {w:g} nm in the scene with "
+                                f"{whole.bands}, so the bands cannot be matched by wavelength")
+        out.append(k)
+    return out
