@@ -202,8 +202,8 @@ def upscale_scene(
         out_div = torch.cat([div_t, div_t], 1) if use_refine else div_t
         # cores go straight into the file: cast them on the model's device (less to copy to the host)
         cast = finisher.cast_early if direct and (info is None or not info.enabled) else None
-        _blend_tiles(scene, model, grid, acc, fill, div_t, out_div, refiner if use_refine else None, opts, bar, info,
-                     clock, cast, projection, back)
+        skipped = _blend_tiles(scene, model, grid, acc, fill, div_t, out_div, refiner if use_refine else None, opts,
+                               bar, info, clock, cast, projection, back)
         if main:
             if not direct:
                 lam = np.float32(refiner.tally.weight) if use_refine else None
@@ -221,7 +221,7 @@ def upscale_scene(
     result = {"output": str(out if writer is None else writer.path), "rows": hr.rows, "cols": hr.cols,
               "bands": m.bands, "modelled_bands": len(model.good) if isinstance(model, GoodBands) else m.bands,
               "scale": s,
-              "model": what, "tiles": len(grid), "tile": grid.tile, "overlap": grid.overlap, "margin": grid.margin,
+              "model": what, "tiles": len(grid), "tiles_without_data": skipped, "tile": grid.tile, "overlap": grid.overlap, "margin": grid.margin,
               "pad": grid.pad, "exact": opts.exact, "ensemble": opts.ensemble,
               "ranks": info.world_size if info is not None else 1,
               "normalisation": norm_desc, "seconds": seconds, "phases": clock.as_dict(),
@@ -274,14 +274,19 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
                  out_div: torch.Tensor, refiner: SceneRefiner | None, opts: UpscaleOptions, bar,
                  info: DistInfo | None = None, clock: PhaseClock | None = None,
                  cast: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 projection: DetailProjection | None = None, back: BackProjection | None = None) -> None:
+                 projection: DetailProjection | None = None, back: BackProjection | None = None) -> int:
     """Every batch of tiles: read → normalise → model (→ FineSR terms, or → spectral subspace → LR
     back-projection) → de-normalise (→ ``cast`` on the model's device) → accumulate, each step timed in
     ``clock`` (:mod:`hsrcli.infer.phases`).
 
     Under torchrun (``info``) the batches are shared over the ranks (one per rank per round) and
     their outputs gathered to rank 0, which accumulates them in the one-process order (so the
-    result is the same to the bit); ``acc`` is None on the other ranks."""
+    result is the same to the bit); ``acc`` is None on the other ranks.
+
+    A batch whose kept LR pixels are all missing in every band (:func:`all_missing`: the nodata
+    around an orthorectified flight line) is not run through the model: its output is nodata
+    whatever the model gives. Returns how many tiles were skipped so (under torchrun, on rank 0: by
+    every rank)."""
     tiles, bands = list(grid), scene.meta.bands
     clock = clock or PhaseClock()
     hr_rows, hr_cols = scene.meta.rows * grid.scale, scene.meta.cols * grid.scale
@@ -293,6 +298,12 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
         group: list[Tile] = tiles[i:i + opts.batch]
         with clock("read"):
             blocks = [read_block(scene, t.row, t.col, t.size_r, t.size_c, grid.pad, fill) for t in group]
+        if refiner is None:
+            crop = tuple(min(c) for c in zip(*(grid.crop(t) for t in group)))  # one crop for the batch
+            if all(all_missing(b[1], crop) for b in blocks):  # nothing kept has data: nodata out, no model
+                skipped.append(len(group))
+                yield from missing_outputs(i, blocks[0][0].shape, crop)
+                return
         with clock("model"):
             x = torch.from_numpy(np.stack([b[0] for b in blocks])).to(opts.device) / div_t
             if refiner is not None:  # FineSR needs the whole output of the tile
@@ -300,7 +311,6 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
                 y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
                 crop, pieces = (0, 0, 0, 0), [(0, 2 * bands, y)]
             else:  # band ranges as the model finishes them (projected: as the projection hands them out)
-                crop = tuple(min(c) for c in zip(*(grid.crop(t) for t in group)))  # one crop for the batch
                 inner = crop if back is None else back.widen(crop)  # what the back-projection reads
                 detail = projection is not None or back is not None  # what the model adds to bicubic
                 pieces = forward_bands(model, x, opts.amp, inner, detail=detail)
@@ -315,6 +325,17 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
             for k, yt in enumerate(y):
                 yield i + k, b0, yt, crop
 
+    def missing_outputs(i: int, shape: tuple[int, int, int], crop: Crop):
+        """The outputs of a batch whose kept LR pixels are all missing, as :func:`outputs` hands them over
+        (zeros: the finishing writes the output's nodata there), a few bands at a time."""
+        hr = ((shape[1] - crop[0] - crop[1]) * grid.scale, (shape[2] - crop[2] - crop[3]) * grid.scale)
+        step = max(1, TILE_HR_VALUES // (8 * hr[0] * hr[1]))
+        for k in range(len(tiles[i:i + opts.batch])):
+            for b0 in range(0, bands, step):
+                y = torch.zeros(min(step, bands - b0), *hr)
+                yield i + k, b0, (y if cast is None else cast(y)).numpy(), crop
+
+    skipped: list[int] = []
     weights: dict[int, np.ndarray | None] = {}
 
     def add(k: int, b0: int, yt: np.ndarray, crop: Crop) -> None:
@@ -334,24 +355,35 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
             behind.drain()
         if opts.behind_model:
             clock.add("wait", behind.waited)
-        return
+        return sum(skipped)
 
-    def compute(j: int) -> tuple[list, list]:
+    def compute(j: int) -> tuple[list, list, int]:
         if refiner is not None:
             refiner.tally = AngleTally()  # this batch's angle sums, replayed on rank 0 in order
+        before = sum(skipped)
         items = list(outputs(starts[j]))
-        return items, ([] if refiner is None else refiner.tally.parts)
+        return items, ([] if refiner is None else refiner.tally.parts), sum(skipped) - before
 
     main_tally = AngleTally() if refiner is not None else None
     rounds = ddp.map_rounds(len(starts), compute, info, opts.device, to_main=True)
+    without_data = 0  # over every rank's batches (rank 0 gets them all)
     for done in bar(rounds, desc="tiles", unit="round", total=-(-len(starts) // info.world_size)):
-        for _, (items, parts) in done:
+        for _, (items, parts, n) in done:
             for k, b0, yt, crop in items:
                 add(k, b0, yt, crop)
             for total, count in parts:
                 main_tally.add_part(total, count)
+            without_data += n
     if refiner is not None and info.is_main:
         refiner.tally = main_tally
+    return without_data
+
+
+def all_missing(missing: np.ndarray, crop: Crop) -> bool:
+    """Whether every LR pixel a tile keeps is missing in every band: ``missing`` ``(h, w)`` over the tile's
+    padded block (:func:`~hsrcli.infer.inputs.read_block`), less ``crop`` (LR px, top, bottom, left, right)."""
+    h, w = missing.shape
+    return bool(missing[crop[0]:h - crop[1], crop[2]:w - crop[3]].all())
 
 
 def _write(scene: Scene, acc, writer, finisher: Finisher, lam: np.float32 | None, opts: UpscaleOptions,
