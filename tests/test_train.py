@@ -218,6 +218,23 @@ def test_evaluate_refined_and_composite_models(runner, dataset):
     assert res.exit_code == 2 and "upscales x4, not x2" in res.stderr
 
 
+def test_evaluate_as_upscale_follows_normalising_models_with_the_upscale_steps(runner, dataset):
+    """--as-upscale: the subspace and back-projection after lkca-g (a different score), not after bicubic
+    nor FineSR rows; the table says which rows."""
+    args = ["evaluate", str(dataset), "-m", "bicubic", "-m", "lkca-g_x2", "-m", "lkca-g_x2@lr", "--device", "cpu",
+            "-q", "--json"]
+    plain = {r["model"]: r for r in json.loads(runner.invoke(app, args).stdout)}
+    res = runner.invoke(app, [*args, "--as-upscale"])
+    assert res.exit_code == 0, res.output
+    steps = {r["model"]: r for r in json.loads(res.stdout)}
+    assert [steps[m]["as_upscale"] for m in ("bicubic", "lkca-g_x2", "lkca-g_x2@lr")] == [False, True, False]
+    assert steps["bicubic"]["psnr"] == plain["bicubic"]["psnr"]
+    assert steps["lkca-g_x2@lr"]["psnr"] == plain["lkca-g_x2@lr"]["psnr"]
+    assert steps["lkca-g_x2"]["psnr"] != pytest.approx(plain["lkca-g_x2"]["psnr"], abs=1e-6)
+    table = runner.invoke(app, [*args[:-1], "--as-upscale"]).stdout
+    assert "| lkca-g_x2 (as upscale) |" in table and "| bicubic |" in table
+
+
 def test_ddp_two_gloo_processes(dataset, tmp_path):
     run = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))

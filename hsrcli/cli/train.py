@@ -147,6 +147,9 @@ def evaluate(
     split: Annotated[choices.Split, typer.Option("--split", help="Which images to score.")] = choices.Split.test,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write the table as CSV.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of Markdown.")] = False,
+    as_upscale: Annotated[bool, typer.Option("--as-upscale", help="Follow every normalising model (not A@B) "
+                                             "with hsr upscale's default output steps: spectral subspace "
+                                             "'auto' and one LR back-projection pass, per image.")] = False,
     device: Device = "auto",
     quiet: Quiet = False,
 ) -> None:
@@ -164,7 +167,7 @@ def evaluate(
     def bar(items, label):
         return tqdm(items, desc=label, unit="image", disable=quiet, leave=False)
 
-    rows = run(str(dataset), model, split.value, resolve_device(device), bar)
+    rows = run(str(dataset), model, split.value, resolve_device(device), bar, as_upscale)
     if csv_out is not None:
         with atomic_path(csv_out, overwrite=True) as tmp, open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))

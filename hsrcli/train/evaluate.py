@@ -1,5 +1,8 @@
 """``hsr evaluate``: several models on the test split of a prepared data set → one table.
 
+Models run on each whole test image as they are (the published convention), or with ``--as-upscale``
+followed by ``hsr upscale``'s default output steps (spectral subspace, LR back-projection).
+
 A model spec ``A+B`` is DualSR's two stages: model A at the data set's scale s refined by
 FineSR with model B at s/2 (``A+lr`` for s = 2: the LR input itself), always applied, with
 one λ per image, as published.
@@ -15,6 +18,7 @@ import torch
 from hsrcli.data.dataset import ImageDataset
 from hsrcli.errors import HsrInputError
 from hsrcli.infer.resolve import resolve_model
+from hsrcli.infer.whole import upscale_image
 from hsrcli.metrics import compute_metrics
 from hsrcli.models.finesr import finesr
 
@@ -25,8 +29,10 @@ REFINED = "@"
 
 @torch.no_grad()
 def evaluate(dataset: str, models: list[str], split: str = "test", device: torch.device | str = "cpu",
-             progress: Callable | None = None) -> list[dict]:
-    """Mean metrics over the images of ``split`` for every model (SR clipped to [0, 1], data range 1)."""
+             progress: Callable | None = None, as_upscale: bool = False) -> list[dict]:
+    """Mean metrics over the images of ``split`` for every model (SR clipped to [0, 1], data range 1);
+    ``as_upscale``: every normalising model without FineSR followed by ``hsr upscale``'s default output
+    steps (:func:`~hsrcli.infer.whole.upscale_image`)."""
     images = ImageDataset(dataset, split)
     scale, bands = images.manifest.scale, images.manifest.bands
     rows = []
@@ -49,7 +55,10 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
             if torch.device(device).type == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
-            sr = r.model(x).float()
+            if as_upscale and r.normalised and not partner:
+                sr = upscale_image(r.model, x, scale)
+            else:
+                sr = r.model(x).float()
             if partner:
                 v = x if v_model is None else v_model(x).float()
                 sr = finesr(sr.double(), v.double()).float()
@@ -59,7 +68,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
             per_image.append(compute_metrics(sr[0].clamp(0, 1).cpu(), hr, 1.0, scale))
         n = max(1, len(per_image))
         row = {"model": spec, "arch": r.name + ("+finesr" if partner else ""), "images": len(per_image),
-               "seconds_per_image": seconds / n}
+               "as_upscale": as_upscale and r.normalised and not partner, "seconds_per_image": seconds / n}
         for k in COLUMNS:
             vals = [m[k] for m in per_image if m[k] is not None]
             row[k] = sum(vals) / len(vals) if vals else None
@@ -75,6 +84,7 @@ def markdown_table(rows: list[dict]) -> str:
         f = {k: ("-" if r[k] is None else v.format(r[k])) for k, v in
              {"psnr": "{:.3f}", "ssim": "{:.4f}", "sam": "{:.3f}", "ergas": "{:.3f}", "rmse": "{:.5f}",
               "cc": "{:.4f}"}.items()}
-        lines.append(f"| {r['model']} | {f['psnr']} | {f['ssim']} | {f['sam']} | {f['ergas']} | {f['rmse']} | "
+        label = r["model"] + (" (as upscale)" if r.get("as_upscale") else "")
+        lines.append(f"| {label} | {f['psnr']} | {f['ssim']} | {f['sam']} | {f['ergas']} | {f['rmse']} | "
                      f"{f['cc']} | {r['seconds_per_image']:.3f} |")
     return "\n".join(lines)
