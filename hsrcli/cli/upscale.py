@@ -171,7 +171,9 @@ def upscale(
                 if show:
                     typer.echo(f"wrote {stats['output']}: {stats['rows']} x {stats['cols']} x {stats['bands']} in "
                                f"{stats['seconds']:.1f} s ({stats['mpx_bands_per_s']:.2f} Mpx·bands/s, "
-                               f"{stats['tiles']} tiles of {stats['tile']} LR px, overlap {stats['overlap']})",
+                               f"{stats['tiles']} tiles of {stats['tile']} LR px, overlap {stats['overlap']}"
+                               + (f", {stats['tiles_without_data']} without data" if stats["tiles_without_data"] else "")
+                               + ")",
                                err=True)
     finally:
         ddp.shutdown(info)
