@@ -592,17 +592,19 @@ def test_flat_bands_keep_their_value_and_stay_out_of_a_band_agnostic_model(runne
     assert flat == sorted(set(range(10)) - set(good))
 
 
-@pytest.mark.parametrize("suffix", [".hdr", ".tif"])
-def test_tiles_with_no_data_to_keep_skip_the_model_and_change_nothing(runner, tmp_path, monkeypatch, suffix):
+@pytest.mark.parametrize("suffix,feather", [(".hdr", ()), (".tif", ()), (".tif", ("--overlap", "36"))])
+def test_tiles_with_no_data_to_keep_skip_the_model_and_change_nothing(runner, tmp_path, monkeypatch, suffix,
+                                                                        feather):
     """The nodata around a flight line: tiles whose kept LR pixels are all missing are not run through the
-    model; the output is the same to the bit (ENVI cores written directly, GeoTIFF blended), nodata there."""
+    model; the output is the same to the bit (ENVI cores written directly, GeoTIFF accumulated, or feathered
+    tiles blended), nodata there."""
     import hsrcli.infer.runner as runner_mod
 
     cube = make_cube(40, 48, 6, "int16", seed=2)
     cube[:, :26] = -9999  # every band: no data left of column 26
     cube[30:, 30:34, 2] = -9999  # and a hole in one band only
     src = write_geotiff(tmp_path / "strip.tif", cube, nodata=-9999)
-    args = ("-s", "2", "-m", "lkca-g_x2", "--tile", "20", "--dtype", "input", "--json")
+    args = ("-s", "2", "-m", "lkca-g_x2", "--tile", "20", "--dtype", "input", "--json", *feather)
     res = _up(runner, src, *args, "-o", tmp_path / f"skip{suffix}")
     stats = json.loads(res.stdout[res.stdout.index("{"):])
     assert 0 < stats["tiles_without_data"] < stats["tiles"]
