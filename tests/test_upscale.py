@@ -653,6 +653,9 @@ def test_a_band_count_mismatch_names_the_checkpoint_wavelengths_and_bands_option
     assert res.exit_code == 2
     assert ("the lkca model expects 31 bands (400-700 nm) but" in res.stderr
             and "select 31 bands (400-700 nm) with --bands (e.g. --bands 400-700nm)" in res.stderr), res.stderr
+    res = runner.invoke(app, ["upscale", str(src), "-s", "4", "-m", "lkca_x4", "-o", str(tmp_path / "o.hdr"), "-q",
+                              "--bands", "400-710nm"])
+    assert res.exit_code == 2 and f"but the --bands selection of {src} has 32" in res.stderr, res.stderr
     _up(runner, src, "-s", "4", "-m", "lkca_x4", "-o", tmp_path / "o.hdr", "--bands", "400-700nm")
     assert open_scene(tmp_path / "o.hdr").meta.shape == (64, 64, 31)
 

@@ -135,7 +135,8 @@ def upscale(
         if adapt:
             name = _adapted(path, name, scale, adapt_steps, device, not show,
                             {"var": var, "layout": layout, "wavelengths": wavelengths})
-        resolved = resolve_model(name, meta.bands, scale, dev, source=str(path), exact=exact)
+        source = str(path) if bands is None else f"the --bands selection of {path}"
+        resolved = resolve_model(name, meta.bands, scale, dev, source=source, exact=exact)
         ref = None
         if refine:
             if scale not in (2, 4, 8):
@@ -143,7 +144,7 @@ def upscale(
             partner = None  # x2: the x1 "result" is the LR input itself
             if scale > 2:
                 ref_name = refine_model or default_model(meta.bands, scale // 2)
-                partner = resolve_model(ref_name, meta.bands, scale // 2, dev, source=str(path))
+                partner = resolve_model(ref_name, meta.bands, scale // 2, dev, source=source)
             ref = Refinement(partner, check=refine_check)
         if show and model is None:
             typer.echo(f"{path}: using model {name}", err=True)

@@ -220,9 +220,8 @@ def upscale_scene(
     seconds = time.perf_counter() - t0
     result = {"output": str(out if writer is None else writer.path), "rows": hr.rows, "cols": hr.cols,
               "bands": m.bands, "modelled_bands": len(model.good) if isinstance(model, GoodBands) else m.bands,
-              "scale": s,
-              "model": what, "tiles": len(grid), "tiles_without_data": skipped, "tile": grid.tile, "overlap": grid.overlap, "margin": grid.margin,
-              "pad": grid.pad, "exact": opts.exact, "ensemble": opts.ensemble,
+              "scale": s, "model": what, "tiles": len(grid), "tiles_without_data": skipped, "tile": grid.tile,
+              "overlap": grid.overlap, "margin": grid.margin, "pad": grid.pad, "exact": opts.exact, "ensemble": opts.ensemble,
               "ranks": info.world_size if info is not None else 1,
               "normalisation": norm_desc, "seconds": seconds, "phases": clock.as_dict(),
               "mpx_bands_per_s": hr.rows * hr.cols * m.bands / 1e6 / max(seconds, 1e-9)}
