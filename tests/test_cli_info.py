@@ -43,6 +43,12 @@ def test_human_output_and_streamed_stats(runner, tmp_path):
         assert s["mean"] == pytest.approx(valid.mean(), rel=1e-12)
     table = _ok(runner, ["info", str(hdr), "--stats", "-q"]).stdout
     assert "wavelength" in table and len(table.strip().splitlines()) > 3
+    assert "flat" not in table and "without data" not in table
+    cube[:, :, 1] = 7.0  # and a NaN: one value where valid
+    cube[0, 0, 1] = np.nan
+    cube[:, :, 2] = np.nan
+    table = _ok(runner, ["info", str(write_raw_envi(tmp_path, cube, name="odd")), "--stats", "-q"]).stdout
+    assert table.strip().splitlines()[-1] == "1 flat (one value) and 1 without data of 3 bands"
 
 
 def test_shipped_sample(runner):

@@ -50,6 +50,11 @@ def _stats_table(stats: list[dict]) -> str:
         wl = "" if s["wavelength"] is None else f"{s['wavelength']:.1f}"
         vals = ["" if s[k] is None else f"{s[k]:.6g}" for k in ("min", "max", "mean")]
         out.append(f"{s['band'] + 1:>5} {wl:>11} {vals[0]:>12} {vals[1]:>12} {vals[2]:>12} {s['valid']:>10}")
+    empty = sum(1 for s in stats if not s["valid"])
+    flat = sum(1 for s in stats if s["valid"] and s["min"] == s["max"])
+    if empty or flat:  # what hsr upscale leaves out of band-agnostic models (hsrcli.infer.nodata)
+        parts = [f"{flat} flat (one value)"] * bool(flat) + [f"{empty} without data"] * bool(empty)
+        out.append(f"\n{' and '.join(parts)} of {len(stats)} bands")
     return "\n".join(out)
 
 
