@@ -100,9 +100,9 @@ Subspace = Annotated[str, typer.Option(
     "or off.")]
 Consistency = Annotated[int, typer.Option(
     "--consistency", callback=at_least(0), metavar="PASSES",
-    help="LR back-projection passes: y += bicubic_up(x - bicubic_down(y)), so that the output reduced by "
-    "the scale (MATLAB bicubic) reproduces the input's spectra (0: off; not applied to bicubic or with "
-    "FineSR).")]
+    help="LR back-projection passes: y += bicubic_up(x - down(y)), so that the output reduced by the "
+    "scale (down: MATLAB bicubic, or the --degrade PSF) reproduces the input's spectra (0: off; not "
+    "applied to bicubic or with FineSR).")]
 Amp = Annotated[choices.Amp, typer.Option("--amp", help="Mixed precision on CUDA (ignored on CPU).")]
 Figure = Annotated[Path, typer.Option("--output", "-o", help="Figure file: .png, .pdf or .svg.", callback=_figure)]
 Scale = Annotated[int, typer.Option("--scale", "-s", help="SR factor: 2, 3, 4 or 8.", show_default=False,

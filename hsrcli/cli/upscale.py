@@ -70,6 +70,12 @@ def upscale(
     subspace: Subspace = "auto",
     ensemble: Ensemble = 1,
     consistency: Consistency = choices.CONSISTENCY_PASSES,
+    degrade: Annotated[choices.Kernel | None, typer.Option(
+        "--degrade", help="How the input was degraded, for the LR back-projection: MATLAB bicubic, or a Gaussian "
+        "point-spread function (--sigma) sampled every s-th pixel (default: as the model's training data; "
+        "bicubic).", show_default=False)] = None,
+    sigma: Annotated[float, typer.Option("--sigma", help="With --degrade gaussian: the PSF's sigma in output "
+                                         "(HR) pixels.")] = 0.0,
     adapt: Annotated[bool, typer.Option("--adapt", help="First fit the model to each scene (see 'hsr adapt', "
                                         "default settings); the adapted checkpoint is cached and reused "
                                         "($HSR_CACHE_DIR or ~/.cache/hsrcli/adapted).")] = False,
@@ -108,6 +114,10 @@ def upscale(
             raise HsrInputError("--tile must be >= 8 and --batch >= 1")
         if len(inputs) > 1 and output is not None and not output.is_dir():
             raise HsrInputError("with several inputs, -o must be an existing folder")
+        if degrade == choices.Kernel.gaussian and not sigma > 0:
+            raise HsrInputError("--degrade gaussian needs --sigma > 0 (the PSF's sigma in output pixels)")
+        if sigma and degrade != choices.Kernel.gaussian:
+            raise HsrInputError("--sigma is the Gaussian PSF of --degrade gaussian")
         if adapt and bands is not None:
             raise HsrInputError("--adapt fits the model to whole scenes: it cannot be combined with --bands")
         open_kw = {"var": var, "layout": layout, "wavelengths": wavelengths, "bands": bands}
@@ -119,7 +129,8 @@ def upscale(
         raise
     opts = UpscaleOptions(tile=tile, overlap=overlap, exact=exact, batch=batch, device=dev, amp=amp_dtype(amp, dev),
                           dtype=dtype.value, nodata=nodata, subspace=choices.check_subspace(subspace),
-                          ensemble=ensemble, consistency=consistency)
+                          ensemble=ensemble, consistency=consistency,
+                          degrade=None if degrade is None else degrade.value, sigma=sigma)
     info = ddp.init_from_env(dev.type)  # under torchrun: scenes shared out over the ranks
     if info.enabled and dev.type == "cuda":
         dev = torch.device("cuda", info.local_rank)

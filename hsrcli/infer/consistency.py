@@ -34,22 +34,25 @@ from collections.abc import Iterable, Iterator
 import torch
 import torch.nn.functional as F
 
+from hsrcli.data.degrade import gaussian_kernel
 from hsrcli.models.crop import Crop, trim
 from hsrcli.models.resample import BICUBIC_REACH, bicubic_base
 from hsrcli.ops.imresize import imresize
 
-#: LR pixels of network output one back-projection pass reads around an output pixel.
+#: LR pixels of network output one back-projection pass reads around an output pixel (bicubic ↓).
 REACH = 2 * BICUBIC_REACH
 
 
 @functools.cache
-def lr_filter(scale: int) -> torch.Tensor:
+def lr_filter(scale: int, sigma: float = 0.0) -> torch.Tensor:
     """``K = ↓∘↑`` along one axis: the 1-D LR → LR kernel (float64, odd length, centred) of MATLAB's
-    bicubic ×``scale`` followed by its antialiased ×1/``scale``."""
+    bicubic ×``scale`` followed by ↓: its antialiased ×1/``scale``, or with ``sigma`` > 0 a Gaussian blur
+    of ``sigma`` HR px sampled every ``scale``-th px (:func:`gaussian_shrink`)."""
     n = 64
     delta = torch.zeros(1, 1, n, 1, dtype=torch.float64)
     delta[0, 0, n // 2, 0] = 1.0
-    k = imresize(imresize(delta, size=(scale * n, 1)), size=(n, 1))[0, 0, :, 0]
+    up = imresize(delta, size=(scale * n, 1))
+    k = (imresize(up, size=(n, 1)) if sigma <= 0 else gaussian_shrink(up, scale, sigma, axes=(-2,)))[0, 0, :, 0]
     half = int((k.abs() > 1e-12).nonzero().flatten().sub(n // 2).abs().max())
     return k[n // 2 - half:n // 2 + half + 1].clone()
 
@@ -61,11 +64,28 @@ def shrink(y: torch.Tensor, scale: int) -> torch.Tensor:
     return F.interpolate(y, size=(h, w), mode="bicubic", antialias=True, align_corners=False)
 
 
-def reduce_expanded(x: torch.Tensor, scale: int) -> torch.Tensor:
-    """``K(x) = ↓(↑(x))`` of ``x`` ``(N, b, h, w)`` computed on the LR grid: the separable 7-tap filter as
-    weighted sums of shifted views (no convolution workspace); the array's edge pixels repeated past
-    its border."""
-    taps = lr_filter(scale).tolist()
+def gaussian_shrink(y: torch.Tensor, scale: int, sigma: float, axes: tuple[int, ...] = (-2, -1)) -> torch.Tensor:
+    """``↓`` of a Gaussian point-spread function: ``y`` ``(N, b, s·h, s·w)`` blurred by ``sigma`` HR px and
+    sampled every ``scale``-th px from ``(scale − 1) // 2`` — :func:`hsrcli.data.degrade.degrade` with
+    ``kernel="gaussian"`` (mirrored borders alike), computed as strided convolutions (only the kept
+    samples) → ``(N, b, h, w)`` (``axes``: the axes reduced)."""
+    k = gaussian_kernel(sigma).to(device=y.device, dtype=y.dtype)
+    r, off = (len(k) - 1) // 2, (scale - 1) // 2
+    n, c, h, w = y.shape
+    z = y.reshape(n * c, 1, h, w)
+    mode = "reflect" if min(h, w) > r else "replicate"
+    if -1 in axes:
+        z = F.conv2d(F.pad(z, (r, r, 0, 0), mode=mode)[..., off:], k.view(1, 1, 1, -1), stride=(1, scale))
+    if -2 in axes:
+        z = F.conv2d(F.pad(z, (0, 0, r, r), mode=mode)[..., off:, :], k.view(1, 1, -1, 1), stride=(scale, 1))
+    return z.reshape(n, c, *z.shape[-2:])
+
+
+def reduce_expanded(x: torch.Tensor, scale: int, sigma: float = 0.0) -> torch.Tensor:
+    """``K(x) = ↓(↑(x))`` of ``x`` ``(N, b, h, w)`` computed on the LR grid (:func:`lr_filter`): the separable
+    filter as weighted sums of shifted views (no convolution workspace); the array's edge pixels repeated
+    past its border."""
+    taps = lr_filter(scale, sigma).flip(0).tolist()  # a convolution: out[i] = Σ k[u] x[i − u]
     r = len(taps) // 2
     h, w = x.shape[-2:]
     for dim, n in ((-2, h), (-1, w)):
@@ -81,17 +101,35 @@ def reduce_expanded(x: torch.Tensor, scale: int) -> torch.Tensor:
 
 class BackProjection:
     """``passes`` back-projection passes at ``scale`` on the network's detail, band piece by band piece,
-    in normalised units (the network's input ``x`` ``(N, B, h, w)``)."""
+    in normalised units (the network's input ``x`` ``(N, B, h, w)``). ↓ is MATLAB's bicubic, or with
+    ``sigma`` > 0 a Gaussian point-spread function of ``sigma`` HR px sampled every ``scale``-th px (the
+    LR scene's degradation when known: ``hsr prepare --degrade gaussian``'s)."""
 
-    def __init__(self, scale: int, passes: int = 1) -> None:
+    def __init__(self, scale: int, passes: int = 1, sigma: float = 0.0) -> None:
         if passes < 1:
             raise ValueError("back-projection needs at least one pass")
-        self.scale, self.passes = int(scale), int(passes)
+        if sigma < 0:
+            raise ValueError("sigma must be >= 0")
+        self.scale, self.passes, self.sigma = int(scale), int(passes), float(sigma)
 
     @property
     def reach(self) -> int:
         """LR pixels of output needed past every kept pixel."""
-        return REACH * self.passes
+        if self.sigma <= 0:
+            return REACH * self.passes
+        s, r = self.scale, (len(gaussian_kernel(self.sigma)) - 1) // 2
+        down = -(-(r + s) // s)  # the LR pixels whose HR pixels a kept sample's blur reads
+        k_half = (len(lr_filter(s, self.sigma)) - 1) // 2
+        return self.passes * (down + BICUBIC_REACH + k_half)
+
+    def describe(self) -> str:
+        """``N pass(es)``, and the Gaussian ↓ when there is one (for the output's history)."""
+        what = f"{self.passes} pass{'es' if self.passes > 1 else ''}"
+        return what if self.sigma <= 0 else f"{what}, Gaussian PSF sigma {self.sigma:g} HR px"
+
+    def shrink(self, y: torch.Tensor) -> torch.Tensor:
+        """``↓`` of ``y`` ``(N, b, s·h, s·w)`` → ``(N, b, h, w)``."""
+        return shrink(y, self.scale) if self.sigma <= 0 else gaussian_shrink(y, self.scale, self.sigma)
 
     def widen(self, crop: Crop) -> Crop:
         """The crop the network's detail must be computed with so that :meth:`apply` can keep ``crop``
@@ -115,7 +153,7 @@ class BackProjection:
         whole of ``x``: exact up to its border)."""
         with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
             x = x.float()
-            return trim(x, inner, 1), trim(reduce_expanded(x, self.scale), inner, 1)
+            return trim(x, inner, 1), trim(reduce_expanded(x, self.scale, self.sigma), inner, 1)
 
     def corrected(self, lr: tuple[torch.Tensor, torch.Tensor], shrunk: torch.Tensor, more: Crop) -> torch.Tensor:
         """``↑(x + R)`` less ``s·more`` HR px on each side (``(N, b, H, W)``, contiguous), for the bands of
@@ -126,7 +164,7 @@ class BackProjection:
             target = x - kx - shrunk  # R_1
             r = target.clone()
             for _ in range(self.passes - 1):
-                r += target - reduce_expanded(r, self.scale)
+                r += target - reduce_expanded(r, self.scale, self.sigma)
             z = r.add_(x)
             if z.device.type == "cpu" and z.shape[1] > 1:  # the depthwise bicubic is ~3x faster channels-last
                 z = z.contiguous(memory_format=torch.channels_last)
@@ -144,6 +182,6 @@ class BackProjection:
         x, kx = self.lr_input(x, inner)
         for b0, b1, d in pieces:
             with torch.no_grad(), torch.autocast(d.device.type, enabled=False):
-                y = self.corrected((x[:, b0:b1], kx[:, b0:b1]), shrink(d, s), more)
+                y = self.corrected((x[:, b0:b1], kx[:, b0:b1]), self.shrink(d), more)
                 yield b0, b1, y.add_(trim(d, more, s))
             d = y = None

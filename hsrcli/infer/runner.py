@@ -72,6 +72,10 @@ class UpscaleOptions:
     #: LR-consistency back-projection passes (:mod:`hsrcli.infer.consistency`; 0: off); not where
     #: FineSR is applied, nor for linear models (bicubic)
     consistency: int = CONSISTENCY_PASSES
+    #: how the LR scene was degraded, for the back-projection's ↓: ``bicubic`` (MATLAB), ``gaussian`` (a
+    #: PSF of ``sigma`` HR px, every s-th px kept), or None: the checkpoint's training degradation
+    degrade: str | None = None
+    sigma: float = 0.0
 
     @property
     def behind_model(self) -> bool:
@@ -150,7 +154,8 @@ def upscale_scene(
             model = GoodBands.around(model, fill)
         div_t = torch.from_numpy(div.astype(np.float32)).view(1, -1, 1, 1).to(opts.device)
         # the LR back-projection, for every output but FineSR's and a linear model's
-        back = BackProjection(s, opts.consistency) if opts.consistency and resolved.normalised else None
+        back = (BackProjection(s, opts.consistency, psf_sigma(opts, resolved))
+                if opts.consistency and resolved.normalised else None)
         refiner = None
         if refine is not None:
             refiner = SceneRefiner(refine, scene, stats, div, opts.device, opts.amp)
@@ -175,7 +180,7 @@ def upscale_scene(
         if projection is not None:
             what += f" + spectral subspace (rank {projection.fit.rank} of {len(projection.fit.good)})"
         if back is not None:
-            what += f" + LR back-projection ({back.passes} pass{'es' if back.passes > 1 else ''})"
+            what += f" + LR back-projection ({back.describe()})"
 
         main = info is None or info.is_main  # the one writer
         channels = 2 * m.bands if use_refine else m.bands  # FineSR: U and its correction C side by side
@@ -229,7 +234,19 @@ def upscale_scene(
         result["refine"] = refiner.summary()
     result["subspace"] = None if projection is None else projection.fit.summary()
     result["consistency"] = 0 if back is None else back.passes
+    result["psf_sigma"] = None if back is None or not back.sigma else back.sigma
     return result
+
+
+def psf_sigma(opts: UpscaleOptions, resolved: ResolvedModel) -> float:
+    """σ (HR px) of the Gaussian point-spread function the back-projection's ↓ models, 0 for MATLAB bicubic:
+    ``opts.degrade`` (``--degrade gaussian --sigma``) when given, else the degradation the checkpoint
+    was trained on (``hsr prepare --degrade gaussian``, recorded in its metadata), else bicubic."""
+    if opts.degrade is not None:
+        return float(opts.sigma) if opts.degrade == "gaussian" else 0.0
+    meta = resolved.checkpoint.meta if resolved.checkpoint is not None else {}
+    trained = (meta.get("dataset") or {}).get("degradation") or {}
+    return float(trained.get("sigma_hr_px") or 0.0) if trained.get("kernel") == "gaussian" else 0.0
 
 
 def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: Refinement | None,

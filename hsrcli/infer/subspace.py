@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hsrcli.infer.consistency import BackProjection, shrink
+from hsrcli.infer.consistency import BackProjection
 from hsrcli.io.scene import Scene
 from hsrcli.io.stats import band_stats
 from hsrcli.models.crop import Crop, trim
@@ -205,9 +205,9 @@ class DetailProjection:
         if back is not None:
             inner, more = back.margins(crop)
             lr = back.lr_input(x, inner)
-            shrunk = shrink(coef.view(n, -1, *dims), self.scale).flatten(2)  # ↓ of the coefficient maps
+            shrunk = back.shrink(coef.view(n, -1, *dims)).flatten(2)  # ↓ of the coefficient maps
             coef = trim(coef.view(n, -1, *dims), more, self.scale).flatten(2)  # (a copy when cut)
-            dead = {b: (shrink(v[:, None], self.scale)[:, 0], trim(v, more, self.scale)) for b, v in dead.items()}
+            dead = {b: (back.shrink(v[:, None])[:, 0], trim(v, more, self.scale)) for b, v in dead.items()}
         step = max(1, CHUNK_VALUES // (n * coef.shape[-1]))
         if back is None and x.device.type == "cpu" and bands > 1:  # the depthwise bicubic is ~3x faster channels-last
             x = x.contiguous(memory_format=torch.channels_last)

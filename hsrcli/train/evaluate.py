@@ -35,6 +35,8 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
     steps (:func:`~hsrcli.infer.whole.upscale_image`)."""
     images = ImageDataset(dataset, split)
     scale, bands = images.manifest.scale, images.manifest.bands
+    degradation = images.manifest.degradation or {}  # the back-projection of --as-upscale follows the data set's
+    psf = float(degradation.get("sigma_hr_px") or 0.0) if degradation.get("kernel") == "gaussian" else 0.0
     rows = []
     for spec in models:
         main, _, partner = spec.partition(REFINED)
@@ -56,7 +58,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             if as_upscale and r.normalised and not partner:
-                sr = upscale_image(r.model, x, scale)
+                sr = upscale_image(r.model, x, scale, sigma=psf)
             else:
                 sr = r.model(x).float()
             if partner:
