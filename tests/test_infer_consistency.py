@@ -194,6 +194,9 @@ def test_upscale_back_projects_onto_a_gaussian_psf_given_or_trained_with(runner,
     ck = save_checkpoint(make_checkpoint(model, "lkca-g", 9, 2, {"channels": 6, "blocks": 1}, meta), tmp_path / "g.pt")
     assert _upscale(runner, src, tmp_path / "t.tif", "-m", str(ck))["psf_sigma"] == 1.2
     assert _upscale(runner, src, tmp_path / "t2.tif", "-m", str(ck), "--degrade", "bicubic")["psf_sigma"] is None
+    meta["adapted"] = {"config": {"kernel": "gaussian", "sigma": 0.9}}  # hsr adapt --degrade gaussian: its PSF wins
+    ck = save_checkpoint(make_checkpoint(model, "lkca-g", 9, 2, {"channels": 6, "blocks": 1}, meta), tmp_path / "a.pt")
+    assert _upscale(runner, src, tmp_path / "t3.tif", "-m", str(ck))["psf_sigma"] == 0.9
     for args, msg in ((["--degrade", "gaussian"], "needs --sigma > 0"), (["--sigma", "1"], "--sigma is the Gaussian PSF")):
         res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-o", str(tmp_path / "bad.tif"), "-q", *args])
         assert res.exit_code == 2 and msg in res.stderr, res.output

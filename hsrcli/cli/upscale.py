@@ -145,7 +145,7 @@ def upscale(
         name = model or default_model(meta.bands, scale)
         if adapt:
             name = _adapted(path, name, scale, adapt_steps, device, not show,
-                            {"var": var, "layout": layout, "wavelengths": wavelengths})
+                            {"var": var, "layout": layout, "wavelengths": wavelengths}, degrade, sigma)
         source = str(path) if bands is None else f"the --bands selection of {path}"
         resolved = resolve_model(name, meta.bands, scale, dev, source=source, exact=exact)
         ref = None
@@ -242,14 +242,16 @@ def _open(path, bands: str | None = None, **kw):
         raise
 
 
-def _adapted(path: Path, base: str, scale: int, steps: int, device: str, quiet: bool, open_kw: dict) -> str:
-    """The cached adapted checkpoint of ``base`` for the scene ``path`` (made now if missing)."""
+def _adapted(path: Path, base: str, scale: int, steps: int, device: str, quiet: bool, open_kw: dict,
+             degrade: choices.Kernel | None = None, sigma: float = 0.0) -> str:
+    """The cached adapted checkpoint of ``base`` for the scene ``path`` (made now if missing), the scene
+    degraded once more as ``--degrade``/``--sigma`` say (default bicubic)."""
     from tqdm import tqdm
 
     from hsrcli.cli.adapt import adapt_config
     from hsrcli.train.adapt import adapt, cache_path
 
-    cfg = adapt_config(base, scale, steps, None, None, choices.Kernel.bicubic, 0.0, device, 0)
+    cfg = adapt_config(base, scale, steps, None, None, degrade or choices.Kernel.bicubic, sigma, device, 0)
     cached = cache_path([path], cfg, open_kw)
     if cached.is_file():
         if not quiet:

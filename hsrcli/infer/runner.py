@@ -241,10 +241,14 @@ def upscale_scene(
 def psf_sigma(opts: UpscaleOptions, resolved: ResolvedModel) -> float:
     """σ (HR px) of the Gaussian point-spread function the back-projection's ↓ models, 0 for MATLAB bicubic:
     ``opts.degrade`` (``--degrade gaussian --sigma``) when given, else the degradation the checkpoint
-    was trained on (``hsr prepare --degrade gaussian``, recorded in its metadata), else bicubic."""
+    was adapted with (``hsr adapt --degrade gaussian --sigma``: the scene's PSF, the same σ one scale up)
+    or trained on (``hsr prepare --degrade gaussian``), recorded in its metadata, else bicubic."""
     if opts.degrade is not None:
         return float(opts.sigma) if opts.degrade == "gaussian" else 0.0
     meta = resolved.checkpoint.meta if resolved.checkpoint is not None else {}
+    adapted = (meta.get("adapted") or {}).get("config")  # hsr adapt --degrade: the scene's own PSF
+    if adapted:
+        return float(adapted.get("sigma") or 0.0) if adapted.get("kernel") == "gaussian" else 0.0
     trained = (meta.get("dataset") or {}).get("degradation") or {}
     return float(trained.get("sigma_hr_px") or 0.0) if trained.get("kernel") == "gaussian" else 0.0
 
