@@ -24,6 +24,9 @@ in README.md; ``--update-cards`` stores each model's CAVE and airborne test metr
 the selected tables of its scale: the figures that decide whether it replaces one (printed only).
 ``--band-step K`` scores every K-th band of each scene only: the coarser spectral sampling of other
 sensors (AVIRIS every 3rd band: ~30 nm; CAVE every 3rd: 30 nm, 11 bands) (printed only).
+``--psf SIGMA`` makes the LR with a Gaussian point-spread function of SIGMA HR px instead of bicubic
+and tells ``hsr upscale`` (``--degrade gaussian --sigma``); with ``--psf-untold`` it is not told
+(printed only).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import AIRBORNE_TEST, CAVE_TEST
 
+from hsrcli.data.degrade import degrade
 from hsrcli.infer.refine import Refinement
 from hsrcli.infer.resolve import resolve_model
 from hsrcli.infer.runner import UpscaleOptions, upscale_scene
@@ -110,20 +114,24 @@ def scenes(shared: Path, which: str) -> list[tuple[str, Path, float | None]]:
 
 
 def run_config(lr_path: Path, out: Path, scale: int, model: str, partner: str | None, bands: int,
-               device: torch.device) -> tuple[np.ndarray, dict]:
+               device: torch.device, psf: float = 0.0) -> tuple[np.ndarray, dict]:
+    """``hsr upscale`` of one LR file (``psf`` > 0: told ``--degrade gaussian --sigma psf``)."""
     resolved = resolve_model(model, bands, scale, device)
     refine = None
     if partner is not None:
         refine = Refinement(None if partner == "lr" else resolve_model(partner, bands, scale // 2, device))
+    opts = UpscaleOptions(device=device) if not psf else UpscaleOptions(device=device, degrade="gaussian", sigma=psf)
     with open_scene(lr_path, layout="hwc") as sc:
-        stats = upscale_scene(sc, out, "envi", resolved, UpscaleOptions(device=device), overwrite=True,
-                              refine=refine)
+        stats = upscale_scene(sc, out, "envi", resolved, opts, overwrite=True, refine=refine)
     with open_scene(out) as sc:
         return sc.read().astype(np.float64), stats
 
 
-def evaluate(shared: Path, which: str, scale: int, configs, device: torch.device, band_step: int = 1) -> list[dict]:
-    """Every config on the scenes of ``which`` at ``scale`` (``band_step`` k: every k-th band of each scene)."""
+def evaluate(shared: Path, which: str, scale: int, configs, device: torch.device, band_step: int = 1,
+             sigma: float = 0.0, tell: bool = True) -> list[dict]:
+    """Every config on the scenes of ``which`` at ``scale`` (``band_step`` k: every k-th band of each scene;
+    ``sigma`` > 0: the LR made by a Gaussian PSF of ``sigma`` HR px, as ``hsr prepare --degrade gaussian``,
+    and ``hsr upscale`` told so when ``tell``)."""
     rows = {label: [] for label, _, _ in configs}
     seconds = {label: 0.0 for label, _, _ in configs}
     notes = {label: [] for label, _, _ in configs}
@@ -134,13 +142,16 @@ def evaluate(shared: Path, which: str, scale: int, configs, device: torch.device
             h, w = hr.shape[0] // scale * scale, hr.shape[1] // scale * scale
             hr = hr[:h, :w]
             div = divisor or float(hr.max())
-            lr = imresize(torch.from_numpy(hr.transpose(2, 0, 1)), size=(h // scale, w // scale)).numpy()
+            hrt = torch.from_numpy(hr.transpose(2, 0, 1))
+            lr = (imresize(hrt, size=(h // scale, w // scale)) if not sigma
+                  else degrade(hrt, scale, kernel="gaussian", sigma=sigma)).numpy()
             lr_path = Path(tmp) / f"{name}.npy"
             np.save(lr_path, lr.transpose(1, 2, 0).astype(np.float32))
             ref = torch.from_numpy(hr.transpose(2, 0, 1) / div)
             for label, model, partner in configs:
                 t0 = time.perf_counter()
-                sr, stats = run_config(lr_path, Path(tmp) / "sr.hdr", scale, model, partner, hr.shape[2], device)
+                sr, stats = run_config(lr_path, Path(tmp) / "sr.hdr", scale, model, partner, hr.shape[2], device,
+                                       sigma if tell else 0.0)
                 seconds[label] += time.perf_counter() - t0
                 if "refine" in stats:
                     notes[label].append(f"{name}: {'applied' if stats['refine']['applied'] else 'skipped'}")
@@ -187,12 +198,18 @@ def main() -> int:
                     help="score every K-th band of each scene only: coarser spectral sampling (printed only)")
     ap.add_argument("--candidate", type=candidate, action="append", default=[], metavar="LABEL=CHECKPOINT",
                     help="also score this checkpoint in the selected tables of its scale (repeatable)")
+    ap.add_argument("--psf", type=float, default=0.0, metavar="SIGMA",
+                    help="make the LR with a Gaussian PSF of SIGMA HR px (hsr prepare --degrade gaussian) instead "
+                    "of bicubic, and tell hsr upscale (--degrade gaussian --sigma SIGMA) (printed only)")
+    ap.add_argument("--psf-untold", action="store_true", help="with --psf: do not tell hsr upscale (its bicubic ↓)")
     a = ap.parse_args()
     tables = [(w, s) for w, s in TABLES if a.tables is None or f"{w}_x{s}" in a.tables]
     if (a.readme or a.update_cards) and (a.tables is not None or a.models is not None or a.candidate
-                                         or a.band_step != 1):
+                                         or a.band_step != 1 or a.psf):
         ap.error("--readme and --update-cards record the bundled models on every table: "
-                 "not with --tables, --models, --candidate or --band-step")
+                 "not with --tables, --models, --candidate, --band-step or --psf")
+    if a.psf < 0 or (a.psf_untold and not a.psf):
+        ap.error("--psf must be > 0, and --psf-untold needs it")
     if a.band_step < 1:
         ap.error("--band-step must be >= 1")
 
@@ -214,9 +231,13 @@ def main() -> int:
             configs = (CONFIGS if which == "cave" else AIRBORNE_CONFIGS)[scale]
             kept = [c for c in configs if a.models is None or c[0] == "bicubic" or c[0] in a.models]
             kept += [(label, path, None) for label, path, s in a.candidate if s == scale]
-            results[f"{which}_x{scale}"] = evaluate(a.shared, which, scale, kept, dev, a.band_step)
+            results[f"{which}_x{scale}"] = evaluate(a.shared, which, scale, kept, dev, a.band_step, a.psf,
+                                                    not a.psf_untold)
     total = sum(r["seconds"] for rows in results.values() for r in rows)
     step = "" if a.band_step == 1 else f", every {a.band_step}th band"
+    if a.from_json is None and a.psf:
+        step += (f", LR by a Gaussian PSF of {a.psf:g} HR px, hsr upscale "
+                 + ("not told (bicubic back-projection)" if a.psf_untold else f"told --degrade gaussian --sigma {a.psf:g}"))
     titles = {f"{which}_x{scale}": (f"CAVE x{scale} ({', '.join(CAVE_TEST)}; /65535{step})" if which == "cave" else
                                     f"Airborne x{scale} ({', '.join(AIRBORNE_TEST)}; each scene / its maximum{step})")
               for which, scale in TABLES}

@@ -70,10 +70,28 @@ def test_quality_scores_a_candidate_beside_the_bundled_model(shared_data):
     assert rows["same"] == rows["lkca-g_x2"] and float(rows["same"][1]) > 0.5  # the same figures, and a gain
 
 
+@pytest.mark.data
+@pytest.mark.slow
+def test_quality_with_a_gaussian_psf_scores_the_told_back_projection_above_the_untold(shared_data):
+    """``quality.py --psf``: LR by a Gaussian PSF; hsr upscale told of it beats the bicubic ↓ (--psf-untold)."""
+    def run(*extra):
+        proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quality.py"), "--shared", str(shared_data),
+                               "--tables", "airborne_x2", "--models", "lkca-g_x2", "--psf", "1.2", *extra],
+                              capture_output=True, text=True, timeout=600, check=False)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "Gaussian PSF of 1.2 HR px" in proc.stdout
+        return {line.split("|")[1].strip(): float(line.split("|")[2]) for line in proc.stdout.splitlines()
+                if line.startswith("| ") and not line.startswith("| model")}
+
+    told, untold = run(), run("--psf-untold")
+    assert told["bicubic"] == untold["bicubic"] and told["lkca-g_x2"] > untold["lkca-g_x2"] + 0.1
+
+
 @pytest.mark.parametrize("args", [["--readme", "--tables", "cave_x4"], ["--update-cards", "--models", "lkca-g_x4"],
                                   ["--candidate", "lkca-g_x4=x.pt"], ["--candidate", "no-equals-sign"],
                                   ["--from-json", "saved.json", "--tables", "cave_x4"],
-                                  ["--readme", "--band-step", "3"], ["--band-step", "0"]])
+                                  ["--readme", "--band-step", "3"], ["--band-step", "0"], ["--readme", "--psf", "1.6"],
+                                  ["--psf", "-1"], ["--psf-untold"]])
 def test_quality_refuses_partial_records_and_bad_candidates(args):
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quality.py"), *args], capture_output=True,
                           text=True, timeout=120, check=False)
