@@ -120,6 +120,21 @@ def test_with_a_gaussian_psf_the_lr_arithmetic_equals_the_textbook_iteration(sca
     assert bp.reach > REACH * passes and "Gaussian PSF sigma 1.6 HR px" in bp.describe()
 
 
+@pytest.mark.parametrize("passes", [1, 2])
+def test_with_a_blur_before_bicubic_the_lr_arithmetic_equals_the_textbook_iteration(passes):
+    """↓ = ``hsr prepare --degrade bicubic --sigma``: a Gaussian blur, then MATLAB's bicubic ×1/s."""
+    scale, sigma = 3, 1.2
+    x, d = _pair(scale, side=24 + 12 * passes)
+    want = imresize(x, scale=scale) + d
+    for _ in range(passes):
+        want = want + imresize(x - degrade(want, scale, kernel="bicubic", sigma=sigma), scale=scale)
+    bp = BackProjection(scale, passes, sigma, "bicubic")
+    got = next(iter(bp.apply([(0, 5, d.float())], x, (0,) * 4)))[2]
+    b = (bp.reach + 2) * scale
+    assert torch.allclose(got[..., b:-b, b:-b].double(), want[..., b:-b, b:-b], atol=2e-5)
+    assert "Gaussian blur sigma 1.2 HR px before bicubic" in bp.describe()
+
+
 def test_with_a_gaussian_psf_pieces_and_crops_give_the_whole_output_cut():
     s, crop = 4, (13, 20, 0, 22)
     x, d = _pair(s, bands=6, side=50)
@@ -197,7 +212,14 @@ def test_upscale_back_projects_onto_a_gaussian_psf_given_or_trained_with(runner,
     meta["adapted"] = {"config": {"kernel": "gaussian", "sigma": 0.9}}  # hsr adapt --degrade gaussian: its PSF wins
     ck = save_checkpoint(make_checkpoint(model, "lkca-g", 9, 2, {"channels": 6, "blocks": 1}, meta), tmp_path / "a.pt")
     assert _upscale(runner, src, tmp_path / "t3.tif", "-m", str(ck))["psf_sigma"] == 0.9
-    for args, msg in ((["--degrade", "gaussian"], "needs --sigma > 0"), (["--sigma", "1"], "--sigma is the Gaussian PSF")):
+    meta.pop("adapted")
+    meta["dataset"]["degradation"] = {"kernel": "bicubic", "sigma_hr_px": 0.5, "sigmas_hr_px": [0.5, 1.0]}
+    ck = save_checkpoint(make_checkpoint(model, "lkca-g", 9, 2, {"channels": 6, "blocks": 1}, meta), tmp_path / "m.pt")
+    assert _upscale(runner, src, tmp_path / "t4.tif", "-m", str(ck))["psf_sigma"] is None  # several blurs: unknown
+    blur = _upscale(runner, src, tmp_path / "bb.tif", "-m", "lkca-g_x2", "--degrade", "bicubic", "--sigma", "1")
+    assert (blur["psf_kernel"], blur["psf_sigma"]) == ("bicubic", 1.0)
+    assert "(1 pass, Gaussian blur sigma 1 HR px before bicubic)" in blur["model"]
+    for args, msg in ((["--degrade", "gaussian"], "needs --sigma > 0"), (["--sigma", "1"], "--sigma needs --degrade")):
         res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-o", str(tmp_path / "bad.tif"), "-q", *args])
         assert res.exit_code == 2 and msg in res.stderr, res.output
 

@@ -75,7 +75,7 @@ def upscale(
         "point-spread function (--sigma) sampled every s-th pixel (default: as the model's training data; "
         "bicubic).", show_default=False)] = None,
     sigma: Annotated[float, typer.Option("--sigma", help="With --degrade gaussian: the PSF's sigma in output "
-                                         "(HR) pixels.")] = 0.0,
+                                         "(HR) pixels; with --degrade bicubic: a Gaussian blur before it.")] = 0.0,
     adapt: Annotated[bool, typer.Option("--adapt", help="First fit the model to each scene (see 'hsr adapt', "
                                         "default settings); the adapted checkpoint is cached and reused "
                                         "($HSR_CACHE_DIR or ~/.cache/hsrcli/adapted).")] = False,
@@ -116,8 +116,9 @@ def upscale(
             raise HsrInputError("with several inputs, -o must be an existing folder")
         if degrade == choices.Kernel.gaussian and not sigma > 0:
             raise HsrInputError("--degrade gaussian needs --sigma > 0 (the PSF's sigma in output pixels)")
-        if sigma and degrade != choices.Kernel.gaussian:
-            raise HsrInputError("--sigma is the Gaussian PSF of --degrade gaussian")
+        if sigma < 0 or (sigma and degrade is None):
+            raise HsrInputError("--sigma needs --degrade (gaussian: the PSF's sigma; bicubic: a blur before it), "
+                                "and >= 0")
         if adapt and bands is not None:
             raise HsrInputError("--adapt fits the model to whole scenes: it cannot be combined with --bands")
         open_kw = {"var": var, "layout": layout, "wavelengths": wavelengths, "bands": bands}

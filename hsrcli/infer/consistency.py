@@ -2,7 +2,9 @@
 
 Iterative back-projection (Irani & Peleg, 1991): ``y ← y + ↑(x − ↓(y))``, per band, ``passes``
 times, where ↑ and ↓ are the MATLAB-compatible bicubic ×s and ×1/s (antialiased) that ``hsr
-prepare`` and the benchmarks degrade with. Each pass moves the output towards one whose ×s bicubic
+prepare`` and the benchmarks degrade with — or, when the LR scene is known to be blurrier (``hsr
+upscale --degrade gaussian|bicubic --sigma``), ↓ is that degradation (:func:`gaussian_shrink`: a
+Gaussian point-spread function sampled every s-th px; or a Gaussian blur before the bicubic). Each pass moves the output towards one whose ×s bicubic
 reduction is the LR scene itself: the LR pixels' spectra are kept, what the network got wrong at the
 LR scale is corrected, and the detail it adds above that scale stays. The correction is the bicubic
 upsampling of an LR residual: smooth, and made of the LR scene's own content (inside the spectral
@@ -34,7 +36,7 @@ from collections.abc import Iterable, Iterator
 import torch
 import torch.nn.functional as F
 
-from hsrcli.data.degrade import gaussian_kernel
+from hsrcli.data.degrade import gaussian_blur, gaussian_kernel
 from hsrcli.models.crop import Crop, trim
 from hsrcli.models.resample import BICUBIC_REACH, bicubic_base
 from hsrcli.ops.imresize import imresize
@@ -44,15 +46,22 @@ REACH = 2 * BICUBIC_REACH
 
 
 @functools.cache
-def lr_filter(scale: int, sigma: float = 0.0) -> torch.Tensor:
+def lr_filter(scale: int, sigma: float = 0.0, kernel: str = "gaussian") -> torch.Tensor:
     """``K = ↓∘↑`` along one axis: the 1-D LR → LR kernel (float64, odd length, centred) of MATLAB's
     bicubic ×``scale`` followed by ↓: its antialiased ×1/``scale``, or with ``sigma`` > 0 a Gaussian blur
-    of ``sigma`` HR px sampled every ``scale``-th px (:func:`gaussian_shrink`)."""
+    of ``sigma`` HR px then every ``scale``-th px (``kernel="gaussian"``, :func:`gaussian_shrink`) or
+    then that bicubic ×1/``scale`` (``kernel="bicubic"``: ``hsr prepare --degrade bicubic --sigma``)."""
     n = 64
     delta = torch.zeros(1, 1, n, 1, dtype=torch.float64)
     delta[0, 0, n // 2, 0] = 1.0
     up = imresize(delta, size=(scale * n, 1))
-    k = (imresize(up, size=(n, 1)) if sigma <= 0 else gaussian_shrink(up, scale, sigma, axes=(-2,)))[0, 0, :, 0]
+    if sigma <= 0:
+        k = imresize(up, size=(n, 1))
+    elif kernel == "gaussian":
+        k = gaussian_shrink(up, scale, sigma, axes=(-2,))
+    else:
+        k = imresize(gaussian_blur(up, sigma), size=(n, 1))
+    k = k[0, 0, :, 0]
     half = int((k.abs() > 1e-12).nonzero().flatten().sub(n // 2).abs().max())
     return k[n // 2 - half:n // 2 + half + 1].clone()
 
@@ -81,11 +90,11 @@ def gaussian_shrink(y: torch.Tensor, scale: int, sigma: float, axes: tuple[int, 
     return z.reshape(n, c, *z.shape[-2:])
 
 
-def reduce_expanded(x: torch.Tensor, scale: int, sigma: float = 0.0) -> torch.Tensor:
+def reduce_expanded(x: torch.Tensor, scale: int, sigma: float = 0.0, kernel: str = "gaussian") -> torch.Tensor:
     """``K(x) = ↓(↑(x))`` of ``x`` ``(N, b, h, w)`` computed on the LR grid (:func:`lr_filter`): the separable
     filter as weighted sums of shifted views (no convolution workspace); the array's edge pixels repeated
     past its border."""
-    taps = lr_filter(scale, sigma).flip(0).tolist()  # a convolution: out[i] = Σ k[u] x[i − u]
+    taps = lr_filter(scale, sigma, kernel).flip(0).tolist()  # a convolution: out[i] = Σ k[u] x[i − u]
     r = len(taps) // 2
     h, w = x.shape[-2:]
     for dim, n in ((-2, h), (-1, w)):
@@ -101,16 +110,18 @@ def reduce_expanded(x: torch.Tensor, scale: int, sigma: float = 0.0) -> torch.Te
 
 class BackProjection:
     """``passes`` back-projection passes at ``scale`` on the network's detail, band piece by band piece,
-    in normalised units (the network's input ``x`` ``(N, B, h, w)``). ↓ is MATLAB's bicubic, or with
-    ``sigma`` > 0 a Gaussian point-spread function of ``sigma`` HR px sampled every ``scale``-th px (the
-    LR scene's degradation when known: ``hsr prepare --degrade gaussian``'s)."""
+    in normalised units (the network's input ``x`` ``(N, B, h, w)``). ↓ is the LR scene's degradation as
+    ``hsr prepare --degrade KERNEL --sigma SIGMA`` makes it: MATLAB's bicubic (``sigma`` 0), a Gaussian
+    point-spread function of ``sigma`` HR px sampled every ``scale``-th px (``kernel="gaussian"``), or
+    a Gaussian blur before the bicubic (``kernel="bicubic"``, ``sigma`` > 0)."""
 
-    def __init__(self, scale: int, passes: int = 1, sigma: float = 0.0) -> None:
+    def __init__(self, scale: int, passes: int = 1, sigma: float = 0.0, kernel: str = "gaussian") -> None:
         if passes < 1:
             raise ValueError("back-projection needs at least one pass")
-        if sigma < 0:
-            raise ValueError("sigma must be >= 0")
+        if sigma < 0 or kernel not in ("bicubic", "gaussian"):
+            raise ValueError("sigma must be >= 0 and kernel bicubic or gaussian")
         self.scale, self.passes, self.sigma = int(scale), int(passes), float(sigma)
+        self.kernel = kernel if self.sigma > 0 else "bicubic"
 
     @property
     def reach(self) -> int:
@@ -118,18 +129,26 @@ class BackProjection:
         if self.sigma <= 0:
             return REACH * self.passes
         s, r = self.scale, (len(gaussian_kernel(self.sigma)) - 1) // 2
-        down = -(-(r + s) // s)  # the LR pixels whose HR pixels a kept sample's blur reads
-        k_half = (len(lr_filter(s, self.sigma)) - 1) // 2
+        # the LR pixels whose HR pixels a kept sample's blur (and bicubic) reads
+        down = -(-(r + s) // s) if self.kernel == "gaussian" else -(-r // s) + BICUBIC_REACH
+        k_half = (len(lr_filter(s, self.sigma, self.kernel)) - 1) // 2
         return self.passes * (down + BICUBIC_REACH + k_half)
 
     def describe(self) -> str:
-        """``N pass(es)``, and the Gaussian ↓ when there is one (for the output's history)."""
+        """``N pass(es)``, and the blur of ↓ when there is one (for the output's history)."""
         what = f"{self.passes} pass{'es' if self.passes > 1 else ''}"
-        return what if self.sigma <= 0 else f"{what}, Gaussian PSF sigma {self.sigma:g} HR px"
+        if self.sigma <= 0:
+            return what
+        return f"{what}, " + (f"Gaussian PSF sigma {self.sigma:g} HR px" if self.kernel == "gaussian" else
+                              f"Gaussian blur sigma {self.sigma:g} HR px before bicubic")
 
     def shrink(self, y: torch.Tensor) -> torch.Tensor:
         """``↓`` of ``y`` ``(N, b, s·h, s·w)`` → ``(N, b, h, w)``."""
-        return shrink(y, self.scale) if self.sigma <= 0 else gaussian_shrink(y, self.scale, self.sigma)
+        if self.sigma <= 0:
+            return shrink(y, self.scale)
+        if self.kernel == "gaussian":
+            return gaussian_shrink(y, self.scale, self.sigma)
+        return shrink(gaussian_blur(y, self.sigma), self.scale)
 
     def widen(self, crop: Crop) -> Crop:
         """The crop the network's detail must be computed with so that :meth:`apply` can keep ``crop``
@@ -153,7 +172,7 @@ class BackProjection:
         whole of ``x``: exact up to its border)."""
         with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
             x = x.float()
-            return trim(x, inner, 1), trim(reduce_expanded(x, self.scale, self.sigma), inner, 1)
+            return trim(x, inner, 1), trim(reduce_expanded(x, self.scale, self.sigma, self.kernel), inner, 1)
 
     def corrected(self, lr: tuple[torch.Tensor, torch.Tensor], shrunk: torch.Tensor, more: Crop) -> torch.Tensor:
         """``↑(x + R)`` less ``s·more`` HR px on each side (``(N, b, H, W)``, contiguous), for the bands of
@@ -164,7 +183,7 @@ class BackProjection:
             target = x - kx - shrunk  # R_1
             r = target.clone()
             for _ in range(self.passes - 1):
-                r += target - reduce_expanded(r, self.scale, self.sigma)
+                r += target - reduce_expanded(r, self.scale, self.sigma, self.kernel)
             z = r.add_(x)
             if z.device.type == "cpu" and z.shape[1] > 1:  # the depthwise bicubic is ~3x faster channels-last
                 z = z.contiguous(memory_format=torch.channels_last)

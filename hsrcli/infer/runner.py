@@ -72,8 +72,9 @@ class UpscaleOptions:
     #: LR-consistency back-projection passes (:mod:`hsrcli.infer.consistency`; 0: off); not where
     #: FineSR is applied, nor for linear models (bicubic)
     consistency: int = CONSISTENCY_PASSES
-    #: how the LR scene was degraded, for the back-projection's ↓: ``bicubic`` (MATLAB), ``gaussian`` (a
-    #: PSF of ``sigma`` HR px, every s-th px kept), or None: the checkpoint's training degradation
+    #: how the LR scene was degraded, for the back-projection's ↓: ``bicubic`` (MATLAB; ``sigma`` > 0: a
+    #: Gaussian blur of ``sigma`` HR px first), ``gaussian`` (a PSF of ``sigma`` HR px, every s-th px
+    #: kept), or None: as the checkpoint was adapted or trained (:func:`lr_degradation`)
     degrade: str | None = None
     sigma: float = 0.0
 
@@ -154,8 +155,8 @@ def upscale_scene(
             model = GoodBands.around(model, fill)
         div_t = torch.from_numpy(div.astype(np.float32)).view(1, -1, 1, 1).to(opts.device)
         # the LR back-projection, for every output but FineSR's and a linear model's
-        back = (BackProjection(s, opts.consistency, psf_sigma(opts, resolved))
-                if opts.consistency and resolved.normalised else None)
+        kernel, sigma = lr_degradation(opts, resolved)
+        back = BackProjection(s, opts.consistency, sigma, kernel) if opts.consistency and resolved.normalised else None
         refiner = None
         if refine is not None:
             refiner = SceneRefiner(refine, scene, stats, div, opts.device, opts.amp)
@@ -234,23 +235,27 @@ def upscale_scene(
         result["refine"] = refiner.summary()
     result["subspace"] = None if projection is None else projection.fit.summary()
     result["consistency"] = 0 if back is None else back.passes
-    result["psf_sigma"] = None if back is None or not back.sigma else back.sigma
+    blurred = back is not None and back.sigma > 0
+    result["psf_kernel"], result["psf_sigma"] = (back.kernel, back.sigma) if blurred else (None, None)
     return result
 
 
-def psf_sigma(opts: UpscaleOptions, resolved: ResolvedModel) -> float:
-    """σ (HR px) of the Gaussian point-spread function the back-projection's ↓ models, 0 for MATLAB bicubic:
-    ``opts.degrade`` (``--degrade gaussian --sigma``) when given, else the degradation the checkpoint
-    was adapted with (``hsr adapt --degrade gaussian --sigma``: the scene's PSF, the same σ one scale up)
-    or trained on (``hsr prepare --degrade gaussian``), recorded in its metadata, else bicubic."""
+def lr_degradation(opts: UpscaleOptions, resolved: ResolvedModel) -> tuple[str, float]:
+    """``(kernel, sigma)`` of the degradation the back-projection's ↓ models (``hsr prepare --degrade
+    KERNEL --sigma SIGMA``'s; sigma in HR px, 0: plain MATLAB bicubic): ``opts.degrade``/``opts.sigma``
+    (``--degrade``, ``--sigma``) when given, else what the checkpoint was adapted with (``hsr adapt
+    --degrade --sigma``: the scene's own, the same σ one scale up) or trained on, recorded in its
+    metadata, else plain bicubic."""
     if opts.degrade is not None:
-        return float(opts.sigma) if opts.degrade == "gaussian" else 0.0
+        return opts.degrade, float(opts.sigma)
     meta = resolved.checkpoint.meta if resolved.checkpoint is not None else {}
-    adapted = (meta.get("adapted") or {}).get("config")  # hsr adapt --degrade: the scene's own PSF
+    adapted = (meta.get("adapted") or {}).get("config")  # hsr adapt --degrade: the scene's own
     if adapted:
-        return float(adapted.get("sigma") or 0.0) if adapted.get("kernel") == "gaussian" else 0.0
+        return str(adapted.get("kernel") or "bicubic"), float(adapted.get("sigma") or 0.0)
     trained = (meta.get("dataset") or {}).get("degradation") or {}
-    return float(trained.get("sigma_hr_px") or 0.0) if trained.get("kernel") == "gaussian" else 0.0
+    if len(set(trained.get("sigmas_hr_px") or [])) > 1:  # a blur drawn per patch: the scene's is unknown
+        return "bicubic", 0.0
+    return str(trained.get("kernel") or "bicubic"), float(trained.get("sigma_hr_px") or 0.0)
 
 
 def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: Refinement | None,

@@ -25,11 +25,12 @@ WHOLE: tuple[int, int, int, int] = (0, 0, 0, 0)  # nothing cropped
 def upscale_image(model: torch.nn.Module, x: torch.Tensor, scale: int,
                   subspace: float | int | None = SUBSPACE_ENERGY,  # noqa: PYI041 - a share or a rank
                   consistency: int = CONSISTENCY_PASSES, amp: torch.dtype | None = None,
-                  sigma: float = 0.0) -> torch.Tensor:
+                  sigma: float = 0.0, kernel: str = "gaussian") -> torch.Tensor:
     """Output ``(N, B, s·h, s·w)`` float32 of ``model`` on normalised LR images ``x`` ``(N, B, h, w)``, each with
     its own spectral subspace (``subspace``: a share of variance, a rank or None: off) and ``consistency``
-    back-projection passes (0: off; ``sigma`` > 0: onto a Gaussian PSF of ``sigma`` HR px, else bicubic)."""
-    back = BackProjection(scale, consistency, sigma) if consistency else None
+    back-projection passes (0: off; ↓: the degradation ``kernel``/``sigma`` of
+    :class:`~hsrcli.infer.consistency.BackProjection`, plain bicubic by default)."""
+    back = BackProjection(scale, consistency, sigma, kernel) if consistency else None
     outs = []
     for xi in x.split(1):
         projection = None

@@ -36,7 +36,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
     images = ImageDataset(dataset, split)
     scale, bands = images.manifest.scale, images.manifest.bands
     degradation = images.manifest.degradation or {}  # the back-projection of --as-upscale follows the data set's
-    psf = float(degradation.get("sigma_hr_px") or 0.0) if degradation.get("kernel") == "gaussian" else 0.0
+    kernel, psf = str(degradation.get("kernel") or "bicubic"), float(degradation.get("sigma_hr_px") or 0.0)
     rows = []
     for spec in models:
         main, _, partner = spec.partition(REFINED)
@@ -58,7 +58,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             if as_upscale and r.normalised and not partner:
-                sr = upscale_image(r.model, x, scale, sigma=psf)
+                sr = upscale_image(r.model, x, scale, sigma=psf, kernel=kernel)
             else:
                 sr = r.model(x).float()
             if partner:
