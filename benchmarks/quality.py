@@ -120,7 +120,7 @@ def run_config(lr_path: Path, out: Path, scale: int, model: str, partner: str | 
     refine = None
     if partner is not None:
         refine = Refinement(None if partner == "lr" else resolve_model(partner, bands, scale // 2, device))
-    opts = UpscaleOptions(device=device) if not psf else UpscaleOptions(device=device, degrade="gaussian", sigma=psf)
+    opts = UpscaleOptions(device=device, degrade="gaussian" if psf else None, sigma=psf)
     with open_scene(lr_path, layout="hwc") as sc:
         stats = upscale_scene(sc, out, "envi", resolved, opts, overwrite=True, refine=refine)
     with open_scene(out) as sc:

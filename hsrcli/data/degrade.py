@@ -110,6 +110,16 @@ def degrade(
     return add_noise(lr, sigma=noise_sigma, snr_db=noise_snr, generator=generator)
 
 
+def recorded(description: dict | None) -> tuple[str, float]:
+    """``(kernel, sigma)`` of a degradation a data set's manifest records (:func:`describe`, plus ``hsr
+    prepare``'s ``sigmas_hr_px``): plain bicubic ``("bicubic", 0.0)`` when nothing is recorded or when a
+    blur was drawn per patch among several (the degradation of any one image is then unknown)."""
+    d = description or {}
+    if len(set(d.get("sigmas_hr_px") or [])) > 1:
+        return "bicubic", 0.0
+    return str(d.get("kernel") or "bicubic"), float(d.get("sigma_hr_px") or 0.0)
+
+
 def describe(kernel: str, sigma: float, method: str, noise_sigma: float | None, noise_snr: float | None) -> dict:
     """Manifest entry describing a degradation."""
     return {

@@ -20,12 +20,13 @@ import torch
 
 from hsrcli import dist as ddp
 from hsrcli.choices import CONSISTENCY_PASSES, SUBSPACE_ENERGY, OutputDtype
+from hsrcli.data.degrade import recorded
 from hsrcli.dist import DistInfo
 from hsrcli.errors import HsrInputError
 from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
 from hsrcli.infer.consistency import BackProjection
 from hsrcli.infer.finish import CoreWriter, Finisher
-from hsrcli.infer.inputs import divisor, forward, forward_bands, read_block, scene_stats
+from hsrcli.infer.inputs import divisor, forward, read_block, scene_stats
 from hsrcli.infer.nodata import GoodBands, InputFill
 from hsrcli.infer.phases import PhaseClock
 from hsrcli.infer.pipeline import InOrderWorker
@@ -34,6 +35,7 @@ from hsrcli.infer.resolve import ResolvedModel
 from hsrcli.infer.subspace import DetailProjection, SpectraSample
 from hsrcli.infer.tileplan import TILE_HR_VALUES, TILE_PROJECTED_VALUES, auto_tile, plan_overlap
 from hsrcli.infer.tiling import Tile, TileGrid
+from hsrcli.infer.whole import output_pieces
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 from hsrcli.io.windows import iter_windows
@@ -252,10 +254,7 @@ def lr_degradation(opts: UpscaleOptions, resolved: ResolvedModel) -> tuple[str, 
     adapted = (meta.get("adapted") or {}).get("config")  # hsr adapt --degrade: the scene's own
     if adapted:
         return str(adapted.get("kernel") or "bicubic"), float(adapted.get("sigma") or 0.0)
-    trained = (meta.get("dataset") or {}).get("degradation") or {}
-    if len(set(trained.get("sigmas_hr_px") or [])) > 1:  # a blur drawn per patch: the scene's is unknown
-        return "bicubic", 0.0
-    return str(trained.get("kernel") or "bicubic"), float(trained.get("sigma_hr_px") or 0.0)
+    return recorded((meta.get("dataset") or {}).get("degradation"))
 
 
 def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: Refinement | None,
@@ -336,13 +335,7 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
                 y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
                 crop, pieces = (0, 0, 0, 0), [(0, 2 * bands, y)]
             else:  # band ranges as the model finishes them (projected: as the projection hands them out)
-                inner = crop if back is None else back.widen(crop)  # what the back-projection reads
-                detail = projection is not None or back is not None  # what the model adds to bicubic
-                pieces = forward_bands(model, x, opts.amp, inner, detail=detail)
-                if projection is not None:  # mixes the bands of a pixel: k coefficients per HR pixel held
-                    pieces = projection.project(pieces, x, crop, back)
-                elif back is not None:
-                    pieces = back.apply(pieces, x, crop)
+                pieces = output_pieces(model, x, opts.amp, crop, projection, back)
         for b0, b1, y in clock.iterate("model", pieces):
             with clock("model"):
                 y = y.mul_(out_div[:, b0:b1])

@@ -207,7 +207,8 @@ class DetailProjection:
             lr = back.lr_input(x, inner)
             shrunk = back.shrink(coef.view(n, -1, *dims)).flatten(2)  # ↓ of the coefficient maps
             coef = trim(coef.view(n, -1, *dims), more, self.scale).flatten(2)  # (a copy when cut)
-            dead = {b: (back.shrink(v[:, None])[:, 0], trim(v, more, self.scale)) for b, v in dead.items()}
+            dead_low = {b: back.shrink(v[:, None])[:, 0] for b, v in dead.items()}  # ↓ of a dead band's detail
+            dead = {b: trim(v, more, self.scale) for b, v in dead.items()}
         step = max(1, CHUNK_VALUES // (n * coef.shape[-1]))
         if back is None and x.device.type == "cpu" and bands > 1:  # the depthwise bicubic is ~3x faster channels-last
             x = x.contiguous(memory_format=torch.channels_last)
@@ -218,13 +219,13 @@ class DetailProjection:
             else:
                 low = torch.matmul(self.synthesis[b0:b1], shrunk).view(n, b1 - b0, *lr[0].shape[-2:])  # ↓(D⁻¹U c)
                 for b in range(b0, b1):
-                    if b in dead:
-                        low[:, b - b0] += dead[b][0]
+                    if b in dead_low:
+                        low[:, b - b0] += dead_low[b]
                 y = back.corrected((lr[0][:, b0:b1], lr[1][:, b0:b1]), low, more)
             for i in range(n):
                 y[i].view(b1 - b0, -1).addmm_(self.synthesis[b0:b1], coef[i])
             for b in range(b0, b1):
                 if b in dead:
-                    y[:, b - b0] += dead.pop(b) if back is None else dead.pop(b)[1]
+                    y[:, b - b0] += dead.pop(b)
             yield b0, b1, y
             y = None

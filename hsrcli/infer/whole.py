@@ -1,7 +1,9 @@
-"""``hsr upscale``'s output steps on one LR image held in memory: no tiles, no scene file.
+"""``hsr upscale``'s output steps after the model, for a tile or for one LR image held in memory.
 
-:func:`upscale_image` runs a normalising model the way :func:`~hsrcli.infer.runner.upscale_scene`
-runs it on every tile, with its defaults: the detail the model adds to the bicubic upsampling kept
+:func:`output_pieces` is what :func:`~hsrcli.infer.runner.upscale_scene` hands on for every tile: the
+model's output band range by band range, or its detail through the spectral-subspace projection
+and/or the LR back-projection. :func:`upscale_image` runs a normalising model so on whole images
+(no tiles, no scene file), with ``hsr upscale``'s defaults: the detail the model adds to the bicubic upsampling kept
 within the image's own spectral subspace (:mod:`hsrcli.infer.subspace`, fitted on the image's LR
 spectra) and back-projected onto the LR image (:mod:`hsrcli.infer.consistency`). ``hsr evaluate
 --as-upscale`` scores models so: what a user gets from ``hsr upscale``, on a prepared data set's
@@ -10,15 +12,35 @@ test images (which are not mirrored past their borders as a scene is, nor tiled)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
 from hsrcli.choices import CONSISTENCY_PASSES, SUBSPACE_ENERGY
 from hsrcli.infer.consistency import BackProjection
-from hsrcli.infer.inputs import forward, forward_bands
+from hsrcli.infer.inputs import forward_bands
 from hsrcli.infer.subspace import DetailProjection, SpectraSample
+from hsrcli.models.crop import Crop
 
-WHOLE: tuple[int, int, int, int] = (0, 0, 0, 0)  # nothing cropped
+WHOLE: Crop = (0, 0, 0, 0)  # nothing cropped
+
+
+def output_pieces(model: torch.nn.Module, x: torch.Tensor, amp: torch.dtype | None, crop: Crop,
+                  projection: DetailProjection | None = None, back: BackProjection | None = None
+                  ) -> Iterator[tuple[int, int, torch.Tensor]]:
+    """``(b0, b1, y)`` output pieces ``(N, b1 − b0, H, W)`` float32 of ``model`` on normalised ``x`` ``(N, B, h,
+    w)``, less ``s·crop`` HR px on each side: the model's own (:func:`~hsrcli.infer.inputs.forward_bands`),
+    or, with a ``projection`` and/or ``back``, its detail over bicubic — computed less
+    :meth:`~hsrcli.infer.consistency.BackProjection.widen` of ``crop``, what the back-projection reads —
+    projected into the scene's spectral subspace (which mixes a pixel's bands: k coefficients per HR
+    pixel held) and back-projected onto ``x``."""
+    if projection is None and back is None:
+        return forward_bands(model, x, amp, crop)
+    pieces = forward_bands(model, x, amp, crop if back is None else back.widen(crop), detail=True)
+    if projection is not None:
+        return projection.project(pieces, x, crop, back)
+    return back.apply(pieces, x, crop)
 
 
 @torch.no_grad()
@@ -41,13 +63,5 @@ def upscale_image(model: torch.nn.Module, x: torch.Tensor, scale: int,
             fit = sample.fit(subspace, range(xi.shape[1]))
             if fit is not None:
                 projection = DetailProjection(fit, np.ones(xi.shape[1]), scale, xi.device)
-        if projection is None and back is None:
-            outs.append(forward(model, xi, amp))
-            continue
-        pieces = forward_bands(model, xi, amp, WHOLE, detail=True)
-        if projection is not None:
-            pieces = projection.project(pieces, xi, WHOLE, back)
-        else:
-            pieces = back.apply(pieces, xi, WHOLE)
-        outs.append(torch.cat([y for _, _, y in pieces], 1))
+        outs.append(torch.cat([y for _, _, y in output_pieces(model, xi, amp, WHOLE, projection, back)], 1))
     return torch.cat(outs)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import torch
 
 from hsrcli.data.dataset import ImageDataset
+from hsrcli.data.degrade import recorded
 from hsrcli.errors import HsrInputError
 from hsrcli.infer.resolve import resolve_model
 from hsrcli.infer.whole import upscale_image
@@ -35,8 +36,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
     steps (:func:`~hsrcli.infer.whole.upscale_image`)."""
     images = ImageDataset(dataset, split)
     scale, bands = images.manifest.scale, images.manifest.bands
-    degradation = images.manifest.degradation or {}  # the back-projection of --as-upscale follows the data set's
-    kernel, psf = str(degradation.get("kernel") or "bicubic"), float(degradation.get("sigma_hr_px") or 0.0)
+    kernel, psf = recorded(images.manifest.degradation)  # --as-upscale back-projects onto the data set's
     rows = []
     for spec in models:
         main, _, partner = spec.partition(REFINED)
@@ -50,6 +50,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
                                     f"x{scale}")
             if partner != "lr":
                 v_model = resolve_model(partner, bands, scale // 2, device, source="the data set").model
+        steps = as_upscale and r.normalised and not partner  # upscale's output steps (not FineSR's)
         per_image, seconds = [], 0.0
         items = progress(images, spec) if progress else images
         for name, lr, hr in items:
@@ -57,7 +58,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
             if torch.device(device).type == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
-            if as_upscale and r.normalised and not partner:
+            if steps:
                 sr = upscale_image(r.model, x, scale, sigma=psf, kernel=kernel)
             else:
                 sr = r.model(x).float()
@@ -70,7 +71,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
             per_image.append(compute_metrics(sr[0].clamp(0, 1).cpu(), hr, 1.0, scale))
         n = max(1, len(per_image))
         row = {"model": spec, "arch": r.name + ("+finesr" if partner else ""), "images": len(per_image),
-               "as_upscale": as_upscale and r.normalised and not partner, "seconds_per_image": seconds / n}
+               "as_upscale": steps, "seconds_per_image": seconds / n}
         for k in COLUMNS:
             vals = [m[k] for m in per_image if m[k] is not None]
             row[k] = sum(vals) / len(vals) if vals else None
