@@ -165,8 +165,8 @@ def main() -> int:
         e2e = lr_px * fpp / secs / 1e9
         voxels = lr_px * SCALE * SCALE * a.bands / secs
         print(f"end to end, {a.size}^2 x {a.bands} LR      {e2e:8.1f} GFLOP/s useful  ({voxels / 1e6:8.1f} M output "
-              f"voxels/s; {secs:.1f} s run, {wall:.1f} s with start-up; {stats['tiles']} tiles of {stats['tile']} "
-              f"px, overlap {stats['overlap']}; peak RSS {stats['peak_rss_mb']:.0f} MB) = {ratio * 100:.0f} % of "
+              f"voxels/s; {secs:.1f} s run, {wall:.1f} s with start-up; {stats['tiles']} tiles of "
+              f"{' x '.join(map(str, stats['tile_shape']))} px, overlap {stats['overlap']}; peak RSS {stats['peak_rss_mb']:.0f} MB) = {ratio * 100:.0f} % of "
               f"the bare forward just before ({ref * fpp / 1e9:.1f} GFLOP/s)")
         print("    phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in stats.get("phases", {}).items()))
     ratios = sorted(r[0] for r in runs)

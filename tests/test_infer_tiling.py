@@ -36,5 +36,5 @@ def test_auto_tile_bounds_the_area_a_cascade_works_on():
 
     plain = auto_tile(8, 4, 30, 1000, 1000)
     cascade = auto_tile(8, 4, 30, 1000, 1000, work=lambda side: 2 * side)
-    assert plain * plain <= TILE_LR_PIXELS < (2 * plain) ** 2
-    assert (2 * cascade) ** 2 <= TILE_LR_PIXELS and cascade < plain
+    assert plain[0] * plain[1] <= TILE_LR_PIXELS < 4 * plain[0] * plain[1]
+    assert 4 * cascade[0] * cascade[1] <= TILE_LR_PIXELS and max(cascade) < min(plain)

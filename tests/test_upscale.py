@@ -485,27 +485,69 @@ def test_default_overlap_from_the_measured_radius_stays_within_1e3_of_whole_imag
     assert np.abs(exact - a).max() <= 1e-5 * float(a.max() - a.min())  # the same padded scene, same output
 
 
+def test_rectangular_default_tiles_stay_within_1e3_of_whole_image(runner, tmp_path, monkeypatch):
+    """Past the working-set area the planner may cut the scene along one axis only: tiles of unequal
+    sides, blended as square ones are (real scene, the shipped sample's 16 bands, the area bound shrunk
+    so that its 122² padded LR px no longer fit one tile)."""
+    from hsrcli.infer import tileplan
+
+    with open_scene(SAMPLE_HDR) as sc:
+        cube = sc.read()[:, :, 40:56].astype(np.float32)
+    src = write_raw_envi(tmp_path, cube, name="real16")
+    whole, tiled = tmp_path / "whole.hdr", tmp_path / "tiled.hdr"
+    _up(runner, src, "-s", "4", "-m", "lkca-g_x4", "-o", whole, "--tile", "512")
+    monkeypatch.setattr(tileplan, "TILE_LR_PIXELS", 122 * 70)
+    res = runner.invoke(app, ["upscale", str(src), "-s", "4", "-m", "lkca-g_x4", "-o", str(tiled), "--json",
+                              "--device", "cpu"])  # not quiet: the wrote line names the tiles
+    assert res.exit_code == 0, res.output
+    stats = json.loads(res.stdout[res.stdout.index("{"):])
+    rows, cols = stats["tile_shape"]
+    assert rows != cols and rows * cols <= 122 * 70 and stats["tile"] == max(rows, cols)
+    assert stats["tiles"] * rows * cols < 4 * 77 * 77  # fewer LR px than the 2 x 2 squares that would fit
+    assert f"{stats['tiles']} tiles of {rows} x {cols} LR px" in res.stderr
+    a, b = open_scene(whole).read(), open_scene(tiled).read()
+    assert np.abs(b - a).max() <= 1e-3 * float(a.max() - a.min())
+
+
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 @pytest.mark.parametrize("bands,rows,cols", [(224, 90, 90), (64, 512, 512), (64, 256, 300), (31, 128, 128),
-                                             (14, 2000, 1500)])
+                                             (14, 2000, 1500), (64, 300, 300), (64, 1000, 300)])
 def test_default_tile_minimises_the_estimated_time(bands, rows, cols, device):
-    from hsrcli.infer.tileplan import auto_tile, relative_speed
+    from math import isqrt
+
+    from hsrcli.infer.tileplan import MAX_TILE, TILE_HR_VALUES, TILE_LR_PIXELS, auto_tile, relative_speed
 
     overlap, margin = 30, 15
 
-    def cost(tile):
-        g = TileGrid(rows, cols, tile, overlap, margin, 4)
-        side = min(tile, max(rows, cols) + 2 * margin)
-        return len(g) * min(tile, rows + 2 * margin) * min(tile, cols + 2 * margin) / relative_speed(side, device)
+    def cost(tr, tc):
+        g = TileGrid(rows, cols, tr, overlap, margin, 4, tile_cols=tc)
+        return len(g) * g.tr * g.tc / relative_speed(g.side, device)
 
-    cap = auto_tile(bands, 4, overlap)
-    tile = auto_tile(bands, 4, overlap, rows, cols, margin, device)
-    assert overlap < tile <= cap
-    assert cost(tile) <= cost(cap) * 1.0001  # never slower than the largest tile that fits
-    for other in range(overlap + 16, cap + 1, 24):  # nor than other sizes, within the even-split rounding
-        assert cost(tile) <= cost(other) * 1.05
+    def fits(tr, tc):
+        return max(tr, tc) <= MAX_TILE and tr * tc <= TILE_LR_PIXELS and bands * 16 * tr * tc <= TILE_HR_VALUES
+
+    cap, _ = auto_tile(bands, 4, overlap)
+    tr, tc = auto_tile(bands, 4, overlap, rows, cols, margin, device)
+    assert overlap < min(tr, tc) and fits(tr, tc)
+    assert cost(tr, tc) <= cost(cap, cap) * 1.0001  # never slower than the largest square tile that fits
+    sides = range(overlap + 16, MAX_TILE + 1, 8)
+    for r in sides:  # nor than other shapes that fit, within the even-split rounding
+        for c in sides:
+            if fits(r, c):
+                assert cost(tr, tc) <= cost(r, c) * 1.05, (r, c)
     if device == "cuda":  # throughput does not fall with size: fewest LR pixels computed
-        assert cost(tile) <= min(cost(o) for o in range(overlap + 8, cap + 1, 8)) * 1.0001
+        assert cost(tr, tc) <= min(cost(s, s) for s in range(overlap + 8, cap + 1, 8)) * 1.0001
+    assert isqrt(tr * tc) == TileGrid(rows, cols, tr, overlap, margin, 4, tile_cols=tc).side or max(tr, tc) > rows
+
+
+def test_a_scene_past_the_area_bound_is_cut_along_one_axis():
+    """A 300² scene (332² padded, past the 288² working-set area) runs as 2 tiles of 332 x 182, not 4 of
+    182²: 9 % fewer LR pixels computed; a long strip is cut across its length only."""
+    from hsrcli.infer.tileplan import auto_tile
+
+    assert auto_tile(8, 4, 32, 300, 300, 16) in ((332, 182), (182, 332))
+    assert auto_tile(8, 4, 32, 5000, 300, 16)[1] == 332
+    assert auto_tile(8, 4, 32, 300, 5000, 16)[0] == 332
 
 
 def test_a_band_streaming_model_gets_the_tiles_its_held_bands_allow():
@@ -515,16 +557,17 @@ def test_a_band_streaming_model_gets_the_tiles_its_held_bands_allow():
     model = resolve_model("lkca-g_x4", 64, 4).model
     held = lambda side: model.bands_held(64, side)  # fewer groups per chunk on larger tiles
     assert held(64) > held(256)
-    tile = auto_tile(held, 4, 30, 512, 512, 15)
-    assert held(tile) * (4 * tile) ** 2 <= TILE_HR_VALUES
-    assert tile == 286  # 2 x 2 tiles of the padded 542 px; a fixed 32 held bands would allow 216 px (3 x 3)
-    assert auto_tile(held(64), 4, 30, 512, 512, 15) < 216
+    tr, tc = auto_tile(held, 4, 30, 512, 512, 15)
+    assert held(tr) * 16 * tr * tc <= TILE_HR_VALUES
+    assert (tr, tc) == (286, 286)  # 2 x 2 tiles of the padded 542 px
+    fixed = auto_tile(held(64), 4, 30, 512, 512, 15)  # 32 bands held at once: about 216² px of area at most
+    assert 32 * 16 * fixed[0] * fixed[1] <= TILE_HR_VALUES and fixed[0] * fixed[1] < 216 * 216
 
 
 def test_a_small_scene_is_one_tile():
     from hsrcli.infer.tileplan import auto_tile
 
-    assert auto_tile(14, 4, 30, 90, 90, 15) == 120  # the shipped sample: the padded scene at once
+    assert auto_tile(14, 4, 30, 90, 90, 15) == (120, 120)  # the shipped sample: the padded scene at once
 
 
 def test_the_subspace_projection_keeps_the_fastest_tiles():
@@ -535,9 +578,9 @@ def test_the_subspace_projection_keeps_the_fastest_tiles():
 
     model = resolve_model("lkca-g_x4", 64, 4).model
     assert auto_tile(lambda side: model.bands_held(224, side) + 44, 4, 30, 90, 90, 15, "cpu",
-                     TILE_PROJECTED_VALUES) == 120
+                     TILE_PROJECTED_VALUES) == (120, 120)
     assert auto_tile(lambda side: model.bands_held(64, side) + 30, 4, 30, 512, 512, 15, "cpu",
-                     TILE_PROJECTED_VALUES) == 286
+                     TILE_PROJECTED_VALUES) == (286, 286)
 
 
 @pytest.mark.parametrize("model", ["lkca-g_x2", "lkca"])

@@ -184,7 +184,7 @@ def upscale(
                 if show:
                     typer.echo(f"wrote {stats['output']}: {stats['rows']} x {stats['cols']} x {stats['bands']} in "
                                f"{stats['seconds']:.1f} s ({stats['mpx_bands_per_s']:.2f} Mpx·bands/s, "
-                               f"{stats['tiles']} tiles of {stats['tile']} LR px, overlap {stats['overlap']}"
+                               f"{stats['tiles']} tiles of {_tile_text(stats['tile_shape'])} LR px, overlap {stats['overlap']}"
                                + (f", {stats['tiles_without_data']} without data" if stats["tiles_without_data"] else "")
                                + ")",
                                err=True)
@@ -192,6 +192,12 @@ def upscale(
         ddp.shutdown(info)
     if as_json and info.is_main:
         typer.echo(json.dumps(results if len(results) > 1 else results[0], indent=2))
+
+
+def _tile_text(shape: list[int]) -> str:
+    """``288`` for a square tile, ``332 x 182`` (rows x columns) otherwise."""
+    rows, cols = shape
+    return str(rows) if rows == cols else f"{rows} x {cols}"
 
 
 def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: bool, adapt: bool,

@@ -176,7 +176,7 @@ def upscale_scene(
         back = None if use_refine else back
         grid = plan_grid(net, resolved, m, refine, opts, 0 if projection is None else projection.fit.rank,
                          0 if back is None else back.reach)
-        model.fit_tile(grid.tile)
+        model.fit_tile(grid.side)
         what = resolved.label + (f" (self-ensemble of {opts.ensemble})" if opts.ensemble > 1 else "")
         what += f" {model.summary()}" if isinstance(model, GoodBands) else ""
         what += f" + FineSR({refiner.summary()['partner']})" if use_refine else ""
@@ -228,7 +228,8 @@ def upscale_scene(
     seconds = time.perf_counter() - t0
     result = {"output": str(out if writer is None else writer.path), "rows": hr.rows, "cols": hr.cols,
               "bands": m.bands, "modelled_bands": len(model.good) if isinstance(model, GoodBands) else m.bands,
-              "scale": s, "model": what, "tiles": len(grid), "tiles_without_data": skipped, "tile": grid.tile,
+              "scale": s, "model": what, "tiles": len(grid), "tiles_without_data": skipped,
+              "tile": max(grid.shape), "tile_shape": list(grid.shape),
               "overlap": grid.overlap, "margin": grid.margin, "pad": grid.pad, "exact": opts.exact, "ensemble": opts.ensemble,
               "ranks": info.world_size if info is not None else 1,
               "normalisation": norm_desc, "seconds": seconds, "phases": clock.as_dict(),
@@ -285,13 +286,13 @@ def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: 
             return model.bands_held(meta.bands, side) + coefficients
 
         budget = TILE_PROJECTED_VALUES if coefficients and refine is None else TILE_HR_VALUES
-        tile = auto_tile(held, resolved.scale, overlap, meta.rows, meta.cols, pad, opts.device.type, budget,
-                         model.work_side)
+        rows, cols = auto_tile(held, resolved.scale, overlap, meta.rows, meta.cols, pad, opts.device.type, budget,
+                               model.work_side)
     else:
-        tile = max(opts.tile, overlap + 16)
-    if refine is not None:
-        tile += tile % 2  # FineSR halves the tile
-    return TileGrid(meta.rows, meta.cols, tile, overlap, margin, resolved.scale, pad)
+        rows = cols = max(opts.tile, overlap + 16)
+    if refine is not None:  # FineSR halves the tile
+        rows, cols = rows + rows % 2, cols + cols % 2
+    return TileGrid(meta.rows, meta.cols, rows, overlap, margin, resolved.scale, pad, cols)
 
 
 def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputFill | None, div_t: torch.Tensor,

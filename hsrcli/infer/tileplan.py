@@ -3,9 +3,9 @@
 * :func:`plan_overlap` — overlap = 2 × the receptive radius the runner passes (by default
   the model's measured *effective* radius, see :mod:`hsrcli.infer.receptive`); the
   discarded margin at inner tile edges and the mirrored border of the scene are that radius.
-* :func:`auto_tile` — chosen from measured throughput and memory: among the tiles whose
-  output fits :data:`TILE_HR_VALUES` (output bands held at once × HR pixels) and whose area fits
-  :data:`TILE_LR_PIXELS` (the model's working set), the one that
+* :func:`auto_tile` — chosen from measured throughput and memory: among the tiles (rectangles:
+  memory follows the area) whose output fits :data:`TILE_HR_VALUES` (output bands held at once ×
+  HR pixels) and whose area fits :data:`TILE_LR_PIXELS` (the model's working set), the one that
   minimises the estimated time = LR pixels computed (overlap included) / relative speed at
   that tile size (:data:`CPU_SPEED`, measured; flat on GPUs, where larger is never slower).
 """
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from math import isqrt
 
 import numpy as np
 
@@ -61,48 +62,68 @@ def relative_speed(tile: int, device_type: str = "cpu") -> float:
     return float(np.interp(np.log2(tile), sizes, list(CPU_SPEED.values())))
 
 
-def _split(n: int, cap: int, overlap: int) -> tuple[int, int]:
-    """(tiles, tile side) that cover ``n`` px with tiles of at most ``cap`` split evenly."""
-    if n <= cap:
-        return 1, n
-    k = -(-(n - overlap) // (cap - overlap))
-    return k, -(-(n - overlap) // k) + overlap
+def _even(n: int, k: int, overlap: int) -> int:
+    """Side of each of ``k`` tiles that cover ``n`` px evenly, neighbours sharing ``overlap``."""
+    return n if k == 1 else -(-(n - overlap) // k) + overlap
+
+
+#: Tile counts tried along the second axis past the fewest that fit (the speed table is not monotone).
+_MORE_COUNTS = 3
 
 
 def auto_tile(held: int | Callable[[int], int], scale: int, overlap: int, rows: int | None = None,
               cols: int | None = None, pad: int = 0, device_type: str = "cpu", hr_values: int = TILE_HR_VALUES,
-              work: Callable[[int], int] | None = None) -> int:
-    """Default tile (LR px) for a model that holds ``held`` output bands at once (a number, or a
-    function of the tile side: band-streaming models hold fewer bands on larger tiles).
+              work: Callable[[int], int] | None = None) -> tuple[int, int]:
+    """Default tile ``(rows, cols)`` (LR px) for a model that holds ``held`` output bands at once (a
+    number, or a function of the tile's side: band-streaming models hold fewer bands on larger tiles;
+    a rectangular tile counts as the square of its area, ``isqrt(rows · cols)``).
 
-    A tile *fits* when the output it holds, ``held × (scale · side)²`` values, is within
-    ``hr_values`` (:data:`TILE_HR_VALUES`; :data:`TILE_PROJECTED_VALUES` with the projection's
-    coefficients) and the area the model works on, ``work(side)²`` (default ``side²``; a cascade's
-    later stages run on upscaled tiles, :meth:`~hsrcli.models.base.SRModel.work_side`), within
-    :data:`TILE_LR_PIXELS`. Without the scene size:
-    the largest fitting multiple of 8 up to :data:`MAX_TILE` (at least ``overlap + 32``). With it (``rows × cols`` LR px, padded by ``pad``
-    on each side as the tile grid does): among the fitting grids of tiles split evenly along each
-    axis, the one with the least estimated time (computed LR pixels / :func:`relative_speed`).
+    A tile *fits* when each side is at most :data:`MAX_TILE`, the output it holds, ``held × scale² ×
+    rows × cols`` values, is within ``hr_values`` (:data:`TILE_HR_VALUES`; :data:`TILE_PROJECTED_VALUES`
+    with the projection's coefficients) and the area the model works on, ``work(rows) × work(cols)``
+    (default ``rows × cols``; a cascade's later stages run on upscaled tiles,
+    :meth:`~hsrcli.models.base.SRModel.work_side`), within :data:`TILE_LR_PIXELS`: memory follows the
+    area, so tiles need not be square. Without the scene size: the largest fitting square whose side
+    is a multiple of 8 up to :data:`MAX_TILE` (at least ``overlap + 32``). With it (``rows × cols``
+    LR px, padded by ``pad`` on each side as the tile grid does): among the fitting grids of
+    ``kr × kc`` tiles split evenly along each axis (sides at least ``overlap + 16``, rounded up to 8,
+    unless the padded scene is narrower), the one with the least estimated time — computed LR pixels
+    / :func:`relative_speed` at the tile's square-equivalent side. A long strip of a flight line or a
+    scene just past the area bound is cut along one axis only (a 300² scene: 2 tiles of 332 × 182, not
+    4 of 182²), so fewer LR pixels are computed twice.
     """
     held_at = held if callable(held) else (lambda _side: held)
     work_at = work or (lambda side: side)
     floor = overlap + 32
 
-    def fits(side: int) -> bool:
-        return side <= floor or (held_at(side) * (side * scale) ** 2 <= hr_values
-                                 and work_at(side) ** 2 <= TILE_LR_PIXELS)
+    def fits(r: int, c: int) -> bool:
+        if max(r, c) <= floor:
+            return True
+        return (max(r, c) <= MAX_TILE and held_at(isqrt(r * c)) * scale * scale * r * c <= hr_values
+                and work_at(r) * work_at(c) <= TILE_LR_PIXELS)
 
-    cap = max([floor] + [s for s in range(8, MAX_TILE + 1, 8) if fits(s)])
+    cap = max([floor] + [s for s in range(8, MAX_TILE + 1, 8) if fits(s, s)])
     if rows is None or cols is None:
-        return cap
+        return cap, cap
     pr, pc = rows + 2 * pad, cols + 2 * pad
-    best = None
-    for limit in range((overlap + 16 + 7) // 8 * 8, cap + 1, 8):  # multiples of 8 from overlap + 16 (cap >= it)
-        (kr, tr), (kc, tc) = _split(pr, limit, overlap), _split(pc, limit, overlap)
-        tile = max(tr, tc)
-        if not fits(tile):
-            continue
-        cost = kr * kc * tile * tile / relative_speed(tile, device_type)
-        if best is None or cost < best[0] - 1e-9:
-            best = (cost, tile)
-    return cap if best is None else best[1]
+    least = (overlap + 16 + 7) // 8 * 8  # the smallest tile side tried
+    best: tuple[float, tuple[int, int]] | None = None
+    kr = 0
+    while True:
+        kr += 1
+        tr = _even(pr, kr, overlap)
+        if kr > 1 and (tr < least or tr == _even(pr, kr - 1, overlap)):
+            break
+        tried, kc = 0, 0
+        while tried <= _MORE_COUNTS:
+            kc += 1
+            tc = _even(pc, kc, overlap)
+            if kc > 1 and (tc < least or tc == _even(pc, kc - 1, overlap)):
+                break
+            if not fits(tr, tc):
+                continue
+            tried += 1
+            cost = kr * kc * tr * tc / relative_speed(isqrt(tr * tc), device_type)
+            if best is None or cost < best[0] - 1e-9:
+                best = (cost, (tr, tc))
+    return (cap, cap) if best is None else best[1]

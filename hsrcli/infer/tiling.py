@@ -6,8 +6,9 @@ get context of their own rather than the network's zero padding. Whole-image inf
 is one tile over the padded scene; tiled inference reproduces it when ``margin`` is at
 least the model's receptive radius, whatever ``pad``.
 
-* Tiles are all ``tile × tile`` (the last one in a row/column is moved back to end
-  at the padded border), with ``overlap`` LR pixels shared by neighbours.
+* Tiles are all ``tile × tile_cols`` (``tile × tile`` unless ``tile_cols`` is given; the last one in
+  a row/column is moved back to end at the padded border), with ``overlap`` LR pixels shared by
+  neighbours.
 * Each tile's output is weighted: zero on the ``margin`` pixels next to an inner
   tile edge (outputs there saw the zero padding of the network), then a linear
   ramp over the rest of the overlap, one elsewhere. When the overlap is exactly
@@ -22,6 +23,7 @@ least the model's receptive radius, whatever ``pad``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import isqrt
 
 import numpy as np
 
@@ -80,22 +82,25 @@ class TileGrid:
 
     rows: int
     cols: int
-    tile: int
+    tile: int  # tile rows (LR px); the columns too unless ``tile_cols`` is given
     overlap: int
     margin: int
     scale: int
     pad: int | None = None  # mirrored border of the scene (LR px); None: ``margin``
+    tile_cols: int | None = None  # tile columns (LR px); None: ``tile``
 
     def __post_init__(self) -> None:
         self.pad = self.margin if self.pad is None else self.pad
-        if self.tile < 1 or self.overlap < 0 or self.margin < 0 or self.pad < 0:
+        self.tile_cols = self.tile if self.tile_cols is None else self.tile_cols
+        if min(self.tile, self.tile_cols) < 1 or self.overlap < 0 or self.margin < 0 or self.pad < 0:
             raise ValueError("tile must be >= 1 and overlap, margin, pad >= 0")
         if 2 * self.margin > self.overlap:
             raise ValueError("the discarded margins cannot exceed the overlap")
         self.prow, self.pcol = self.rows + 2 * self.pad, self.cols + 2 * self.pad
-        self.tr, self.tc = min(self.tile, self.prow), min(self.tile, self.pcol)
-        if self.overlap >= self.tile and (self.tile < self.prow or self.tile < self.pcol):
-            raise ValueError(f"--overlap {self.overlap} must be smaller than --tile {self.tile}")
+        self.tr, self.tc = min(self.tile, self.prow), min(self.tile_cols, self.pcol)
+        if (self.overlap >= self.tile and self.tile < self.prow) or (self.overlap >= self.tile_cols
+                                                                     and self.tile_cols < self.pcol):
+            raise ValueError(f"--overlap {self.overlap} must be smaller than --tile {min(self.tile, self.tile_cols)}")
         self.row_starts = tile_starts(self.prow, self.tr, self.overlap)
         self.col_starts = tile_starts(self.pcol, self.tc, self.overlap)
         self._row_cores = dict(zip(self.row_starts, core_bounds(self.row_starts, self.tr, self.pad,
@@ -116,6 +121,17 @@ class TileGrid:
 
     def __len__(self) -> int:
         return len(self.row_starts) * len(self.col_starts)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of every tile (LR px): the planned tile, clipped to the padded scene."""
+        return self.tr, self.tc
+
+    @property
+    def side(self) -> int:
+        """Side of the square with a tile's area (LR px): what models size their memory by
+        (:meth:`~hsrcli.models.base.SRModel.fit_tile`)."""
+        return isqrt(self.tr * self.tc)
 
     def core(self, t: Tile) -> tuple[int, int, int, int]:
         """Padded LR box ``(r0, r1, c0, c1)`` this tile owns; the boxes of all tiles partition the scene."""
