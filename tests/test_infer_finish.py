@@ -13,35 +13,36 @@ from hsrcli.io import SceneMeta, open_scene, open_writer
 def test_integer_output_is_rounded_and_clipped(tmp_path):
     scene = open_scene(write_geotiff(tmp_path / "a.tif", np.ones((2, 2, 3), np.float32)))
     block = np.array([[[-3.2, 0.5, 1.49], [1.5, 70000.0, np.nan]]] * 2, dtype=np.float32)
-    out = Finisher(scene, 1, np.dtype("uint16"), None).strip(block, 0, 0)
+    out = Finisher(scene, 1, np.dtype("uint16"), None).planes(np.ascontiguousarray(block.transpose(2, 0, 1)), 0, 0, 0)
     assert out.dtype == np.uint16
-    np.testing.assert_array_equal(out[0], [[0, 0, 1], [2, 65535, 0]])  # round half to even, clip, NaN -> 0
+    np.testing.assert_array_equal(out.transpose(1, 2, 0)[0], [[0, 0, 1], [2, 65535, 0]])  # round half to even, clip, NaN -> 0
 
 
 def test_32_bit_limits_do_not_overflow(tmp_path):
     scene = open_scene(write_geotiff(tmp_path / "a.tif", np.ones((1, 2, 1), np.float32)))
     block = np.array([[[3e9], [-np.inf]]], dtype=np.float32)
-    out = Finisher(scene, 1, np.dtype("int32"), None).strip(block, 0, 0)
+    out = Finisher(scene, 1, np.dtype("int32"), None).planes(np.ascontiguousarray(block.transpose(2, 0, 1)), 0, 0, 0)
     np.testing.assert_array_equal(out.ravel(), [2**31 - 1, -(2**31)])
 
 
 @pytest.mark.parametrize("dtype,nodata", [("float32", None), ("int16", -999.0), ("uint8", None)])
-def test_both_layouts_finish_alike(tmp_path, dtype, nodata):
+def test_missing_lr_pixels_are_filled_band_by_band_in_any_piece(tmp_path, dtype, nodata):
+    """A whole strip of every band and a tile's band ranges at an offset finish alike: an HR pixel is
+    missing in the bands where its LR pixel is."""
     g = np.random.default_rng(0)
     lr = (g.random((5, 6, 4)) * 100).astype(np.float32)
     lr[1, 2, 3] = np.nan  # missing in band 3 only
     lr[4, 0, :] = np.nan  # missing everywhere
     scene = open_scene(write_raw_envi(tmp_path, lr))
-    hr = (g.random((10, 12, 4)) * 300 - 50).astype(np.float32)
+    hr = (g.random((4, 10, 12)) * 300 - 50).astype(np.float32)
     fin = Finisher(scene, 2, np.dtype(dtype), nodata)
-    strip = fin.strip(hr.copy(), 0, 0)
-    planes = np.concatenate([fin.planes(np.ascontiguousarray(hr[2:8, 4:12, b0:b1].transpose(2, 0, 1)), 2, 4, b0)
-                             for b0, b1 in [(0, 3), (3, 4)]])
-    np.testing.assert_array_equal(planes.transpose(1, 2, 0), strip[2:8, 4:12])
+    whole = fin.planes(hr.copy(), 0, 0, 0)
+    pieces = np.concatenate([fin.planes(hr[b0:b1, 2:8, 4:12].copy(), 2, 4, b0) for b0, b1 in [(0, 3), (3, 4)]])
+    np.testing.assert_array_equal(pieces, whole[:, 2:8, 4:12])
     fill = nodata if nodata is not None else (np.nan if dtype == "float32" else 0)
-    np.testing.assert_array_equal(strip[2:4, 4:6, 3], np.full((2, 2), fill, dtype))  # that band's HR pixels
-    assert not np.isnan(strip[2:4, 4:6, :3].astype(np.float64)).any()  # the other bands kept
-    np.testing.assert_array_equal(strip[8:10, 0:2], np.full((2, 2, 4), fill, dtype))
+    np.testing.assert_array_equal(whole[3, 2:4, 4:6], np.full((2, 2), fill, dtype))  # that band's HR pixels
+    assert not np.isnan(whole[:3, 2:4, 4:6].astype(np.float64)).any()  # the other bands kept
+    np.testing.assert_array_equal(whole[:, 8:10, 0:2], np.full((4, 2, 2), fill, dtype))
 
 
 @pytest.mark.parametrize("dtype,nodata", [("int16", -999.0), ("uint8", None), (">i2", None), ("uint16", 7.0),

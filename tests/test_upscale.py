@@ -307,7 +307,8 @@ def test_disk_and_ram_accumulators_agree(tmp_path):
         want_w[r0:r0 + h, c0:c0 + w] += wt
     want = want_sum / np.maximum(want_w, 1e-20)[:, :, None]
     for acc in (ram, disk):
-        np.testing.assert_allclose(acc.result(3, 18, 2, 15), want[3:18, 2:15], rtol=1e-5)
+        np.testing.assert_allclose(acc.result(3, 18, 2, 15), want[3:18, 2:15].transpose(2, 0, 1), rtol=1e-5)
+        np.testing.assert_allclose(acc.result(2, 9, 0, 17), want[2:9].transpose(2, 0, 1), rtol=1e-5)  # whole rows
     disk.close()
     assert list(tmp_path.iterdir()) == []
 
@@ -328,7 +329,8 @@ def test_unweighted_accumulators_store_owned_cores(tmp_path):
                 acc.add(r0, c0, vals[b0:b1], band0=b0)
         want[r0:r1, c0:c1] = vals.transpose(1, 2, 0)
     for acc in (ram, disk):
-        np.testing.assert_array_equal(acc.result(3, 18, 2, 15), want[3:18, 2:15])
+        np.testing.assert_array_equal(acc.result(3, 18, 2, 15), want[3:18, 2:15].transpose(2, 0, 1))
+        np.testing.assert_array_equal(acc.result(0, 20, 0, 17), want.transpose(2, 0, 1))  # whole rows: one read
     disk.close()
     assert list(tmp_path.iterdir()) == []
 

@@ -14,11 +14,14 @@ Both store values band-planar and take blocks as models produce them, ``(bands, 
 * ``weighted=False`` (the default grids: the tiles' trusted cores partition the scene): every
   block is one tile's core and is *stored*, nothing is read back or weighted; no weight raster.
 
-:meth:`result` returns blended ``(rows, cols, bands)`` float32 windows as writers take them.
+:meth:`result` returns blended band-planar ``(bands, rows, cols)`` float32 windows, the layout models
+produce and GeoTIFF writers take (:meth:`~hsrcli.io.writers.SceneWriter.write_planes`): no pixel
+interleaving on the way out.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 
@@ -28,11 +31,22 @@ from hsrcli.io.atomic import process_tag
 
 
 def _normalised(total: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
-    """``total / weight`` per pixel (weight 0: 0), or ``total`` when unweighted."""
+    """``total`` (bands, h, w) over ``weight`` (h, w) per pixel (weight 0: 0), or ``total`` when unweighted."""
     if weight is None:
         return total
-    total /= np.maximum(weight, 1e-20)[:, :, None]
+    total /= np.maximum(weight, 1e-20)[None]
     return total
+
+
+def _read_into(fd: int, buf: np.ndarray, offset: int) -> None:
+    """Fill the contiguous array ``buf`` from byte ``offset`` of file ``fd`` (reads past the end of a
+    sparse file's data read zeros; a short read is an error)."""
+    view = memoryview(buf).cast("B")
+    while len(view):
+        n = os.preadv(fd, [view], offset)
+        if n <= 0:
+            raise OSError(f"accumulator file ended {len(view)} bytes early")
+        view, offset = view[n:], offset + n
 
 
 class RamAccumulator:
@@ -56,8 +70,9 @@ class RamAccumulator:
             self.weight[r0:r0 + h, c0:c0 + w] += weight
 
     def result(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-        """Blended values (h, w, bands) float32 of HR rows r0:r1, columns c0:c1."""
-        total = np.ascontiguousarray(self.sum[:, r0:r1, c0:c1].transpose(1, 2, 0))
+        """Blended values (bands, h, w) float32 of HR rows r0:r1, columns c0:c1 (a copy: the caller may
+        consume it)."""
+        total = self.sum[:, r0:r1, c0:c1].copy()
         return _normalised(total, None if self.weight is None else self.weight[r0:r1, c0:c1])
 
     def close(self) -> None:
@@ -65,13 +80,14 @@ class RamAccumulator:
 
 
 class DiskAccumulator:
-    """Sum (and weight) rasters in sparse temporary files, updated with positioned reads and writes.
+    """Sum (and weight) rasters in sparse temporary files, updated window by window.
 
     The sum file is band-planar ``(bands, rows, cols)``, so adding a range of bands reads and
     writes only those bands (models hand their output over in band ranges); the weight file
-    is ``(rows, cols)``. Only the rows of the window being updated are read (``os.pread``)
-    and written back (``os.pwrite``) — unweighted, only written: no file mapping, so the page
-    cache never counts towards this process's memory, whatever the scene size.
+    is ``(rows, cols)``. Only the rows of the window being updated are read and written back
+    (unweighted: only written) — whole rows by positioned reads and writes, narrower windows
+    through a mapping of those rows of one plane, unmapped at once: the page cache never counts
+    towards this process's memory beyond one window's pages, whatever the scene size.
     """
 
     def __init__(self, rows: int, cols: int, bands: int, folder: Path, weighted: bool = True) -> None:
@@ -94,21 +110,38 @@ class DiskAccumulator:
         return len(self.paths) == 2
 
     def _plane(self, fd: int, plane: int, r0: int, r1: int, c0: int, c1: int,
-               data: np.ndarray | None = None) -> np.ndarray | None:
-        """Read (data None) or write rows r0:r1, cols c0:c1 of one (rows, cols) plane of a file."""
+               data: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray | None:
+        """Read (data None; into ``out`` (r1 - r0, c1 - c0) float32 if given) or write rows r0:r1, cols
+        c0:c1 of one (rows, cols) plane of a file. Whole rows are one contiguous range of the file: one
+        positioned read or write. A narrower window maps those rows for the copy and unmaps them (one
+        system call per row took ~4 s per GB of 256-px-wide windows; only the touched pages, about a
+        page per row, are resident meanwhile)."""
         rows, cols, _ = self.shape
-        nbytes = (c1 - c0) * 4
         if data is None:
-            out = np.empty((r1 - r0, c1 - c0), dtype=np.float32)
+            out = np.empty((r1 - r0, c1 - c0), dtype=np.float32) if out is None else out
         else:
             data = np.ascontiguousarray(data, dtype=np.float32)
-        for k, r in enumerate(range(r0, r1)):
-            offset = ((plane * rows + r) * cols + c0) * 4
+        if r1 <= r0 or c1 <= c0:
+            return out
+        start = (plane * rows + r0) * cols * 4
+        if c0 == 0 and c1 == cols:
             if data is None:
-                out[k] = np.frombuffer(os.pread(fd, nbytes, offset), dtype=np.float32)
+                _read_into(fd, out.reshape(-1), start)
             else:
-                os.pwrite(fd, data[k], offset)
-        return out if data is None else None
+                os.pwrite(fd, data.reshape(-1), start)
+            return out
+        lead = start % mmap.ALLOCATIONGRANULARITY  # a mapping starts on a granule
+        with mmap.mmap(fd, lead + (r1 - r0) * cols * 4, offset=start - lead) as mm:
+            view = np.frombuffer(mm, dtype=np.float32, count=(r1 - r0) * cols, offset=lead)
+            window = view.reshape(r1 - r0, cols)[:, c0:c1]
+            try:
+                if data is None:
+                    out[...] = window
+                else:
+                    window[...] = data
+            finally:
+                del view, window  # no view may outlive the mapping
+        return out
 
     def add(self, r0: int, c0: int, values: np.ndarray, weight: np.ndarray | None = None, band0: int = 0,
             add_weight: bool = True) -> None:
@@ -129,9 +162,9 @@ class DiskAccumulator:
     def result(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """As :meth:`RamAccumulator.result`."""
         bands = self.shape[2]
-        total = np.empty((r1 - r0, c1 - c0, bands), dtype=np.float32)
+        total = np.empty((bands, r1 - r0, c1 - c0), dtype=np.float32)
         for b in range(bands):
-            total[:, :, b] = self._plane(self._fds[0], b, r0, r1, c0, c1)
+            self._plane(self._fds[0], b, r0, r1, c0, c1, out=total[b])
         return _normalised(total, self._plane(self._fds[1], 0, r0, r1, c0, c1) if self.weighted else None)
 
     def close(self) -> None:

@@ -1,7 +1,7 @@
 """The last step of ``hsr upscale``: nodata restored where the LR input was missing, values cast.
 
-* :class:`Finisher` — the one rule, for output blocks in either layout: HR strips ``(h, w, B)``
-  as the accumulators hand them over, or band ranges of a tile ``(b, h, w)`` as models produce them.
+* :class:`Finisher` — the one rule, for band-planar output blocks ``(b, h, w)``: band ranges of a tile
+  as models produce them, or HR strips of every band as the accumulators hand them over.
   An HR pixel is missing in band *k* when its LR pixel is missing in band *k* (nodata or NaN); it
   becomes the output's nodata (else NaN in float outputs, which the runner then tags as their nodata,
   and 0 in integer ones). Integer outputs are rounded and clipped to the type's range.
@@ -89,10 +89,6 @@ class Finisher:
         if bad is None:  # cast on the model's device already
             return block
         return np.where(bad, self._cast(np.array([self._fill()], dtype=np.float32))[0], block)  # the fill cast alike
-
-    def strip(self, block: np.ndarray, r0: int, c0: int) -> np.ndarray:
-        """``block`` (h, w, B) float32 at HR offset (r0, c0), finished and cast (``block`` is consumed)."""
-        return self._finish(block, self._missing(r0, c0, *block.shape[:2]))
 
     def planes(self, block: np.ndarray, r0: int, c0: int, band0: int) -> np.ndarray:
         """Bands ``band0:band0+b`` of ``block`` (b, h, w) at HR offset (r0, c0), float32 or already cast by

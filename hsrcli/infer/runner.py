@@ -407,7 +407,8 @@ def all_missing(missing: np.ndarray, crop: Crop) -> bool:
 
 def _write(scene: Scene, acc, writer, finisher: Finisher, lam: np.float32 | None, opts: UpscaleOptions,
            bar) -> None:
-    """Strip by strip: sum / weight (+ λ·correction with FineSR), finished (nodata, cast), written."""
+    """Strip by strip: sum / weight (+ λ·correction with FineSR), finished (nodata, cast), written — band
+    planes all the way (the accumulators' and rasterio's layout)."""
     m = scene.meta
     rows, cols = writer.meta.rows, writer.meta.cols
     for w in bar(list(iter_windows(rows, cols, m.bands, 4, opts.max_window_bytes, writer.block_shape)),
@@ -416,8 +417,8 @@ def _write(scene: Scene, acc, writer, finisher: Finisher, lam: np.float32 | None
         c0, c1 = int(w.col_off), int(w.col_off + w.width)
         block = acc.result(r0, r1, c0, c1)
         if lam is not None:
-            block = block[:, :, :m.bands] + lam * block[:, :, m.bands:]
-        writer.write(w, finisher.strip(block, r0, c0))
+            block = block[:m.bands] + lam * block[m.bands:]
+        writer.write_planes(w, finisher.planes(block, r0, c0, 0))
 
 
 def _accumulate(acc, grid: TileGrid, t: Tile, weights: np.ndarray | None, y: np.ndarray, rows: int, cols: int,

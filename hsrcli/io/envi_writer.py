@@ -156,6 +156,10 @@ class EnviWriter(SceneWriter):
         b, h, w = data.shape
         self._assign("bsq", (slice(band0, band0 + b), slice(r0, r0 + h), slice(c0, c0 + w)), data)
 
+    def _write_planes(self, r0: int, c0: int, data: np.ndarray) -> None:
+        """All bands, band-planar ``(B, h, w)``: see :meth:`_assign`."""
+        self._write_bands(r0, c0, 0, data)
+
     def _write(self, r0: int, c0: int, data: np.ndarray) -> None:
         self._assign("bip", (slice(r0, r0 + data.shape[0]), slice(c0, c0 + data.shape[1]),
                              slice(0, self.meta.bands)), data)

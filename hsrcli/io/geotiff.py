@@ -29,15 +29,26 @@ from hsrcli.io.wavelengths import to_nm
 GDAL_CACHE_BYTES = 64 * 2**20
 
 
-def gdal_env():
-    """rasterio environment with a bounded GDAL block cache (see GDAL_CACHE_BYTES)."""
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one, e.g. under ``taskset`` or
+    a container's cpuset), at least 1."""
+    import os
+
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def gdal_env(cache_bytes: int = GDAL_CACHE_BYTES):
+    """rasterio environment with a bounded GDAL block cache of ``cache_bytes`` (default
+    :data:`GDAL_CACHE_BYTES`; the user's ``GDAL_CACHEMAX`` takes precedence)."""
     import os
 
     import rasterio
 
     if "GDAL_CACHEMAX" in os.environ:
         return rasterio.Env()
-    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES)
+    return rasterio.Env(GDAL_CACHEMAX=cache_bytes)
 
 
 def _lower(tags: dict[str, str]) -> dict[str, str]:

@@ -88,6 +88,22 @@ class SceneWriter(ABC):
             raise ValueError(f"window {window} is outside the {self.meta.rows}x{self.meta.cols} output")
         self._write(r0, c0, np.asarray(data).astype(self.meta.dtype, copy=False))
 
+    def write_planes(self, window: Window, data: np.ndarray) -> None:
+        """:meth:`write` from band-planar ``data`` ``(bands, window.height, window.width)``: every band of
+        the window, in the layout models produce, with no pixel interleaving in between where the
+        writer takes planes (GeoTIFF: rasterio's own layout; ENVI: any interleave)."""
+        h, w = int(window.height), int(window.width)
+        if data.shape != (self.meta.bands, h, w):
+            raise ValueError(f"data shape {data.shape} does not match window {self.meta.bands}x{h}x{w}")
+        r0, c0 = int(window.row_off), int(window.col_off)
+        if r0 < 0 or c0 < 0 or r0 + h > self.meta.rows or c0 + w > self.meta.cols:
+            raise ValueError(f"window {window} is outside the {self.meta.rows}x{self.meta.cols} output")
+        self._write_planes(r0, c0, np.asarray(data).astype(self.meta.dtype, copy=False))
+
+    def _write_planes(self, r0: int, c0: int, data: np.ndarray) -> None:
+        """Band-planar ``data`` (B, h, w) at (r0, c0); default: pixel-interleaved, :meth:`_write`."""
+        self._write(r0, c0, data.transpose(1, 2, 0))
+
     def write_bands(self, r0: int, c0: int, band0: int, data: np.ndarray) -> None:
         """Write bands ``band0:band0+b`` of the window at (r0, c0) from band-planar ``data`` ``(b, h, w)``,
         cast as :meth:`write` does; only writers with :attr:`band_writes`."""
