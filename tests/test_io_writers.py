@@ -157,11 +157,19 @@ def test_geotiff_blocks_are_compressed_on_every_cpu_with_the_bytes_of_one_thread
     from hsrcli.io import geotiff_writer
     from hsrcli.io.geotiff import usable_cpus
 
+    import rasterio
+
+    from hsrcli.io.geotiff import gdal_env
+
     monkeypatch.delenv("GDAL_NUM_THREADS", raising=False)
+    with gdal_env():  # reads decode several blocks at once on every CPU too
+        assert rasterio.env.getenv()["GDAL_NUM_THREADS"] == str(usable_cpus())
     assert geotiff_writer.compression_threads(2**20) == min(usable_cpus(), 128)
     assert geotiff_writer.compression_threads(geotiff_writer.COMPRESSION_BYTES) == 1  # huge blocks: one
     monkeypatch.setenv("GDAL_NUM_THREADS", "3")
     assert geotiff_writer.compression_threads(2**20) is None  # the user's choice
+    with gdal_env():
+        assert "GDAL_NUM_THREADS" not in rasterio.env.getenv()  # left to GDAL, which reads the variable
     monkeypatch.delenv("GDAL_NUM_THREADS")
     meta = utm_meta.replace(rows=600, cols=520, dtype=np.dtype("float32"), nodata=None)
     cube = np.random.default_rng(0).random((600, 520, 8), dtype=np.float32)
