@@ -1,6 +1,7 @@
 """Speed of ``hsr upscale`` against its own model's bare forward pass, on one machine, in one run.
 
     python benchmarks/upscale_speed.py [--size 512] [--bands 64] [--model lkca-g_x4] [--device cpu|cuda]
+                                       [--format envi|gtiff|cog]
 
 Prints, with the machine it ran on:
 
@@ -107,6 +108,9 @@ def main() -> int:
     ap.add_argument("--amp", default="off", help="bf16 on CUDA to measure mixed precision")
     ap.add_argument("--tiles", type=int, nargs="+", default=[32, 64, 128, 256, 512])
     ap.add_argument("--runs", type=int, default=3, help="end-to-end runs (the median counts)")
+    ap.add_argument("--format", choices=["envi", "gtiff", "cog"], default="envi",
+                    help="output of the end-to-end runs: ENVI (tile cores straight into the file) or a "
+                         "compressed GeoTIFF / COG (accumulated, then written)")
     ap.add_argument("--upscale-args", default="", help='more options for the end-to-end hsr upscale, e.g. '
                     '"--tile 544 --batch 2" (printed with the results)')
     a = ap.parse_args()
@@ -123,7 +127,7 @@ def main() -> int:
     model = resolved.model.eval()
     fpp = flops_per_lr_pixel(resolve_model(a.model, a.bands, SCALE).model, a.bands)
     print(f"model {a.model} on {a.bands} bands, x{SCALE}: {fpp / 1e9:.4f} GFLOP per LR pixel; device {device}, "
-          f"amp {a.amp}" + (f"; hsr upscale {a.upscale_args}" if a.upscale_args else "") + "\n")
+          f"amp {a.amp}; output {a.format}" + (f"; hsr upscale {a.upscale_args}" if a.upscale_args else "") + "\n")
     peak = conv_peak(device, amp)
     print(f"conv peak (3x3, 64->64, 256^2)      {peak:8.1f} GFLOP/s")
     rows = bare_forward(model, a.bands, a.tiles, device, amp)
@@ -131,7 +135,8 @@ def main() -> int:
         print(f"bare forward, tile {t:>4} LR px       {pps * fpp / 1e9:8.1f} GFLOP/s  ({pps / 1e3:8.1f} k LR px/s)")
     best_t, best_pps = max(rows, key=lambda r: r[1])
     with tempfile.TemporaryDirectory() as tmp:
-        src, out = Path(tmp) / "lr.hdr", Path(tmp) / "hr.hdr"
+        src, out = Path(tmp) / "lr.hdr", Path(tmp) / ("hr.hdr" if a.format == "envi" else "hr.tif")
+        fmt_args = ["--format", "cog"] if a.format == "cog" else []
         upscale_memory.make_scene(src, a.size, a.bands)
         code = (
             f"import json, sys\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
@@ -140,7 +145,7 @@ def main() -> int:
             "from hsrcli.cli import app\n"
             f"r = CliRunner().invoke(app, ['upscale', {str(src)!r}, '-s', '{SCALE}', '-m', {a.model!r}, '-o', "
             f"{str(out)!r}, '--dtype', 'input', '-q', '--json', '--device', {a.device!r}, '--amp', {a.amp!r}, "
-            f"*{shlex.split(a.upscale_args)!r}])\n"
+            f"*{fmt_args + shlex.split(a.upscale_args)!r}])\n"
             "assert r.exit_code == 0, r.output\n"
             "stats = json.loads(r.stdout[r.stdout.index('{'):])\n"
             "stats['peak_rss_mb'] = peak_rss_mb()\n"

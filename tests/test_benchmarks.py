@@ -12,6 +12,8 @@ from rasters import ROOT
 @pytest.mark.slow
 @pytest.mark.parametrize("args,expect", [
     (["upscale_speed.py", "--size", "48", "--bands", "8", "--tiles", "32", "--runs", "2"], "end to end / bare forward"),
+    (["upscale_speed.py", "--size", "48", "--bands", "8", "--tiles", "32", "--runs", "1", "--format", "cog"],
+     "output cog"),
     (["upscale_memory.py", "--bands", "4", "--sizes", "32", "48"], "PASS"),
     (["upscale_ranks.py", "--scenes", "2", "--size", "24", "--bands", "6", "--model", "bicubic"], "speed-up"),
 ])
