@@ -154,12 +154,10 @@ def test_geotiff_blocks_are_compressed_on_every_cpu_with_the_bytes_of_one_thread
                                                                                   monkeypatch):
     """GDAL compresses DEFLATE blocks on every usable CPU within a memory bound (``NUM_THREADS``, unless
     the user set ``GDAL_NUM_THREADS``): the file is byte for byte the one a single thread writes."""
-    from hsrcli.io import geotiff_writer
-    from hsrcli.io.geotiff import usable_cpus
-
     import rasterio
 
-    from hsrcli.io.geotiff import gdal_env
+    from hsrcli.io import geotiff_writer
+    from hsrcli.io.geotiff import gdal_env, usable_cpus
 
     monkeypatch.delenv("GDAL_NUM_THREADS", raising=False)
     with gdal_env():  # reads decode several blocks at once on every CPU too
