@@ -792,3 +792,26 @@ def test_upscale_self_ensemble_tiles_and_reports(runner, tmp_path):
     a, b, p = (open_scene(tmp_path / f).read() for f in ("one.tif", "tiles.tif", "plain.tif"))
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * float(np.abs(a).max()))
     assert np.abs(a - p).max() > 1e-4 * float(np.abs(p).max())
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fallocate"), reason="no posix_fallocate on this OS")
+def test_a_full_disk_stops_before_any_work_with_one_line_and_nothing_left(runner, tmp_path, monkeypatch):
+    """Outputs and disk accumulators take their blocks when created: a disk that cannot hold them fails
+    there (exit 2, one line), not as a SIGBUS in a mapped write halfway through."""
+    import errno
+
+    from hsrcli.infer.blend import DiskAccumulator
+
+    src = write_raw_envi(tmp_path, np.random.default_rng(0).random((12, 10, 4)).astype(np.float32))
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-m", "bicubic", "-o", str(tmp_path / "out.hdr"), "-q"])
+    assert res.exit_code == 2 and "no space left on the device" in res.stderr
+    assert "Traceback" not in res.output
+    with pytest.raises(OSError, match="No space"):
+        DiskAccumulator(64, 64, 8, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from collections.abc import Callable
@@ -38,5 +39,11 @@ def reports_bad_input(func: F) -> F:
             raise fail(f"{where}{exc.strerror or exc}") from None
         except MemoryError:
             raise fail("out of memory; use smaller windows/tiles") from None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            raise fail(f"{where}no space left on the device (or over quota) for the output; nothing was "
+                       "kept — free some or write elsewhere") from None
 
     return wrapper  # type: ignore[return-value]

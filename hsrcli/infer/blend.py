@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsrcli.io.atomic import process_tag
+from hsrcli.io.atomic import process_tag, reserve
 
 
 def _normalised(total: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
@@ -100,7 +100,7 @@ class DiskAccumulator:
         try:
             for p, n in zip(self.paths, (rows * cols * bands, rows * cols)):
                 self._fds.append(os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600))
-                os.ftruncate(self._fds[-1], n * 4)  # sparse: reads as zeros
+                reserve(self._fds[-1], n * 4)  # reads as zeros; a full disk fails now, not mid-run
         except BaseException:  # a full disk, SIGTERM: nothing stays behind
             self.close()
             raise

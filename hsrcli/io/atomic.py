@@ -78,6 +78,16 @@ def check_targets(targets: list[Path], overwrite: bool) -> None:
         remove_stale(parent)
 
 
+def reserve(fd: int, nbytes: int) -> None:
+    """Give the open file ``fd`` its full size of ``nbytes`` on disk now (``posix_fallocate`` where the OS
+    has it, else a sparse ``ftruncate``): a disk too small fails here with ``ENOSPC``, before any work,
+    rather than as a SIGBUS in a memory-mapped write of a hole later. Allocated blocks read as zeros."""
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, 0, nbytes)
+    else:
+        os.ftruncate(fd, nbytes)
+
+
 def temp_name(path: Path, tag: str | None = None, kind: str = "partial") -> Path:
     """Hidden sibling of ``path`` that keeps its extension (``.name.<pid>@<host>.<random>.partial.ext``)."""
     return path.parent / f".{path.stem}.{tag or process_tag()}.{kind}{path.suffix}"

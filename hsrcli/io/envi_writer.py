@@ -13,6 +13,7 @@ import numpy as np
 from hsrcli.choices import Interleave
 from hsrcli.errors import HsrInputError
 from hsrcli.io.atomic import check_targets as _check_target
+from hsrcli.io.atomic import reserve
 from hsrcli.io.atomic import temp_name as _temp_name
 from hsrcli.io.geo import format_number as _num
 from hsrcli.io.meta import SceneMeta
@@ -148,6 +149,12 @@ class EnviWriter(SceneWriter):
             raise
         img._memmap = None  # writes go through per-window memmaps (bounded RSS)
         self._img = img
+        try:  # the data file's blocks now: a full disk is an error here, not a SIGBUS in a mapped write
+            with open(self._tmp_data, "r+b") as f:
+                reserve(f.fileno(), img.offset + meta.rows * meta.cols * meta.bands * meta.dtype.itemsize)
+        except BaseException:
+            self.abort()
+            raise
 
     band_writes = True  # a fixed-layout file: any window, any bands, in place
 
