@@ -106,6 +106,8 @@ def test_zero_norm_pixels_are_skipped_by_sam_and_identical_images_cap_psnr():
 class ArrayScene:
     """Minimal in-memory Scene over an (H, W, C) array, for streaming tests."""
 
+    block_shape = (1, 1)  # not stored in blocks, as Scene's default
+
     def __init__(self, arr, scale_factor=None):
         from hsrcli.io import SceneMeta
 
@@ -166,3 +168,43 @@ def test_bad_bands_of_the_reference_are_left_out_by_default():
     assert s["band_indices"] == [0, 2, 3]
     assert s["psnr"] == pytest.approx(compute_metrics(sr[[0, 2, 3]], ref[[0, 2, 3]], 1.0)["psnr"], abs=1e-9)
     assert stream_metrics(x, y, data_range=1.0, bands=[1])["bands"] == 1
+
+
+def test_strips_of_tiled_geotiffs_read_with_two_block_rows_of_cache(tmp_path, monkeypatch):
+    """Strips narrower than a GeoTIFF's block rows would inflate every block once per strip: the reads of
+    ``stream_metrics`` run with GDAL's cache holding two block rows of each tiled file (within
+    ``BLOCK_CACHE_BYTES``), and the figures are those of the same data in ENVI."""
+    import rasterio
+    from rasters import write_raw_envi
+
+    from hsrcli.io import geotiff
+    from hsrcli.io.open import open_scene
+    from hsrcli.metrics import stream
+
+    g = np.random.default_rng(5)
+    ref = g.random((64, 48, 3)).astype(np.float32)
+    sr = np.clip(ref + 0.05 * g.standard_normal(ref.shape), 0, 1).astype(np.float32)
+    paths = {}
+    for name, cube in (("sr", sr), ("ref", ref)):
+        paths[name] = tmp_path / f"{name}.tif"
+        with rasterio.open(paths[name], "w", driver="GTiff", width=48, height=64, count=3, dtype="float32", tiled=True,
+                           blockxsize=16, blockysize=16, compress="deflate") as ds:
+            ds.write(cube.transpose(2, 0, 1))
+    seen, real = [], geotiff.GeoTiffScene._read
+
+    def spy(self, *args):
+        seen.append(geotiff._READ_CACHE.get())
+        return real(self, *args)
+
+    monkeypatch.setattr(geotiff.GeoTiffScene, "_read", spy)
+    tiffs = [open_scene(paths["sr"]), open_scene(paths["ref"])]
+    assert geotiff.block_rows_bytes(tiffs[1]) == 2 * 3 * 16 * 16 * 3 * 4  # 2 rows of 3 blocks, 3 bands
+    got = stream.stream_metrics(*tiffs, data_range=1.0, scale=4, max_bytes=48 * 3 * 8 * 4)  # 4-row strips
+    assert set(seen[-5:]) == {geotiff.GDAL_CACHE_BYTES + 2 * geotiff.block_rows_bytes(tiffs[1])}
+    envi = [open_scene(write_raw_envi(tmp_path, c, name=n)) for n, c in (("a", sr), ("b", ref))]
+    want = stream.stream_metrics(*envi, data_range=1.0, scale=4, max_bytes=48 * 3 * 8 * 4)
+    assert got["psnr"] == pytest.approx(want["psnr"], rel=1e-9) and got["ssim"] == pytest.approx(want["ssim"], rel=1e-9)
+    seen.clear()
+    monkeypatch.setattr(stream, "BLOCK_CACHE_BYTES", 1000)  # wider than the bound: the default cache
+    stream.stream_metrics(*tiffs, data_range=1.0, scale=4, max_bytes=48 * 3 * 8 * 4)
+    assert set(seen) == {geotiff.GDAL_CACHE_BYTES}

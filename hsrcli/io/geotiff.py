@@ -14,6 +14,9 @@ Metadata read:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +42,36 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
-def gdal_env(cache_bytes: int = GDAL_CACHE_BYTES):
+#: GDAL block cache of the reads in a :func:`read_cache` block (bytes).
+_READ_CACHE: ContextVar[int] = ContextVar("hsr_gdal_read_cache", default=GDAL_CACHE_BYTES)
+
+
+@contextmanager
+def read_cache(nbytes: int) -> Iterator[None]:
+    """Within the block, GeoTIFF reads run with a GDAL block cache of ``nbytes`` (at least
+    :data:`GDAL_CACHE_BYTES`): for a pass whose windows are narrower than a file's block rows, so that a
+    block row is inflated once and not once per window (see :func:`block_rows_bytes`)."""
+    token = _READ_CACHE.set(max(int(nbytes), GDAL_CACHE_BYTES))
+    try:
+        yield
+    finally:
+        _READ_CACHE.reset(token)
+
+
+def block_rows_bytes(scene: Scene, rows: int = 2) -> int:
+    """Bytes of ``rows`` rows of ``scene``'s storage blocks across its width, every band (a pixel-interleaved
+    GeoTIFF's block holds them all): 0 for a scene not stored in blocks (ENVI: lines)."""
+    br, bc = scene.block_shape
+    if br <= 1:
+        return 0
+    m = scene.meta
+    return rows * -(-m.cols // bc) * br * bc * m.bands * m.dtype.itemsize
+
+
+def gdal_env(cache_bytes: int | None = None):
     """rasterio environment around our reads and writes: a bounded GDAL block cache of ``cache_bytes``
-    (default :data:`GDAL_CACHE_BYTES`) and GDAL's worker threads on every usable CPU
+    (default :data:`GDAL_CACHE_BYTES`, or the enclosing :func:`read_cache`'s) and GDAL's worker threads
+    on every usable CPU
     (``GDAL_NUM_THREADS``: a window over several compressed blocks is decoded in parallel — ``hsr
     metrics`` of two 2048² × 64 float32 GeoTIFFs on 2 cores: 67–69 s → 47–49 s; writers set their own
     bound, :func:`~hsrcli.io.geotiff_writer.compression_threads`). The user's ``GDAL_CACHEMAX`` and
@@ -52,7 +82,7 @@ def gdal_env(cache_bytes: int = GDAL_CACHE_BYTES):
 
     options: dict[str, int | str] = {}
     if "GDAL_CACHEMAX" not in os.environ:
-        options["GDAL_CACHEMAX"] = cache_bytes
+        options["GDAL_CACHEMAX"] = _READ_CACHE.get() if cache_bytes is None else cache_bytes
     if "GDAL_NUM_THREADS" not in os.environ:
         options["GDAL_NUM_THREADS"] = str(usable_cpus())
     return rasterio.Env(**options)

@@ -15,8 +15,15 @@ import numpy as np
 import torch
 
 from hsrcli.errors import HsrInputError
+from hsrcli.io.geotiff import GDAL_CACHE_BYTES, block_rows_bytes, read_cache
 from hsrcli.io.scene import Scene
 from hsrcli.metrics.functional import SSIM_HALO, SSIM_WINDOW, finalize, sam_map, ssim_sums
+
+#: At most this much GDAL block cache (bytes) for the strips' reads: two rows of blocks of each tiled file
+#: (a 2048-wide 64-band float32 GeoTIFF: 256 MB each), so that a block row is inflated once rather than
+#: once per strip (``hsr metrics`` of two such 1 GB files on 2 cores: 62.8 s → 27.6 s, peak RSS 1.25 → 1.70 GB);
+#: wider files keep the default cache.
+BLOCK_CACHE_BYTES = 512 * 2**20
 
 
 class MetricAccumulator:
@@ -150,7 +157,6 @@ def stream_metrics(
         Pixels with nodata (or NaN) in any evaluated band of either scene are left out
         of every metric; SSIM uses only windows made of valid pixels.
     """
-    from rasterio.windows import Window
 
     ms, mr = sr.meta, ref.meta
     if ms.shape != mr.shape:
@@ -175,11 +181,29 @@ def stream_metrics(
         raise HsrInputError(f"data range must be positive, got {data_range}")
 
     acc = MetricAccumulator(nb, data_range, scale)
+    blocks = block_rows_bytes(sr) + block_rows_bytes(ref)  # two block rows of each tiled file: a strip and its halo
+    with read_cache(GDAL_CACHE_BYTES + (blocks if blocks <= BLOCK_CACHE_BYTES else 0)):
+        masked = _stream(sr, ref, acc, bands, nb, (r0, r1, c0, c1), float(data_range) if clip else None,
+                         max_bytes, progress)
+    out = acc.result()
+    out.update(border=border, clipped=clip, data_range_source=source, masked_pixels=masked,
+               band_indices=list(range(mr.bands)) if bands is None else [int(b) for b in bands])
+    return out
+
+
+def _stream(sr: Scene, ref: Scene, acc: MetricAccumulator, bands: Sequence[int] | None, nb: int,
+            box: tuple[int, int, int, int], clip_to: float | None, max_bytes: int,
+            progress: Callable[[Iterable], Iterable] | None) -> int:
+    """Row strips of ``box`` (r0, r1, c0, c1) with the SSIM halo, added to ``acc``; the number of pixels
+    masked (missing in either scene)."""
+    from rasterio.windows import Window
+
+    r0, r1, c0, c1 = box
+    ms, mr = sr.meta, ref.meta
     width = c1 - c0
     strip = max(1, int(max_bytes // max(1, width * nb * 8)))
     starts = list(range(r0, r1, strip))
     iterator: Iterable = progress(starts) if progress else starts
-    clip_to = float(data_range) if clip else None
     masked = 0
     for a in iterator:
         b = min(a + strip, r1)
@@ -195,7 +219,4 @@ def stream_metrics(
         mask = None if bool(valid.all()) else valid
         acc.add_pixels(x[:, core], y[:, core], None if mask is None else mask[core])
         acc.add_ssim(x, y, mask)
-    out = acc.result()
-    out.update(border=border, clipped=clip, data_range_source=source, masked_pixels=masked,
-               band_indices=list(range(mr.bands)) if bands is None else [int(b) for b in bands])
-    return out
+    return masked
