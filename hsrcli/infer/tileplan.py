@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import count
 from math import isqrt
 
 import numpy as np
@@ -108,9 +109,7 @@ def auto_tile(held: int | Callable[[int], int], scale: int, overlap: int, rows: 
     pr, pc = rows + 2 * pad, cols + 2 * pad
     least = (overlap + 16 + 7) // 8 * 8  # the smallest tile side tried
     best: tuple[float, tuple[int, int]] | None = None
-    kr = 0
-    while True:
-        kr += 1
+    for kr in count(1):
         tr = _even(pr, kr, overlap)
         if kr > 1 and (tr < least or tr == _even(pr, kr - 1, overlap)):
             break

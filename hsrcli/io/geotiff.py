@@ -58,14 +58,16 @@ def read_cache(nbytes: int) -> Iterator[None]:
         _READ_CACHE.reset(token)
 
 
+def blocks_bytes(meta: SceneMeta, block_shape: tuple[int, int], rows: int = 2) -> int:
+    """Bytes of ``rows`` rows of ``block_shape`` blocks across a raster of ``meta``, every band (a
+    pixel-interleaved GeoTIFF's block holds them all)."""
+    br, bc = block_shape
+    return rows * -(-meta.cols // bc) * br * bc * meta.bands * meta.dtype.itemsize
+
+
 def block_rows_bytes(scene: Scene, rows: int = 2) -> int:
-    """Bytes of ``rows`` rows of ``scene``'s storage blocks across its width, every band (a pixel-interleaved
-    GeoTIFF's block holds them all): 0 for a scene not stored in blocks (ENVI: lines)."""
-    br, bc = scene.block_shape
-    if br <= 1:
-        return 0
-    m = scene.meta
-    return rows * -(-m.cols // bc) * br * bc * m.bands * m.dtype.itemsize
+    """:func:`blocks_bytes` of ``scene``'s storage blocks: 0 for a scene not stored in blocks (ENVI: lines)."""
+    return 0 if scene.block_shape[0] <= 1 else blocks_bytes(scene.meta, scene.block_shape, rows)
 
 
 def gdal_env(cache_bytes: int | None = None):

@@ -40,11 +40,9 @@ def cog_cache_bytes(meta: SceneMeta, block_shape: tuple[int, int]) -> int:
     averaged overview reads two source block rows per row it writes) above :data:`GDAL_CACHE_BYTES`.
     With the plain 64 MB, the copy of a 2048² × 64 float32 output (block rows of 128 MB) took ~270 s
     on 2 cores, re-reading and re-inflating blocks; with this rule (320 MB) 27 s."""
-    from hsrcli.io.geotiff import GDAL_CACHE_BYTES
+    from hsrcli.io.geotiff import GDAL_CACHE_BYTES, blocks_bytes
 
-    blocks_across = -(-meta.cols // block_shape[1])
-    row = blocks_across * block_shape[0] * block_shape[1] * meta.bands * meta.dtype.itemsize
-    return GDAL_CACHE_BYTES + 2 * row
+    return GDAL_CACHE_BYTES + blocks_bytes(meta, block_shape, rows=2)
 
 
 def _block(n: int) -> int:

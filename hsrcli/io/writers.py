@@ -81,11 +81,7 @@ class SceneWriter(ABC):
         writing floats to an integer type).
         """
         h, w = int(window.height), int(window.width)
-        if data.shape != (h, w, self.meta.bands):
-            raise ValueError(f"data shape {data.shape} does not match window {h}x{w}x{self.meta.bands}")
-        r0, c0 = int(window.row_off), int(window.col_off)
-        if r0 < 0 or c0 < 0 or r0 + h > self.meta.rows or c0 + w > self.meta.cols:
-            raise ValueError(f"window {window} is outside the {self.meta.rows}x{self.meta.cols} output")
+        r0, c0 = self._origin(window, data, (h, w, self.meta.bands))
         self._write(r0, c0, np.asarray(data).astype(self.meta.dtype, copy=False))
 
     def write_planes(self, window: Window, data: np.ndarray) -> None:
@@ -93,12 +89,19 @@ class SceneWriter(ABC):
         the window, in the layout models produce, with no pixel interleaving in between where the
         writer takes planes (GeoTIFF: rasterio's own layout; ENVI: any interleave)."""
         h, w = int(window.height), int(window.width)
-        if data.shape != (self.meta.bands, h, w):
-            raise ValueError(f"data shape {data.shape} does not match window {self.meta.bands}x{h}x{w}")
+        r0, c0 = self._origin(window, data, (self.meta.bands, h, w))
+        self._write_planes(r0, c0, np.asarray(data).astype(self.meta.dtype, copy=False))
+
+    def _origin(self, window: Window, data: np.ndarray, shape: tuple[int, int, int]) -> tuple[int, int]:
+        """``(row, col)`` of ``window`` once ``data`` has the ``shape`` it needs and the window lies inside
+        the output (else ValueError)."""
+        if data.shape != shape:
+            raise ValueError(f"data shape {data.shape} does not match window {'x'.join(map(str, shape))}")
+        h, w = int(window.height), int(window.width)
         r0, c0 = int(window.row_off), int(window.col_off)
         if r0 < 0 or c0 < 0 or r0 + h > self.meta.rows or c0 + w > self.meta.cols:
             raise ValueError(f"window {window} is outside the {self.meta.rows}x{self.meta.cols} output")
-        self._write_planes(r0, c0, np.asarray(data).astype(self.meta.dtype, copy=False))
+        return r0, c0
 
     def _write_planes(self, r0: int, c0: int, data: np.ndarray) -> None:
         """Band-planar ``data`` (B, h, w) at (r0, c0); default: pixel-interleaved, :meth:`_write`."""

@@ -157,7 +157,6 @@ def stream_metrics(
         Pixels with nodata (or NaN) in any evaluated band of either scene are left out
         of every metric; SSIM uses only windows made of valid pixels.
     """
-
     ms, mr = sr.meta, ref.meta
     if ms.shape != mr.shape:
         raise HsrInputError(
