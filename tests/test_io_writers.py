@@ -157,7 +157,8 @@ def test_geotiff_blocks_are_compressed_on_every_cpu_with_the_bytes_of_one_thread
     import rasterio
 
     from hsrcli.io import geotiff_writer
-    from hsrcli.io.geotiff import gdal_env, usable_cpus
+    from hsrcli.io.geotiff import gdal_env
+    from hsrcli.io.resources import usable_cpus
 
     monkeypatch.delenv("GDAL_NUM_THREADS", raising=False)
     with gdal_env():  # reads decode several blocks at once on every CPU too
@@ -173,7 +174,7 @@ def test_geotiff_blocks_are_compressed_on_every_cpu_with_the_bytes_of_one_thread
     cube = np.random.default_rng(0).random((600, 520, 8), dtype=np.float32)
     files = {}
     for cpus in (1, 4):
-        monkeypatch.setattr("hsrcli.io.geotiff.usable_cpus", lambda cpus=cpus: cpus)
+        monkeypatch.setattr("hsrcli.io.resources.usable_cpus", lambda cpus=cpus: cpus)
         out = tmp_path / f"t{cpus}.tif"
         with open_writer(out, meta, fmt) as w:
             assert w._threads == cpus
@@ -237,3 +238,24 @@ def test_the_cog_copy_holds_two_block_rows_in_gdal_cache(tmp_path, utm_meta, mon
             want = cog_cache_bytes(utm_meta, w.block_shape)
     assert seen == [want, None]  # ours, then the user's own (no override)
     np.testing.assert_array_equal(open_scene(tmp_path / "a.tif").read(), 1)
+
+
+def test_the_cog_copy_cache_is_bounded_by_the_memory_the_process_may_use(utm_meta, monkeypatch):
+    """Two block rows of a wide many-band output would be gigabytes (20 000 px × 224 bands float32: ~9 GB):
+    the cache takes at most a quarter of the memory the process may use, never less than GDAL's default
+    bound; where that memory is unknown, the two block rows."""
+    from hsrcli.io import geotiff_writer
+    from hsrcli.io.geotiff import GDAL_CACHE_BYTES, blocks_bytes
+
+    wide = utm_meta.replace(rows=20_000, cols=20_000, bands=224, dtype=np.dtype("float32"), wavelengths=None,
+                            fwhm=None, band_names=None, bbl=None)
+    rows2 = blocks_bytes(wide, (256, 256), rows=2)
+    assert rows2 > 9e9
+    monkeypatch.setattr("hsrcli.io.resources.usable_memory", lambda: 16 * 2**30)
+    assert geotiff_writer.cog_cache_bytes(wide, (256, 256)) == 4 * 2**30
+    small = wide.replace(cols=512, bands=8)  # fits: two block rows
+    assert geotiff_writer.cog_cache_bytes(small, (256, 256)) == GDAL_CACHE_BYTES + blocks_bytes(small, (256, 256))
+    monkeypatch.setattr("hsrcli.io.resources.usable_memory", lambda: 2**20)  # tiny: GDAL's default bound
+    assert geotiff_writer.cog_cache_bytes(wide, (256, 256)) == GDAL_CACHE_BYTES
+    monkeypatch.setattr("hsrcli.io.resources.usable_memory", lambda: None)
+    assert geotiff_writer.cog_cache_bytes(wide, (256, 256)) == GDAL_CACHE_BYTES + rows2

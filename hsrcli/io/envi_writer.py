@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import mmap
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 
 from hsrcli.choices import Interleave
 from hsrcli.errors import HsrInputError
+from hsrcli.io import resources
 from hsrcli.io.atomic import check_targets as _check_target
 from hsrcli.io.atomic import reserve
 from hsrcli.io.atomic import temp_name as _temp_name
@@ -57,7 +57,7 @@ def envi_header_fields(meta: SceneMeta) -> dict:
 #: page faults of a new file, most of the cost, run in parallel (512 MB of int16 tile cores on 2 cores,
 #: small pages: 0.6 s, against 0.8 s in one thread and 1.1 s by one positioned write per band row;
 #: with :data:`HUGE_PAGES` 0.2 s, against 0.25 s in one thread).
-COPY_THREADS = min(4, os.cpu_count() or 1)
+COPY_THREADS = min(4, resources.usable_cpus())
 #: Each thread maps and fills at most about this many bytes of whole rows of the file at a time (the
 #: pages it touches count towards this process's memory until they are unmapped).
 MAPPED_BYTES = 4 << 20

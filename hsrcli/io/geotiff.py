@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from hsrcli.errors import HsrInputError
+from hsrcli.io import resources
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene, check_file
 from hsrcli.io.wavelengths import to_nm
@@ -30,16 +31,6 @@ from hsrcli.io.wavelengths import to_nm
 #: (5 % of RAM) lets a streamed GeoTIFF fill gigabytes; a user's own
 #: ``GDAL_CACHEMAX`` environment variable takes precedence.
 GDAL_CACHE_BYTES = 64 * 2**20
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one, e.g. under ``taskset`` or
-    a container's cpuset), at least 1."""
-    import os
-
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
 
 
 #: GDAL block cache of the reads in a :func:`read_cache` block (bytes).
@@ -86,7 +77,7 @@ def gdal_env(cache_bytes: int | None = None):
     if "GDAL_CACHEMAX" not in os.environ:
         options["GDAL_CACHEMAX"] = _READ_CACHE.get() if cache_bytes is None else cache_bytes
     if "GDAL_NUM_THREADS" not in os.environ:
-        options["GDAL_NUM_THREADS"] = str(usable_cpus())
+        options["GDAL_NUM_THREADS"] = str(resources.usable_cpus())
     return rasterio.Env(**options)
 
 
