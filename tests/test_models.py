@@ -186,6 +186,29 @@ def test_polyphase_depthwise_equals_the_dilated_convolution(k, d, size):
     assert x.grad is not None and conv.weight.grad is not None
 
 
+@pytest.mark.parametrize("rows,channels_last", [(1, True), (3, False), (7, True)])
+def test_the_ffn_by_bands_of_rows_is_the_ffn_on_the_whole_image(monkeypatch, rows, channels_last):
+    """At inference on CPU an LKCA block's FFN runs over bands of rows (each with the row its 3×3
+    depthwise conv reads past it): the block's output is the one-pass output, in either memory format."""
+    from hsrcli.models import lkca
+
+    torch.manual_seed(3)
+    block = lkca.LKCABlock(12, branches=lkca.COMPACT_BRANCHES, pool=7).eval()
+    x = torch.rand(2, 12, 23, 9)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        monkeypatch.setattr(lkca, "FFN_ROW_PIXELS", 10**9)
+        whole = block(x)
+        monkeypatch.setattr(lkca, "FFN_ROW_PIXELS", rows * 9)
+        by_rows = block(x)
+    assert torch.allclose(by_rows, whole, atol=1e-6)
+    assert by_rows.is_contiguous(memory_format=torch.channels_last) == channels_last
+    y = block(x.requires_grad_())  # training: the plain FFN, differentiable
+    y.sum().backward()
+    assert torch.allclose(y.detach(), whole, atol=1e-6)
+
+
 @pytest.mark.parametrize("pool,size", [(7, (9, 13)), (3, (1, 5)), (5, (20, 4))])
 def test_local_channel_attention_pool_is_the_square_mean_of_valid_pixels(pool, size):
     """SE attention squeezed by the k×k mean of each window's valid pixels (fewer at the borders);

@@ -27,7 +27,7 @@ TILE_HR_VALUES = 24 * 2**20
 #: values per HR pixel (lkca-g's ~14 bands + k ≤ 34), a 90² × 224 scene ×4 stays one tile.
 TILE_PROJECTED_VALUES = 64 * 2**20
 #: At most this many LR pixels per tile: the model's working set grows with the tile's area whatever
-#: the bands (lkca-g_x4 holds ~3.2 KB per LR pixel of an 8-band group, measured on 286² tiles). It
+#: the bands (lkca-g_x4 over 64 bands: ~3.4 KB per LR pixel at its peak, measured on 288² tiles). It
 #: is the area of a 256² scene's one tile (286² with lkca-g's 15-px borders; 288 as a multiple of 8),
 #: so that larger scenes — which add the heap's fragmentation over many tiles, ~+60 MB — hold no
 #: larger tiles: peak RSS flat from small scenes to large ones (``benchmarks/upscale_memory.py``).
