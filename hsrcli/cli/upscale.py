@@ -105,7 +105,7 @@ def upscale(
     from hsrcli.infer.refine import Refinement
     from hsrcli.infer.resolve import resolve_model
     from hsrcli.infer.runner import UpscaleOptions, upscale_scene
-    from hsrcli.io import HsrInputError
+    from hsrcli.io import HsrInputError, open_scene
     from hsrcli.runtime import amp_dtype, resolve_device
     from hsrcli.weights import default_model
 
@@ -119,8 +119,6 @@ def upscale(
         if sigma < 0 or (sigma and degrade is None):
             raise HsrInputError("--sigma needs --degrade (gaussian: the PSF's sigma; bicubic: a blur before it), "
                                 "and >= 0")
-        if adapt and bands is not None:
-            raise HsrInputError("--adapt fits the model to whole scenes: it cannot be combined with --bands")
         open_kw = {"var": var, "layout": layout, "wavelengths": wavelengths, "bands": bands}
         dev = resolve_device(device)
         plans = _plans(inputs, scale, output, fmt, overwrite, adapt, open_kw)
@@ -145,8 +143,7 @@ def upscale(
         path, out, f, meta = plans[i]
         name = model or default_model(meta.bands, scale)
         if adapt:
-            name = _adapted(path, name, scale, adapt_steps, device, not show,
-                            {"var": var, "layout": layout, "wavelengths": wavelengths}, degrade, sigma)
+            name = _adapted(path, name, scale, adapt_steps, device, not show, open_kw, degrade, sigma)
         source = str(path) if bands is None else f"the --bands selection of {path}"
         resolved = resolve_model(name, meta.bands, scale, dev, source=source, exact=exact)
         ref = None
@@ -164,7 +161,7 @@ def upscale(
         def bar(items, **kw):
             return tqdm(items, disable=not show, leave=False, **kw)
 
-        with _open(path, **open_kw) as scene:
+        with open_scene(path, **open_kw) as scene:
             stats = upscale_scene(scene, out, f, resolved, opts, overwrite=overwrite, refine=ref, progress=bar,
                                   info=info if share_tiles else None)
         return stats, name
@@ -204,7 +201,7 @@ def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: b
            open_kw: dict) -> list[tuple]:
     """``(input, output, format, meta)`` of every scene, each input opened and every output checked before
     anything is computed (so that a bad one stops the command before any work)."""
-    from hsrcli.io import HsrInputError
+    from hsrcli.io import HsrInputError, open_scene
     from hsrcli.io.atomic import check_targets
     from hsrcli.io.outputs import default_output_path, output_format
     from hsrcli.io.remote import as_input, is_remote, remote_name
@@ -217,7 +214,7 @@ def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: b
             raise HsrInputError(f"{path}: a remote input needs -o (a file, or a folder for several inputs)")
         if remote and adapt:
             raise HsrInputError(f"{path}: --adapt needs a local scene")
-        with _open(path, **open_kw) as scene:
+        with open_scene(path, **open_kw) as scene:
             meta = scene.meta
         name = remote_name(path) if remote else path.name
         file_out = output is not None and not output.is_dir()
@@ -230,23 +227,6 @@ def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: b
     if len({str(o) for _, o, _, _ in plans}) != len(plans):
         raise HsrInputError("two inputs would write the same output; use -o FOLDER or rename them")
     return plans
-
-
-def _open(path, bands: str | None = None, **kw):
-    """The scene at ``path`` (:func:`~hsrcli.io.open_scene` with ``kw``), or the bands ``bands`` selects
-    of it (``--bands``; a view, read lazily like the scene)."""
-    from hsrcli.io import open_scene
-    from hsrcli.io.bands import parse_band_selection
-    from hsrcli.io.view import BandSubset
-
-    scene = open_scene(path, **kw)
-    if bands is None:
-        return scene
-    try:
-        return BandSubset(scene, parse_band_selection(bands, scene.meta))
-    except BaseException:
-        scene.close()
-        raise
 
 
 def _adapted(path: Path, base: str, scale: int, steps: int, device: str, quiet: bool, open_kw: dict,

@@ -37,6 +37,7 @@ def open_scene(
     var: str | None = None,
     layout: str = "auto",
     wavelengths: str | None = None,
+    bands: str | None = None,
 ) -> Scene:
     """Open a hyperspectral scene for lazy, windowed reading.
 
@@ -49,10 +50,28 @@ def open_scene(
         wavelengths: wavelength option (``400:10``, ``400:700:10``, a comma list or a
             file) overriding what the file says; required for per-band folders
             without a sidecar unless the CAVE convention applies.
+        bands: a band selection (``1-30,40`` or ``450-700nm``,
+            :func:`~hsrcli.io.bands.parse_band_selection`): the scene is then those bands of the
+            file, in that order, with their metadata (:class:`~hsrcli.io.view.BandSubset`, read lazily).
 
     Raises:
         HsrInputError: for anything that is not a readable scene (one-line message).
     """
+    scene = _open_file(path, var, layout, wavelengths)
+    if bands is None:
+        return scene
+    from hsrcli.io.bands import parse_band_selection
+    from hsrcli.io.view import BandSubset
+
+    try:
+        return BandSubset(scene, parse_band_selection(bands, scene.meta))
+    except BaseException:
+        scene.close()
+        raise
+
+
+def _open_file(path: str | Path, var: str | None, layout: str, wavelengths: str | None) -> Scene:
+    """The whole scene at ``path`` (see :func:`open_scene`)."""
     from hsrcli.io.remote import gdal_path, is_remote, remote_name
     from hsrcli.io.wavelengths import parse_wavelength_spec
 
