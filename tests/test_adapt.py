@@ -64,6 +64,7 @@ def test_adapt_never_returns_weights_worse_than_the_base_on_its_validation_strip
     import json
 
     from hsrcli.infer.resolve import resolve_model
+    from hsrcli.infer.tileplan import border_pad
     from hsrcli.io import open_scene
     from hsrcli.train.adapt import AdaptConfig, validation_psnr
     from hsrcli.train.adapt_data import load_scene
@@ -83,7 +84,8 @@ def test_adapt_never_returns_weights_worse_than_the_base_on_its_validation_strip
     resolved = resolve_model(str(out), 10, 2)
     with open_scene(scene) as sc:
         data = load_scene(sc, resolved, cfg.crop, cfg.val_fraction)
-    psnr = validation_psnr(resolved.model, [data], cfg, resolved.effective_radius, torch.device("cpu"))
+    pad = border_pad(resolved.effective_radius, 0)  # the scene's mirrored border, as upscale's
+    psnr = validation_psnr(resolved.model, [data], cfg, pad, torch.device("cpu"))
     assert psnr == pytest.approx(summary["val_psnr_base"], abs=1e-6)
 
 
@@ -180,3 +182,26 @@ def test_upscale_adapt_caches_the_adapted_checkpoint(runner, scene, tmp_path, mo
     assert res.exit_code == 0, res.output
     assert cached[0].stat().st_mtime_ns == stamp  # reused, not adapted again
     assert "adapted" in read_checkpoint(cached[0]).meta
+
+
+def test_upscale_adapt_with_bands_fits_the_selection_and_caches_it_apart(runner, scene, tmp_path, monkeypatch):
+    """``--bands`` with ``--adapt``: the model is fitted to the selected bands (the adapted checkpoint names
+    the scene, its validation scored on those bands), cached under a key of its own, and the output holds
+    the selection."""
+    monkeypatch.setenv("HSR_CACHE_DIR", str(tmp_path / "cache"))
+    common = ["upscale", str(scene), "-s", "2", "-m", "lkca-g_x2", "--adapt", "--adapt-steps", "2", "--device", "cpu",
+              "-q", "--overwrite"]
+    for i, extra in enumerate((["--bands", "2-7"], ["--bands", "1-6"], [])):
+        res = runner.invoke(app, [*common, "-o", str(tmp_path / f"sr{i}.tif"), *extra])
+        assert res.exit_code == 0, res.output
+    cached = list((tmp_path / "cache" / "adapted").glob("*.pt"))
+    assert len(cached) == 3  # one per selection, and the whole scene's
+    from hsrcli.io import open_scene
+    from hsrcli.train.adapt import AdaptConfig, cache_path
+
+    with open_scene(tmp_path / "sr0.tif") as sc:
+        assert sc.meta.bands == 6 and sc.meta.rows == 72
+
+    cfg = AdaptConfig("lkca-g_x2", 2, steps=2, device="cpu")
+    assert cache_path([scene], cfg, {"bands": "2-7"}) != cache_path([scene], cfg, {"bands": "1-6"})
+    assert cache_path([scene], cfg, {"bands": "2-7"}) == cache_path([scene], cfg, {"bands": "2,3,4,5,6,7"})

@@ -38,3 +38,23 @@ def test_auto_tile_bounds_the_area_a_cascade_works_on():
     cascade = auto_tile(8, 4, 30, 1000, 1000, work=lambda side: 2 * side)
     assert plain[0] * plain[1] <= TILE_LR_PIXELS < 4 * plain[0] * plain[1]
     assert 4 * cascade[0] * cascade[1] <= TILE_LR_PIXELS and max(cascade) < min(plain)
+
+
+def test_the_scene_is_mirrored_by_half_the_measured_radius_else_by_the_margin(runner, tmp_path):
+    """``border_pad``: half the measured effective radius, rounded up (the bundled models' borders); a model
+    without a measured radius keeps the tiles' discarded margin. ``hsr upscale --json`` reports it."""
+    import json
+
+    from rasters import make_cube, write_raw_envi
+
+    from hsrcli.cli import app
+    from hsrcli.infer.resolve import resolve_model
+    from hsrcli.infer.tileplan import border_pad
+
+    assert border_pad(16, 41) == 8 and border_pad(15, 41) == 8 and border_pad(None, 41) == 41 and border_pad(0, 5) == 0
+    src = write_raw_envi(tmp_path, make_cube(20, 24, 5, "int16", seed=1), name="s")
+    res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-m", "lkca-g_x2", "-o", str(tmp_path / "o.hdr"), "-q",
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    stats = json.loads(res.stdout[res.stdout.index("{"):])
+    assert stats["pad"] == border_pad(resolve_model("lkca-g_x2", 5, 2).effective_radius, 0) < stats["margin"]

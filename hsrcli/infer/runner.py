@@ -33,7 +33,7 @@ from hsrcli.infer.pipeline import InOrderWorker
 from hsrcli.infer.refine import AngleTally, Refinement, SceneRefiner
 from hsrcli.infer.resolve import ResolvedModel
 from hsrcli.infer.subspace import DetailProjection, SpectraSample
-from hsrcli.infer.tileplan import TILE_HR_VALUES, TILE_PROJECTED_VALUES, auto_tile, plan_overlap
+from hsrcli.infer.tileplan import TILE_HR_VALUES, TILE_PROJECTED_VALUES, auto_tile, border_pad, plan_overlap
 from hsrcli.infer.tiling import Tile, TileGrid
 from hsrcli.infer.whole import output_pieces
 from hsrcli.io.meta import SceneMeta
@@ -276,9 +276,9 @@ def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: 
         r2 = 0 if refine.partner is None else refine.partner.model.receptive_radius
         radius = None if radius is None or r2 is None else max(radius, r2) + 3  # + the bicubic resizes
     overlap, margin = plan_overlap(radius, opts.overlap)
-    # The mirrored scene border: the model's measured radius when known (the same with --exact and
+    # The mirrored scene border: from the model's measured radius when known (the same with --exact and
     # --refine, so that they see the same padded scene as whole-image inference), else the margin.
-    pad = margin if effective is None else effective
+    pad = border_pad(effective, margin)
     if opts.tile is None:
         def held(side: int) -> int:  # output bands held at once with tiles of this side
             if refine is not None:  # (where FineSR is declined, the projection's k < B values fit within)

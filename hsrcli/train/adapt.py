@@ -40,9 +40,10 @@ from hsrcli.data.augment import N_TRANSFORMS, dihedral
 from hsrcli.data.degrade import degrade
 from hsrcli.errors import HsrInputError
 from hsrcli.infer.resolve import ResolvedModel, resolve_model
-from hsrcli.infer.tileplan import plan_overlap
+from hsrcli.infer.tileplan import border_pad, plan_overlap
 from hsrcli.io import open_scene
 from hsrcli.io.atomic import check_targets
+from hsrcli.io.view import BandSubset
 from hsrcli.models import spec
 from hsrcli.ops.imresize import mirror
 from hsrcli.runtime import resolve_device, seed_everything
@@ -177,7 +178,7 @@ def _base(cfg: AdaptConfig, paths: list[Path], open_kw: dict) -> tuple[ResolvedM
     for p, m in zip(paths[1:], metas[1:]):  # the band check of resolve_model, for every scene
         check_compatible(resolved.checkpoint, m.bands, cfg.scale, str(p))
     radius = resolved.model.receptive_radius
-    pad = resolved.effective_radius if resolved.effective_radius is not None else plan_overlap(radius, None)[1]
+    pad = border_pad(resolved.effective_radius, plan_overlap(radius, None)[1])  # as hsr upscale mirrors a scene
     return resolved, pad
 
 
@@ -299,7 +300,8 @@ def _save(out: Path, resolved: ResolvedModel, cfg: AdaptConfig, scenes: list[Ada
 
 
 def cache_path(paths: list[Path], cfg: AdaptConfig, open_kw: dict | None = None) -> Path:
-    """Where ``hsr upscale --adapt`` keeps the adapted checkpoint of these scenes and settings:
+    """Where ``hsr upscale --adapt`` keeps the adapted checkpoint of these scenes (opened with ``open_kw``,
+    their band selection included) and settings:
     ``$HSR_CACHE_DIR`` or ``$XDG_CACHE_HOME/hsrcli`` (default ``~/.cache/hsrcli``), ``adapted/<key>.pt``."""
     from hsrcli.io.hashing import sha256_file
 
@@ -310,6 +312,8 @@ def cache_path(paths: list[Path], cfg: AdaptConfig, open_kw: dict | None = None)
         with open_scene(p, **(open_kw or {})) as sc:
             for f in sc.files():
                 h.update(sha256_file(f).encode())
+            if isinstance(sc, BandSubset):  # ``hsr upscale --bands``: fitted to those bands alone
+                h.update(f"bands {sc.bands}".encode())
     settings = {k: v for k, v in cfg.to_dict().items() if k not in ("base", "device")}
     h.update(json.dumps(settings, sort_keys=True).encode())
     root = Path(os.environ.get("HSR_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
