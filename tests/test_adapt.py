@@ -64,7 +64,6 @@ def test_adapt_never_returns_weights_worse_than_the_base_on_its_validation_strip
     import json
 
     from hsrcli.infer.resolve import resolve_model
-    from hsrcli.infer.tileplan import border_pad
     from hsrcli.io import open_scene
     from hsrcli.train.adapt import AdaptConfig, validation_psnr
     from hsrcli.train.adapt_data import load_scene
@@ -84,8 +83,7 @@ def test_adapt_never_returns_weights_worse_than_the_base_on_its_validation_strip
     resolved = resolve_model(str(out), 10, 2)
     with open_scene(scene) as sc:
         data = load_scene(sc, resolved, cfg.crop, cfg.val_fraction)
-    pad = border_pad(resolved.effective_radius, 0)  # the scene's mirrored border, as upscale's
-    psnr = validation_psnr(resolved.model, [data], cfg, pad, torch.device("cpu"))
+    psnr = validation_psnr(resolved.model, [data], cfg, resolved.border, torch.device("cpu"))
     assert psnr == pytest.approx(summary["val_psnr_base"], abs=1e-6)
 
 

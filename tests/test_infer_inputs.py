@@ -9,8 +9,7 @@ from rasters import write_raw_envi
 
 from hsrcli.infer.inputs import read_padded
 from hsrcli.io import open_scene
-from hsrcli.ops.imresize import mirror
-from hsrcli.train.adapt import mirror_pad
+from hsrcli.ops.imresize import mirror, mirror_pad
 
 
 @pytest.mark.parametrize("rows,cols,pad", [(9, 7, 3), (4, 5, 15), (1, 3, 2)])

@@ -43,3 +43,18 @@ def test_the_detail_stays_in_each_image_subspace_and_the_lr_error_shrinks():
     assert not torch.allclose(out, raw, atol=1e-4)  # the model's detail had more than 2 directions
     both = upscale_image(model, x, 2)  # the defaults: subspace auto, one pass
     assert (shrink(both, 2) - x).abs().mean() < (shrink(raw, 2) - x).abs().mean()
+
+
+def test_a_border_mirrors_each_image_first_and_is_left_out_of_the_output():
+    """``pad``: the images are mirrored past their borders as ``hsr upscale`` mirrors a scene, and the model's
+    output on that border is cut off (with the subspace and the back-projection too: same shape, the LR
+    error still shrinks)."""
+    from hsrcli.ops.imresize import mirror_pad
+
+    model, x = _model_and_images()
+    want = forward(model, mirror_pad(x, 3))[..., 6:-6, 6:-6]
+    got = upscale_image(model, x, 2, subspace=None, consistency=0, pad=3)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+    assert not torch.allclose(got, forward(model, x), atol=1e-4)  # the border changed what its pixels saw
+    both = upscale_image(model, x, 2, pad=3)
+    assert both.shape == got.shape and (shrink(both, 2) - x).abs().mean() < (shrink(got, 2) - x).abs().mean()

@@ -35,6 +35,15 @@ class ResolvedModel:
     #: a composite's models, in the order of the -m value
     parts: tuple[ResolvedModel, ...] = field(default_factory=tuple)
 
+    @property
+    def border(self) -> int:
+        """LR px by which a whole image is mirrored past its borders before the model, as ``hsr upscale``
+        mirrors a scene with its default overlap (:func:`~hsrcli.infer.tileplan.border_pad`): ``hsr adapt``'s
+        crops, ``hsr evaluate --as-upscale``'s images."""
+        from hsrcli.infer.tileplan import border_pad, plan_overlap
+
+        return border_pad(self.effective_radius, plan_overlap(self.model.receptive_radius, None)[1])
+
 
 def is_composite(spec: str) -> bool:
     """True when ``spec`` combines models (``A+B``, ``X,Y``) rather than naming one file or bundled model."""

@@ -7,7 +7,7 @@ and/or the LR back-projection. :func:`upscale_image` runs a normalising model so
 within the image's own spectral subspace (:mod:`hsrcli.infer.subspace`, fitted on the image's LR
 spectra) and back-projected onto the LR image (:mod:`hsrcli.infer.consistency`). ``hsr evaluate
 --as-upscale`` scores models so: what a user gets from ``hsr upscale``, on a prepared data set's
-test images (which are not mirrored past their borders as a scene is, nor tiled).
+test images (mirrored past their borders as a scene is, not tiled).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from hsrcli.infer.consistency import BackProjection
 from hsrcli.infer.inputs import forward_bands
 from hsrcli.infer.subspace import DetailProjection, SpectraSample
 from hsrcli.models.crop import Crop
+from hsrcli.ops.imresize import mirror_pad
 
 WHOLE: Crop = (0, 0, 0, 0)  # nothing cropped
 
@@ -47,11 +48,13 @@ def output_pieces(model: torch.nn.Module, x: torch.Tensor, amp: torch.dtype | No
 def upscale_image(model: torch.nn.Module, x: torch.Tensor, scale: int,
                   subspace: float | int | None = SUBSPACE_ENERGY,  # noqa: PYI041 - a share or a rank
                   consistency: int = CONSISTENCY_PASSES, amp: torch.dtype | None = None,
-                  sigma: float = 0.0, kernel: str = "gaussian") -> torch.Tensor:
+                  sigma: float = 0.0, kernel: str = "gaussian", pad: int = 0) -> torch.Tensor:
     """Output ``(N, B, s·h, s·w)`` float32 of ``model`` on normalised LR images ``x`` ``(N, B, h, w)``, each with
     its own spectral subspace (``subspace``: a share of variance, a rank or None: off) and ``consistency``
     back-projection passes (0: off; ↓: the degradation ``kernel``/``sigma`` of
-    :class:`~hsrcli.infer.consistency.BackProjection`, plain bicubic by default)."""
+    :class:`~hsrcli.infer.consistency.BackProjection`, plain bicubic by default). ``pad``: LR px by which
+    each image is mirrored past its borders first, as ``hsr upscale`` mirrors a scene
+    (:attr:`~hsrcli.infer.resolve.ResolvedModel.border`); that border is left out of the output."""
     back = BackProjection(scale, consistency, sigma, kernel) if consistency else None
     outs = []
     for xi in x.split(1):
@@ -63,5 +66,7 @@ def upscale_image(model: torch.nn.Module, x: torch.Tensor, scale: int,
             fit = sample.fit(subspace, range(xi.shape[1]))
             if fit is not None:
                 projection = DetailProjection(fit, np.ones(xi.shape[1]), scale, xi.device)
-        outs.append(torch.cat([y for _, _, y in output_pieces(model, xi, amp, WHOLE, projection, back)], 1))
+        crop = (pad,) * 4 if pad else WHOLE
+        pieces = output_pieces(model, mirror_pad(xi, pad), amp, crop, projection, back)
+        outs.append(torch.cat([y for _, _, y in pieces], 1))
     return torch.cat(outs)

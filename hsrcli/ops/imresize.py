@@ -68,6 +68,17 @@ def mirror(index: torch.Tensor, length: int) -> torch.Tensor:
     return torch.where(m < length, m, period - 1 - m).to(torch.long)
 
 
+def mirror_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """``(…, h, w)`` mirrored ``pad`` px past every border (:func:`mirror`: edge pixel repeated), as ``hsr
+    upscale`` pads a scene."""
+    if pad == 0:
+        return x
+    h, w = x.shape[-2:]
+    rows = mirror(torch.arange(-pad, h + pad), h).to(x.device)
+    cols = mirror(torch.arange(-pad, w + pad), w).to(x.device)
+    return x.index_select(-2, rows).index_select(-1, cols)
+
+
 def _periodic(w: torch.Tensor, idx: torch.Tensor, period: int) -> int | None:
     """The input stride if weights repeat every ``period`` outputs and the taps advance evenly, else None."""
     n = w.shape[0]

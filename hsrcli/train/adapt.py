@@ -40,12 +40,11 @@ from hsrcli.data.augment import N_TRANSFORMS, dihedral
 from hsrcli.data.degrade import degrade
 from hsrcli.errors import HsrInputError
 from hsrcli.infer.resolve import ResolvedModel, resolve_model
-from hsrcli.infer.tileplan import border_pad, plan_overlap
 from hsrcli.io import open_scene
 from hsrcli.io.atomic import check_targets
 from hsrcli.io.view import BandSubset
 from hsrcli.models import spec
-from hsrcli.ops.imresize import mirror
+from hsrcli.ops.imresize import mirror_pad
 from hsrcli.runtime import resolve_device, seed_everything
 from hsrcli.train.adapt_data import AdaptScene, load_scene
 from hsrcli.train.data import band_window
@@ -96,16 +95,6 @@ class AdaptConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def mirror_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
-    """``(…, h, w)`` mirrored ``pad`` px past every border, edge pixel repeated (as ``upscale`` pads scenes)."""
-    if pad == 0:
-        return x
-    h, w = x.shape[-2:]
-    rows = mirror(torch.arange(-pad, h + pad), h).to(x.device)
-    cols = mirror(torch.arange(-pad, w + pad), w).to(x.device)
-    return x.index_select(-2, rows).index_select(-1, cols)
 
 
 def super_resolve(model: torch.nn.Module, x: torch.Tensor, pad: int, scale: int) -> torch.Tensor:
@@ -177,9 +166,7 @@ def _base(cfg: AdaptConfig, paths: list[Path], open_kw: dict) -> tuple[ResolvedM
                             f"not {resolved.name}")
     for p, m in zip(paths[1:], metas[1:]):  # the band check of resolve_model, for every scene
         check_compatible(resolved.checkpoint, m.bands, cfg.scale, str(p))
-    radius = resolved.model.receptive_radius
-    pad = border_pad(resolved.effective_radius, plan_overlap(radius, None)[1])  # as hsr upscale mirrors a scene
-    return resolved, pad
+    return resolved, resolved.border  # as hsr upscale mirrors a scene
 
 
 def resumable(out: Path) -> Checkpoint:

@@ -59,7 +59,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             if steps:
-                sr = upscale_image(r.model, x, scale, sigma=psf, kernel=kernel)
+                sr = upscale_image(r.model, x, scale, sigma=psf, kernel=kernel, pad=r.border)
             else:
                 sr = r.model(x).float()
             if partner:
