@@ -172,8 +172,8 @@ def test_bad_bands_of_the_reference_are_left_out_by_default():
 
 def test_strips_of_tiled_geotiffs_read_with_two_block_rows_of_cache(tmp_path, monkeypatch):
     """Strips narrower than a GeoTIFF's block rows would inflate every block once per strip: the reads of
-    ``stream_metrics`` run with GDAL's cache holding two block rows of each tiled file (within
-    ``BLOCK_CACHE_BYTES``), and the figures are those of the same data in ENVI."""
+    ``stream_metrics`` (the reference's maximum included) run with GDAL's cache holding two block rows of each
+    tiled file (within ``BLOCK_CACHE_BYTES``), and the figures are those of the same data in ENVI."""
     import rasterio
     from rasters import write_raw_envi
 
@@ -204,6 +204,9 @@ def test_strips_of_tiled_geotiffs_read_with_two_block_rows_of_cache(tmp_path, mo
     envi = [open_scene(write_raw_envi(tmp_path, c, name=n)) for n, c in (("a", sr), ("b", ref))]
     want = stream.stream_metrics(*envi, data_range=1.0, scale=4, max_bytes=48 * 3 * 8 * 4)
     assert got["psnr"] == pytest.approx(want["psnr"], rel=1e-9) and got["ssim"] == pytest.approx(want["ssim"], rel=1e-9)
+    seen.clear()  # the data range from the reference's maximum: that pass reads its strips alike
+    assert stream.stream_metrics(*tiffs, scale=4, max_bytes=48 * 3 * 8 * 4)["data_range_source"] == "reference maximum"
+    assert set(seen) == {geotiff.GDAL_CACHE_BYTES + 2 * geotiff.block_rows_bytes(tiffs[1])}
     seen.clear()
     monkeypatch.setattr(stream, "BLOCK_CACHE_BYTES", 1000)  # wider than the bound: the default cache
     stream.stream_metrics(*tiffs, data_range=1.0, scale=4, max_bytes=48 * 3 * 8 * 4)

@@ -19,10 +19,11 @@ from hsrcli.io.geotiff import GDAL_CACHE_BYTES, block_rows_bytes, read_cache
 from hsrcli.io.scene import Scene
 from hsrcli.metrics.functional import SSIM_HALO, SSIM_WINDOW, finalize, sam_map, ssim_sums
 
-#: At most this much GDAL block cache (bytes) for the strips' reads: two rows of blocks of each tiled file
-#: (a 2048-wide 64-band float32 GeoTIFF: 256 MB each), so that a block row is inflated once rather than
-#: once per strip (``hsr metrics`` of two such 1 GB files on 2 cores: 62.8 s → 27.6 s, peak RSS 1.25 → 1.70 GB);
-#: wider files keep the default cache.
+#: At most this much GDAL block cache (bytes) for the strips' reads (the reference's maximum, then the
+#: metrics): two rows of blocks of each tiled file (a 2048-wide 64-band float32 GeoTIFF: 256 MB each), so
+#: that a block row is inflated once rather than once per strip (``hsr metrics`` of two such 1 GB files on 2
+#: cores: 62.8 s → 27.6 s, peak RSS 1.25 → 1.70 GB; with 16 MB strips and the maximum's pass under it too,
+#: 26.0 s and 1.18 GB); wider files keep the default cache.
 BLOCK_CACHE_BYTES = 512 * 2**20
 #: Bytes of one row strip of one scene in float64 (its rows: this over width × bands × 8). Its float64
 #: working copies make the pass's memory: ``hsr metrics`` of two 2048² × 64 float32 ENVI files on 2 cores,
@@ -176,17 +177,16 @@ def stream_metrics(
             raise HsrInputError("the reference's bbl marks every band bad; choose bands explicitly")
     nb = mr.bands if bands is None else len(bands)
     source = "option"
-    if data_range is None:
-        if mr.scale_factor:
-            data_range, source = float(mr.scale_factor), "reflectance scale factor"
-        else:
-            data_range, source = scene_max(ref, bands, (r0, r1), (c0, c1), max_bytes), "reference maximum"
-    if not data_range or not np.isfinite(data_range) or data_range <= 0:
-        raise HsrInputError(f"data range must be positive, got {data_range}")
-
-    acc = MetricAccumulator(nb, data_range, scale)
     blocks = block_rows_bytes(sr) + block_rows_bytes(ref)  # two block rows of each tiled file: a strip and its halo
-    with read_cache(GDAL_CACHE_BYTES + (blocks if blocks <= BLOCK_CACHE_BYTES else 0)):
+    with read_cache(GDAL_CACHE_BYTES + (blocks if blocks <= BLOCK_CACHE_BYTES else 0)):  # both passes' strips
+        if data_range is None:
+            if mr.scale_factor:
+                data_range, source = float(mr.scale_factor), "reflectance scale factor"
+            else:
+                data_range, source = scene_max(ref, bands, (r0, r1), (c0, c1), max_bytes), "reference maximum"
+        if not data_range or not np.isfinite(data_range) or data_range <= 0:
+            raise HsrInputError(f"data range must be positive, got {data_range}")
+        acc = MetricAccumulator(nb, data_range, scale)
         masked = _stream(sr, ref, acc, bands, nb, (r0, r1, c0, c1), float(data_range) if clip else None,
                          max_bytes, progress)
     out = acc.result()
