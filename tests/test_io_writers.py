@@ -243,7 +243,7 @@ def test_the_cog_copy_holds_two_block_rows_in_gdal_cache(tmp_path, utm_meta, mon
 def test_the_cog_copy_cache_is_bounded_by_the_memory_the_process_may_use(utm_meta, monkeypatch):
     """Two block rows of a wide many-band output would be gigabytes (20 000 px × 224 bands float32: ~9 GB):
     the cache takes at most a quarter of the memory the process may use, never less than GDAL's default
-    bound; where that memory is unknown, the two block rows."""
+    bound; where that memory is unknown, 512 MB."""
     from hsrcli.io import geotiff_writer
     from hsrcli.io.geotiff import GDAL_CACHE_BYTES, blocks_bytes
 
@@ -251,11 +251,11 @@ def test_the_cog_copy_cache_is_bounded_by_the_memory_the_process_may_use(utm_met
                             fwhm=None, band_names=None, bbl=None)
     rows2 = blocks_bytes(wide, (256, 256), rows=2)
     assert rows2 > 9e9
-    monkeypatch.setattr("hsrcli.io.resources.usable_memory", lambda: 16 * 2**30)
+    monkeypatch.setattr("hsrcli.io.resources.usable_memory", lambda: 16 * 2**30)  # the bound: a quarter
     assert geotiff_writer.cog_cache_bytes(wide, (256, 256)) == 4 * 2**30
     small = wide.replace(cols=512, bands=8)  # fits: two block rows
     assert geotiff_writer.cog_cache_bytes(small, (256, 256)) == GDAL_CACHE_BYTES + blocks_bytes(small, (256, 256))
     monkeypatch.setattr("hsrcli.io.resources.usable_memory", lambda: 2**20)  # tiny: GDAL's default bound
     assert geotiff_writer.cog_cache_bytes(wide, (256, 256)) == GDAL_CACHE_BYTES
-    monkeypatch.setattr("hsrcli.io.resources.usable_memory", lambda: None)
-    assert geotiff_writer.cog_cache_bytes(wide, (256, 256)) == GDAL_CACHE_BYTES + rows2
+    monkeypatch.setattr("hsrcli.io.resources.usable_memory", lambda: None)  # unknown: 512 MB
+    assert geotiff_writer.cog_cache_bytes(wide, (256, 256)) == 512 * 2**20

@@ -173,7 +173,7 @@ def test_bad_bands_of_the_reference_are_left_out_by_default():
 def test_strips_of_tiled_geotiffs_read_with_two_block_rows_of_cache(tmp_path, monkeypatch):
     """Strips narrower than a GeoTIFF's block rows would inflate every block once per strip: the reads of
     ``stream_metrics`` (the reference's maximum included) run with GDAL's cache holding two block rows of each
-    tiled file (within ``BLOCK_CACHE_BYTES``), and the figures are those of the same data in ENVI."""
+    tiled file (within ``raised_cache_bound``), and the figures are those of the same data in ENVI."""
     import rasterio
     from rasters import write_raw_envi
 
@@ -208,6 +208,6 @@ def test_strips_of_tiled_geotiffs_read_with_two_block_rows_of_cache(tmp_path, mo
     assert stream.stream_metrics(*tiffs, scale=4, max_bytes=48 * 3 * 8 * 4)["data_range_source"] == "reference maximum"
     assert set(seen) == {geotiff.GDAL_CACHE_BYTES + 2 * geotiff.block_rows_bytes(tiffs[1])}
     seen.clear()
-    monkeypatch.setattr(stream, "BLOCK_CACHE_BYTES", 1000)  # wider than the bound: the default cache
+    monkeypatch.setattr(stream, "raised_cache_bound", lambda: 1000)  # wider than the bound: the default cache
     stream.stream_metrics(*tiffs, data_range=1.0, scale=4, max_bytes=48 * 3 * 8 * 4)
     assert set(seen) == {geotiff.GDAL_CACHE_BYTES}

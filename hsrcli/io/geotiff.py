@@ -33,6 +33,18 @@ from hsrcli.io.wavelengths import to_nm
 GDAL_CACHE_BYTES = 64 * 2**20
 
 
+#: A GDAL cache raised for a pass (:func:`raised_cache_bound`) takes at most this share (1/n) of the memory
+#: the process may use (:func:`~hsrcli.io.resources.usable_memory`); 512 MB where that is unknown.
+RAISED_CACHE_SHARE = 4
+
+
+def raised_cache_bound() -> int:
+    """Bytes a GDAL block cache raised above :data:`GDAL_CACHE_BYTES` for one pass may reach (``hsr
+    metrics``' strips, the COG copy): 1/:data:`RAISED_CACHE_SHARE` of the usable memory."""
+    memory = resources.usable_memory()
+    return 512 * 2**20 if memory is None else memory // RAISED_CACHE_SHARE
+
+
 #: GDAL block cache of the reads in a :func:`read_cache` block (bytes).
 _READ_CACHE: ContextVar[int] = ContextVar("hsr_gdal_read_cache", default=GDAL_CACHE_BYTES)
 

@@ -20,8 +20,6 @@ from hsrcli.io.writers import SceneWriter
 #: (pixel-interleaved: 256² px × every band), so a 224-band float32 output gets fewer threads than a
 #: 64-band one on the same machine (measured on 2 cores, 64 bands: +80–150 MB peak RSS with 2 threads).
 COMPRESSION_BYTES = 512 * 2**20
-#: The COG copy's block cache takes at most this share (1/n) of the memory the process may use.
-COG_CACHE_SHARE = 4
 
 
 def compression_threads(block_bytes: int) -> int | None:
@@ -41,14 +39,13 @@ def cog_cache_bytes(meta: SceneMeta, block_shape: tuple[int, int]) -> int:
     averaged overview reads two source block rows per row it writes) above :data:`GDAL_CACHE_BYTES`.
     With the plain 64 MB, the copy of a 2048² × 64 float32 output (block rows of 128 MB) took ~270 s
     on 2 cores, re-reading and re-inflating blocks; with this rule (320 MB) 27 s. At most
-    1/:data:`COG_CACHE_SHARE` of the memory the process may use (:func:`~hsrcli.io.resources.usable_memory`):
-    a 20 000-px wide 224-band float32 output would ask for ~9 GB; past the bound the copy re-reads
-    blocks (slower, not wrong) unless the user's ``GDAL_CACHEMAX`` allows more."""
-    from hsrcli.io.geotiff import GDAL_CACHE_BYTES, blocks_bytes
+    :func:`~hsrcli.io.geotiff.raised_cache_bound` (a quarter of the usable memory): a 20 000-px wide
+    224-band float32 output would ask for ~9 GB; past the bound the copy re-reads blocks (slower, not
+    wrong) unless the user's ``GDAL_CACHEMAX`` allows more."""
+    from hsrcli.io.geotiff import GDAL_CACHE_BYTES, blocks_bytes, raised_cache_bound
 
     want = GDAL_CACHE_BYTES + blocks_bytes(meta, block_shape, rows=2)
-    memory = resources.usable_memory()
-    return want if memory is None else max(GDAL_CACHE_BYTES, min(want, memory // COG_CACHE_SHARE))
+    return max(GDAL_CACHE_BYTES, min(want, raised_cache_bound()))
 
 
 def _block(n: int) -> int:

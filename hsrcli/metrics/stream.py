@@ -15,16 +15,10 @@ import numpy as np
 import torch
 
 from hsrcli.errors import HsrInputError
-from hsrcli.io.geotiff import GDAL_CACHE_BYTES, block_rows_bytes, read_cache
+from hsrcli.io.geotiff import GDAL_CACHE_BYTES, block_rows_bytes, raised_cache_bound, read_cache
 from hsrcli.io.scene import Scene
 from hsrcli.metrics.functional import SSIM_HALO, SSIM_WINDOW, finalize, sam_map, ssim_sums
 
-#: At most this much GDAL block cache (bytes) for the strips' reads (the reference's maximum, then the
-#: metrics): two rows of blocks of each tiled file (a 2048-wide 64-band float32 GeoTIFF: 256 MB each), so
-#: that a block row is inflated once rather than once per strip (``hsr metrics`` of two such 1 GB files on 2
-#: cores: 62.8 s → 27.6 s, peak RSS 1.25 → 1.70 GB; with 16 MB strips and the maximum's pass under it too,
-#: 26.0 s and 1.18 GB); wider files keep the default cache.
-BLOCK_CACHE_BYTES = 512 * 2**20
 #: Bytes of one row strip of one scene in float64 (its rows: this over width × bands × 8). Its float64
 #: working copies make the pass's memory: ``hsr metrics`` of two 2048² × 64 float32 ENVI files on 2 cores,
 #: peak RSS 1107–1148 MB with 64 MB strips, 836 MB with 32, 707–710 MB with 16, 643 MB with 8, in the same
@@ -177,8 +171,12 @@ def stream_metrics(
             raise HsrInputError("the reference's bbl marks every band bad; choose bands explicitly")
     nb = mr.bands if bands is None else len(bands)
     source = "option"
-    blocks = block_rows_bytes(sr) + block_rows_bytes(ref)  # two block rows of each tiled file: a strip and its halo
-    with read_cache(GDAL_CACHE_BYTES + (blocks if blocks <= BLOCK_CACHE_BYTES else 0)):  # both passes' strips
+    # Both passes' strips are narrower than a tiled file's block rows: GDAL's cache holds two block rows of
+    # each (a strip and its halo) so that a block is inflated once, not once per strip (two 1 GB 2048² × 64
+    # float32 GeoTIFFs on 2 cores: 62.8 s → 26.0 s); past the bound (a quarter of the usable memory), where
+    # a partial cache would help unpredictably, the default cache.
+    blocks = block_rows_bytes(sr) + block_rows_bytes(ref)
+    with read_cache(GDAL_CACHE_BYTES + (blocks if blocks <= raised_cache_bound() else 0)):
         if data_range is None:
             if mr.scale_factor:
                 data_range, source = float(mr.scale_factor), "reflectance scale factor"
