@@ -29,9 +29,10 @@ TILE_HR_VALUES = 24 * 2**20
 TILE_PROJECTED_VALUES = 64 * 2**20
 #: At most this many LR pixels per tile: the model's working set grows with the tile's area whatever
 #: the bands (lkca-g_x4 over 64 bands: ~3.4 KB per LR pixel at its peak, measured on 288² tiles). It
-#: is the area of a 256² scene's one tile (286² with lkca-g's 15-px borders; 288 as a multiple of 8),
-#: so that larger scenes — which add the heap's fragmentation over many tiles, ~+60 MB — hold no
-#: larger tiles: peak RSS flat from small scenes to large ones (``benchmarks/upscale_memory.py``).
+#: was the area of a 256² scene's one tile when scenes were mirrored by the whole radius (286²; 288 as a
+#: multiple of 8; with half the radius that tile is 272²), so that larger scenes — which add the heap's
+#: fragmentation over many tiles, ~+60 MB — hold no larger tiles: peak RSS flat from small scenes to
+#: large ones (``benchmarks/upscale_memory.py``: +13.9 % from 256² to 2048² on 2026-11-25, limit 20 %).
 TILE_LR_PIXELS = 288 * 288
 #: Overlap for models whose receptive field is the whole image (global attention).
 UNBOUNDED_OVERLAP = 32
