@@ -11,6 +11,7 @@ from torch import nn
 
 from hsrcli.checkpoint import Checkpoint
 from hsrcli.errors import HsrInputError
+from hsrcli.infer.tileplan import border_pad, plan_overlap
 
 #: separators of a composite ``-m`` value: average (outer), then cascade (inner)
 AVERAGE, CASCADE = ",", "+"
@@ -40,8 +41,6 @@ class ResolvedModel:
         """LR px by which a whole image is mirrored past its borders before the model, as ``hsr upscale``
         mirrors a scene with its default overlap (:func:`~hsrcli.infer.tileplan.border_pad`): ``hsr adapt``'s
         crops, ``hsr evaluate --as-upscale``'s images."""
-        from hsrcli.infer.tileplan import border_pad, plan_overlap
-
         return border_pad(self.effective_radius, plan_overlap(self.model.receptive_radius, None)[1])
 
 

@@ -24,8 +24,6 @@ from hsrcli.infer.subspace import DetailProjection, SpectraSample
 from hsrcli.models.crop import Crop
 from hsrcli.ops.imresize import mirror_pad
 
-WHOLE: Crop = (0, 0, 0, 0)  # nothing cropped
-
 
 def output_pieces(model: torch.nn.Module, x: torch.Tensor, amp: torch.dtype | None, crop: Crop,
                   projection: DetailProjection | None = None, back: BackProjection | None = None
@@ -66,7 +64,6 @@ def upscale_image(model: torch.nn.Module, x: torch.Tensor, scale: int,
             fit = sample.fit(subspace, range(xi.shape[1]))
             if fit is not None:
                 projection = DetailProjection(fit, np.ones(xi.shape[1]), scale, xi.device)
-        crop = (pad,) * 4 if pad else WHOLE
-        pieces = output_pieces(model, mirror_pad(xi, pad), amp, crop, projection, back)
+        pieces = output_pieces(model, mirror_pad(xi, pad), amp, (pad,) * 4, projection, back)  # border cut off
         outs.append(torch.cat([y for _, _, y in pieces], 1))
     return torch.cat(outs)
