@@ -58,6 +58,27 @@ def make_source(kind: str, tmp_path, cube: np.ndarray):
 READERS = ["envi", "gtiff", "folder", "mat5", "mat73", "npy"]
 
 
+@pytest.mark.parametrize("reader", READERS + ["envi-bsq", "envi-bip"])
+def test_read_planes_is_read_band_major(tmp_path, reader):
+    """``read_planes`` gives ``read``'s values as C-contiguous (bands, rows, cols), same dtype, for every
+    reader and ENVI interleave, with windows and band selections (out-of-range requests refused alike)."""
+    from hsrcli.errors import HsrInputError
+
+    cube = make_cube(12, 10, 5)
+    if reader.startswith("envi-"):
+        scene = open_scene(write_raw_envi(tmp_path, cube, interleave=reader[5:]))
+    else:
+        scene = open_scene(make_source(reader, tmp_path, cube))
+    for window, bands in ((None, None), (Window(2, 3, 7, 8), None), (Window(0, 1, 10, 4), [4, 0, 2])):
+        planes, pixels = scene.read_planes(window, bands), scene.read(window, bands)
+        assert planes.flags.c_contiguous and planes.dtype == pixels.dtype
+        np.testing.assert_array_equal(planes, pixels.transpose(2, 0, 1))
+    with pytest.raises(HsrInputError, match="outside"):
+        scene.read_planes(Window(5, 0, 6, 4))
+    with pytest.raises(HsrInputError, match="out of range"):
+        scene.read_planes(None, [5])
+
+
 @pytest.mark.parametrize("writer,name", WRITERS)
 @pytest.mark.parametrize("reader", READERS)
 def test_every_reader_writer_pair(tmp_path, reader, writer, name):

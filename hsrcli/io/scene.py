@@ -6,9 +6,10 @@ rows × columns × bands; nothing is loaded until :meth:`Scene.read` is called, 
 then only the requested window (the ``.mat`` v5 reader is the documented
 exception: that format cannot be read partially).
 
-Arrays are always returned as ``(rows, cols, bands)`` in the scene's storage dtype
-with native byte order and raw stored values (the reflectance scale factor is
-reported in the metadata, not applied).
+Arrays are returned as ``(rows, cols, bands)`` (:meth:`Scene.read`) or band-major
+``(bands, rows, cols)`` (:meth:`Scene.read_planes`) in the scene's storage dtype with
+native byte order and raw stored values (the reflectance scale factor is reported in
+the metadata, not applied).
 """
 
 from __future__ import annotations
@@ -54,6 +55,20 @@ class Scene(ABC):
             Array of shape ``(window.height, window.width, len(bands))`` in
             ``meta.dtype`` (native byte order), raw stored values.
         """
+        return np.ascontiguousarray(self._read(*self._region(window, bands)), dtype=self.meta.dtype)
+
+    def read_planes(self, window: Window | None = None, bands: Sequence[int] | None = None) -> np.ndarray:
+        """:meth:`read`, band-major: ``(len(bands), window.height, window.width)``, C-contiguous.
+
+        Where the storage is band-sequential (ENVI BSQ, GeoTIFF band planes) no pixel is transposed
+        twice (a 2048² × 64 float32 BSQ pair read in 16-row strips: two copies instead of three).
+        """
+        planes = self._read(*self._region(window, bands)).transpose(2, 0, 1)
+        return np.ascontiguousarray(planes, dtype=self.meta.dtype)
+
+    def _region(self, window: Window | None, bands: Sequence[int] | None
+                ) -> tuple[int, int, int, int, list[int] | None]:
+        """``(r0, r1, c0, c1, bands)`` of a checked request (bands None when all, in order)."""
         m = self.meta
         if window is None:
             window = Window(0, 0, m.cols, m.rows)
@@ -71,8 +86,7 @@ class Scene(ABC):
                 raise HsrInputError(f"band index {bad[0]} out of range (scene has {m.bands} bands)")
             if band_list == list(range(m.bands)):
                 band_list = None
-        out = self._read(r0, r1, c0, c1, band_list)
-        return np.ascontiguousarray(out, dtype=m.dtype)
+        return r0, r1, c0, c1, band_list
 
     @abstractmethod
     def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None) -> np.ndarray:

@@ -12,17 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
-import torch
+from numpy.typing import ArrayLike
 
 from hsrcli.errors import HsrInputError
 from hsrcli.io.geotiff import GDAL_CACHE_BYTES, block_rows_bytes, raised_cache_bound, read_cache
 from hsrcli.io.scene import Scene
-from hsrcli.metrics.functional import SSIM_HALO, SSIM_WINDOW, finalize, sam_map, ssim_sums
+from hsrcli.metrics.functional import SSIM_HALO, SSIM_WINDOW, band64, finalize, spectral_angles, ssim_sums
 
-#: Bytes of one row strip of one scene in float64 (its rows: this over width × bands × 8). Its float64
-#: working copies make the pass's memory: ``hsr metrics`` of two 2048² × 64 float32 ENVI files on 2 cores,
-#: peak RSS 1107–1148 MB with 64 MB strips, 836 MB with 32, 707–710 MB with 16, 643 MB with 8, in the same
-#: 18–25 s; a 512² × 31 pair 0.8–0.9 s → 0.4 s (610 → 396–445 MB) from 64 MB to 16 MB.
+#: Bytes of one row strip of one scene as stored (its rows: this over width × bands × the stored item
+#: size). The strips, two per pass, make the pass's memory (bands are made float64 one at a time): ``hsr
+#: metrics`` of two 2048² × 64 float32 ENVI files on 2 cores, 2026-11-25, peak RSS 389 / 446 / 554 MB with
+#: 8 / 16 / 32 MB strips in 21 / 13–18 / 17 s (the VM's noise; 707–800 MB in 18–21 s with the float64
+#: strips of torch before); a 512² × 31 pair 144 / 199 / 238 MB.
 STRIP_BYTES = 16 * 2**20
 
 
@@ -32,45 +33,55 @@ class MetricAccumulator:
     Feed disjoint pixel blocks to :meth:`add_pixels` and (possibly overlapping)
     blocks whose *valid SSIM centres* are disjoint to :meth:`add_ssim`; then
     :meth:`result` gives the same dict as :func:`~hsrcli.metrics.functional.compute_metrics`.
-    Blocks are ``(C, h, w)`` tensors on the data scale.
+    Blocks are ``(C, h, w)`` arrays on the data scale, of any dtype (stored values): each band is
+    made float64 alone, SR clipped to ``[0, clip_to]`` when given, so that a block costs no
+    float64 copy of itself.
     """
 
-    def __init__(self, bands: int, data_range: float, scale: float | None = None) -> None:
+    def __init__(self, bands: int, data_range: float, scale: float | None = None,
+                 clip_to: float | None = None) -> None:
         self.data_range = float(data_range)
         self.scale = scale
-        z = lambda: torch.zeros(bands, dtype=torch.float64)
-        self.sse, self.sx, self.sy, self.sxx, self.syy, self.sxy = z(), z(), z(), z(), z(), z()
-        self.ssim_sum, self.ssim_n = z(), 0
+        self.clip_to = clip_to
+        self.sse, self.sx, self.sy, self.sxx, self.syy, self.sxy = np.zeros((6, bands))
+        self.ssim_sum, self.ssim_n = np.zeros(bands), 0
         self.n = 0
         self.sam_sum, self.sam_n = 0.0, 0
 
-    def add_pixels(self, sr: torch.Tensor, ref: torch.Tensor, valid: torch.Tensor | None = None) -> None:
+    def add_pixels(self, sr: ArrayLike, ref: ArrayLike, valid: np.ndarray | None = None) -> None:
         """Accumulate a block of pixels not seen before (only where ``valid`` (h, w), when given)."""
-        x, y = sr.to(torch.float64), ref.to(torch.float64)
-        if valid is not None:  # the valid pixels as a (C, n, 1) "image"
-            x, y = x[:, valid].unsqueeze(-1), y[:, valid].unsqueeze(-1)
-        self.sse += (x - y).pow(2).sum(dim=(1, 2))
-        self.sx += x.sum(dim=(1, 2))
-        self.sy += y.sum(dim=(1, 2))
-        self.sxx += x.pow(2).sum(dim=(1, 2))
-        self.syy += y.pow(2).sum(dim=(1, 2))
-        self.sxy += (x * y).sum(dim=(1, 2))
-        self.n += x.shape[1] * x.shape[2]
-        if x.shape[1] == 0:
+        sr, ref = np.asarray(sr), np.asarray(ref)
+        if valid is not None:  # the valid pixels of each band, (C, n)
+            sr, ref = sr[:, valid], ref[:, valid]
+        pixels = sr[0].size if len(sr) else 0
+        self.n += pixels
+        if pixels == 0:
             return
-        angles = sam_map(x, y)
-        valid = ~torch.isnan(angles)
-        self.sam_sum += float(angles[valid].sum())
-        self.sam_n += int(valid.sum())
+        dot = xx = yy = 0.0  # per-pixel sums over bands for the spectral angle
+        for b in range(len(sr)):
+            x, y = band64(sr[b], self.clip_to), band64(ref[b])
+            d = x - y
+            x2, y2, xy = x * x, y * y, x * y
+            self.sse[b] += (d * d).sum()
+            self.sx[b] += x.sum()
+            self.sy[b] += y.sum()
+            self.sxx[b] += x2.sum()
+            self.syy[b] += y2.sum()
+            self.sxy[b] += xy.sum()
+            dot, xx, yy = dot + xy, xx + x2, yy + y2
+        angles = spectral_angles(dot, xx, yy)
+        counted = ~np.isnan(angles)
+        self.sam_sum += float(angles[counted].sum())
+        self.sam_n += int(counted.sum())
 
-    def add_ssim(self, sr: torch.Tensor, ref: torch.Tensor, valid: torch.Tensor | None = None) -> None:
+    def add_ssim(self, sr: ArrayLike, ref: ArrayLike, valid: np.ndarray | None = None) -> None:
         """Accumulate the valid SSIM map of a block (no-op when it has no valid centre).
 
         With ``valid`` (h, w), only windows made entirely of valid pixels count.
         """
-        if sr.shape[1] < SSIM_WINDOW or sr.shape[2] < SSIM_WINDOW:
+        if np.shape(sr)[1] < SSIM_WINDOW or np.shape(sr)[2] < SSIM_WINDOW:
             return
-        sums, n = ssim_sums(sr, ref, self.data_range, valid)
+        sums, n = ssim_sums(sr, ref, self.data_range, valid, self.clip_to)
         self.ssim_sum += sums
         self.ssim_n += n
 
@@ -82,13 +93,13 @@ class MetricAccumulator:
         n = self.n
         mu_x, mu_y = self.sx / n, self.sy / n
         cov = self.sxy / n - mu_x * mu_y
-        var_x = (self.sxx / n - mu_x**2).clamp_min(0)
-        var_y = (self.syy / n - mu_y**2).clamp_min(0)
-        denom = torch.sqrt(var_x * var_y)
+        var_x = np.maximum(self.sxx / n - mu_x**2, 0)
+        var_y = np.maximum(self.syy / n - mu_y**2, 0)
+        denom = np.sqrt(var_x * var_y)
         # Constant bands (zero variance up to rounding) have no correlation.
-        tiny = 1e-12 * (self.syy / n).clamp_min(1e-300)
-        cc = torch.where((var_x > tiny) & (var_y > tiny), cov / denom.clamp_min(1e-300),
-                         torch.full_like(cov, float("nan")))
+        tiny = 1e-12 * np.maximum(self.syy / n, 1e-300)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cc = np.where((var_x > tiny) & (var_y > tiny), cov / np.maximum(denom, 1e-300), np.nan)
         return finalize(
             mse_b=self.sse / n, mu_b=mu_y, cc_b=cc,
             ssim_b=self.ssim_sum / self.ssim_n if self.ssim_n else None,
@@ -97,13 +108,12 @@ class MetricAccumulator:
         )
 
 
-def _to_chw(block: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(block.transpose(2, 0, 1))).to(torch.float64)
-
-
 def _missing(raw: np.ndarray, meta) -> np.ndarray:
-    """Values of a stored block that are nodata (:meth:`SceneMeta.nodata_mask`) or not finite."""
-    return meta.nodata_mask(raw) | ~np.isfinite(raw.astype(np.float64))
+    """Values of a stored block that are nodata (:meth:`SceneMeta.nodata_mask`: NaN included) or infinite."""
+    mask = meta.nodata_mask(raw)
+    if np.issubdtype(raw.dtype, np.floating):
+        mask |= np.isinf(raw)
+    return mask
 
 
 def scene_max(scene: Scene, bands: Sequence[int] | None, rows: tuple[int, int], cols: tuple[int, int],
@@ -115,8 +125,8 @@ def scene_max(scene: Scene, bands: Sequence[int] | None, rows: tuple[int, int], 
 
     nb = scene.meta.bands if bands is None else len(bands)
     best = -np.inf
-    for w in iter_windows(rows[1] - rows[0], cols[1] - cols[0], nb, 8, max_bytes):
-        raw = scene.read(Window(cols[0] + w.col_off, rows[0] + w.row_off, w.width, w.height), bands)
+    for w in iter_windows(rows[1] - rows[0], cols[1] - cols[0], nb, scene.meta.dtype.itemsize, max_bytes):
+        raw = scene.read_planes(Window(cols[0] + w.col_off, rows[0] + w.row_off, w.width, w.height), bands)
         finite = raw[~_missing(raw, scene.meta)].astype(np.float64)
         if finite.size:
             best = max(best, float(finite.max()))
@@ -184,9 +194,8 @@ def stream_metrics(
                 data_range, source = scene_max(ref, bands, (r0, r1), (c0, c1), max_bytes), "reference maximum"
         if not data_range or not np.isfinite(data_range) or data_range <= 0:
             raise HsrInputError(f"data range must be positive, got {data_range}")
-        acc = MetricAccumulator(nb, data_range, scale)
-        masked = _stream(sr, ref, acc, bands, nb, (r0, r1, c0, c1), float(data_range) if clip else None,
-                         max_bytes, progress)
+        acc = MetricAccumulator(nb, data_range, scale, clip_to=float(data_range) if clip else None)
+        masked = _stream(sr, ref, acc, bands, nb, (r0, r1, c0, c1), max_bytes, progress)
     out = acc.result()
     out.update(border=border, clipped=clip, data_range_source=source, masked_pixels=masked,
                band_indices=list(range(mr.bands)) if bands is None else [int(b) for b in bands])
@@ -194,8 +203,7 @@ def stream_metrics(
 
 
 def _stream(sr: Scene, ref: Scene, acc: MetricAccumulator, bands: Sequence[int] | None, nb: int,
-            box: tuple[int, int, int, int], clip_to: float | None, max_bytes: int,
-            progress: Callable[[Iterable], Iterable] | None) -> int:
+            box: tuple[int, int, int, int], max_bytes: int, progress: Callable[[Iterable], Iterable] | None) -> int:
     """Row strips of ``box`` (r0, r1, c0, c1) with the SSIM halo, added to ``acc``; the number of pixels
     masked (missing in either scene)."""
     from rasterio.windows import Window
@@ -203,7 +211,7 @@ def _stream(sr: Scene, ref: Scene, acc: MetricAccumulator, bands: Sequence[int] 
     r0, r1, c0, c1 = box
     ms, mr = sr.meta, ref.meta
     width = c1 - c0
-    strip = max(1, int(max_bytes // max(1, width * nb * 8)))
+    strip = max(1, int(max_bytes // max(1, width * nb * max(ms.dtype.itemsize, mr.dtype.itemsize))))
     starts = list(range(r0, r1, strip))
     iterator: Iterable = progress(starts) if progress else starts
     masked = 0
@@ -211,14 +219,11 @@ def _stream(sr: Scene, ref: Scene, acc: MetricAccumulator, bands: Sequence[int] 
         b = min(a + strip, r1)
         lo, hi = max(a - SSIM_HALO, r0), min(b + SSIM_HALO, r1)
         win = Window(c0, lo, width, hi - lo)
-        rx, ry = sr.read(win, bands), ref.read(win, bands)
-        x, y = _to_chw(rx), _to_chw(ry)
+        x, y = sr.read_planes(win, bands), ref.read_planes(win, bands)  # (bands, rows, cols), as stored
         core = slice(a - lo, b - lo)
-        valid = torch.from_numpy(~(_missing(rx, ms) | _missing(ry, mr)).any(axis=2))
+        valid = ~(_missing(x, ms) | _missing(y, mr)).any(axis=0)
         masked += int((~valid[core]).sum())
-        if clip_to is not None:
-            x = x.clamp(0.0, clip_to)
-        mask = None if bool(valid.all()) else valid
+        mask = None if valid.all() else valid
         acc.add_pixels(x[:, core], y[:, core], None if mask is None else mask[core])
         acc.add_ssim(x, y, mask)
     return masked

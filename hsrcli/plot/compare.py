@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 from rasterio.windows import Window
 
 from hsrcli.errors import HsrInputError
@@ -69,8 +68,8 @@ def plot_compare(
     crops = [ref.read(win).astype(np.float64)] + [x.read(win).astype(np.float64) for x in results]
     limits = stretch_limits(crops[0][:, :, bands])
     metrics = [stream_metrics(x, ref, data_range=data_range, progress=progress) for x in results]
-    y = torch.from_numpy(crops[0].transpose(2, 0, 1))
-    sams = [sam_map(torch.from_numpy(c.transpose(2, 0, 1)), y).numpy() for c in crops[1:]]
+    y = crops[0].transpose(2, 0, 1)
+    sams = [sam_map(c.transpose(2, 0, 1), y) for c in crops[1:]]
     finite = np.concatenate([m[np.isfinite(m)].ravel() for m in sams]) if sams else np.array([1.0])
     vmax = float(np.percentile(finite, 99)) if finite.size else 1.0
 

@@ -68,7 +68,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
             if torch.device(device).type == "cuda":
                 torch.cuda.synchronize()
             seconds += time.perf_counter() - t0
-            per_image.append(compute_metrics(sr[0].clamp(0, 1).cpu(), hr, 1.0, scale))
+            per_image.append(compute_metrics(sr[0].clamp(0, 1).cpu().numpy(), hr.numpy(), 1.0, scale))
         n = max(1, len(per_image))
         row = {"model": spec, "arch": r.name + ("+finesr" if partner else ""), "images": len(per_image),
                "as_upscale": steps, "seconds_per_image": seconds / n}

@@ -135,7 +135,7 @@ def validate(model: nn.Module, images: ImageDataset, device: torch.device, autoc
             x = first.image(x, autocast)
         with autocast():
             sr = net(x).float()
-        rows.append(compute_metrics(sr[0].clamp(0, 1).cpu(), hr, 1.0, scale=None))
+        rows.append(compute_metrics(sr[0].clamp(0, 1).cpu().numpy(), hr.numpy(), 1.0, scale=None))
     if not rows:
         return {"psnr": None, "ssim": None, "sam": None}
     mean = {}
