@@ -19,6 +19,7 @@ in README.md; ``--update-cards`` stores each model's CAVE and airborne test metr
 
     python benchmarks/quality.py --readme --update-cards          # about 45 minutes on 2 CPU cores
     python benchmarks/quality.py --tables cave_x4 airborne_x4 --candidate new=RUN/best.pt
+    python benchmarks/quality.py --from-json run.json --readme --update-cards --note "…"   # render a saved run
 
 ``--candidate LABEL=CHECKPOINT`` scores a checkpoint not (yet) bundled beside the bundled models, in
 the selected tables of its scale: the figures that decide whether it replaces one (printed only).
@@ -189,6 +190,8 @@ def main() -> int:
     ap.add_argument("--readme", action="store_true", help="rewrite the results block of README.md")
     ap.add_argument("--update-cards", action="store_true", help="store CAVE and airborne test metrics in the model cards")
     ap.add_argument("--json", type=Path, help="also write every figure as JSON")
+    ap.add_argument("--note", default="", help="a paragraph printed (and put in the README block) after the "
+                    "first one: how the run was disturbed, what it replaces")
     ap.add_argument("--from-json", type=Path, help="render (and store) the figures of an earlier --json run")
     ap.add_argument("--tables", nargs="+", choices=[f"{w}_x{s}" for w, s in TABLES], metavar="TABLE",
                     help="only these tables (cave_x4, airborne_x2, ...; default: all)")
@@ -246,6 +249,8 @@ def main() -> int:
              "Mean over scenes; PSNR is the mean of per-band PSNR; "
              "gain is over bicubic; SR clipped to [0, 1]; `s total` is the wall time of `hsr upscale` over the "
              "scenes (files, statistics and tiling included).")]
+    if a.note:
+        text += ["", a.note]
     for key, rows in results.items():
         text += ["", f"**{titles[key]}**", "", table(rows)]
         refined = [r for r in rows if r["refine"]]
