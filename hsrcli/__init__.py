@@ -7,6 +7,8 @@ The package is layered: ``hsrcli.cli`` (thin Typer commands) calls
 
 from __future__ import annotations
 
+from hsrcli import omp  # noqa: F401  (first: the CPU-load window of `hsr` starts here, see hsrcli.omp)
+
 __all__ = ["__version__"]
 
 try:  # installed distribution (normal case)

@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from hsrcli import omp
 from hsrcli.cli.adapt import adapt
 from hsrcli.cli.info import info
 from hsrcli.cli.metrics import metrics
@@ -50,6 +51,7 @@ def _root(
     from hsrcli.allocator import retain_freed_memory
 
     retain_freed_memory()  # large tensors reused instead of page-faulted in again (see hsrcli.allocator)
+    omp.choose_wait_policy()  # OpenMP threads sleep instead of spinning where other processes are busy
 
 
 app.command("info")(info)
