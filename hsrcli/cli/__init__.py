@@ -11,7 +11,6 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from hsrcli import omp
 from hsrcli.cli.adapt import adapt
 from hsrcli.cli.info import info
 from hsrcli.cli.metrics import metrics
@@ -49,9 +48,10 @@ def _root(
 ) -> None:
     """Hyperspectral image super-resolution toolkit."""
     from hsrcli.allocator import retain_freed_memory
+    from hsrcli.omp import choose_wait_policy
 
     retain_freed_memory()  # large tensors reused instead of page-faulted in again (see hsrcli.allocator)
-    omp.choose_wait_policy()  # OpenMP threads sleep instead of spinning where other processes are busy
+    choose_wait_policy()  # OpenMP threads sleep instead of spinning where other processes are busy
 
 
 app.command("info")(info)

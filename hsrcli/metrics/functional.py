@@ -201,16 +201,16 @@ def ssim_sums(sr: ArrayLike, ref: ArrayLike, data_range: float, valid: np.ndarra
     _check_ssim_size(ref)
     h, w = ref.shape[-2:]
     if valid is None:
-        inside, count = None, (h - SSIM_WINDOW + 1) * (w - SSIM_WINDOW + 1)
+        invalid, inside, count = None, None, (h - SSIM_WINDOW + 1) * (w - SSIM_WINDOW + 1)
     else:
-        valid = np.asarray(valid, dtype=bool)
-        inside = whole_windows(valid)
+        invalid = ~np.asarray(valid, dtype=bool)
+        inside = whole_windows(~invalid)
         count = int(inside.sum())
 
     def band_sum(a: np.ndarray, b: np.ndarray) -> float:
         x, y = band64(a, clip_to), band64(b)
-        if valid is not None:  # no NaN/nodata in any window
-            x[~valid], y[~valid] = 0.0, 0.0
+        if invalid is not None:  # no NaN/nodata in any window
+            x[invalid], y[invalid] = 0.0, 0.0
         m = _ssim_band(x, y, data_range)
         return (m if inside is None else m[inside]).sum(dtype=np.float64)
 
