@@ -124,7 +124,7 @@ def main() -> int:
     amp = amp_dtype(a.amp, device)
     print(f"machine: {machine(device)}")
     resolved = resolve_model(a.model, a.bands, SCALE, device)
-    model = resolved.model.eval()
+    model = resolved.for_inference(device)  # folded, as hsr upscale runs it
     fpp = flops_per_lr_pixel(resolve_model(a.model, a.bands, SCALE).model, a.bands)
     print(f"model {a.model} on {a.bands} bands, x{SCALE}: {fpp / 1e9:.4f} GFLOP per LR pixel; device {device}, "
           f"amp {a.amp}; output {a.format}" + (f"; hsr upscale {a.upscale_args}" if a.upscale_args else "") + "\n")

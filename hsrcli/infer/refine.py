@@ -130,7 +130,7 @@ class SceneRefiner:
         self.scale_v = None
         self.partner = None
         if spec.partner is not None:
-            self.partner = spec.partner.model.to(device).eval()
+            self.partner = spec.partner.for_inference(device)
             div, _ = divisor(scene, spec.partner, stats)
             # the partner sees its own normalisation; its output comes back on the main model's scale
             self.scale_v = torch.from_numpy((div / main_div).astype(np.float32)).view(1, -1, 1, 1).to(device)

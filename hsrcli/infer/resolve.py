@@ -12,6 +12,7 @@ from torch import nn
 from hsrcli.checkpoint import Checkpoint
 from hsrcli.errors import HsrInputError
 from hsrcli.infer.tileplan import border_pad, plan_overlap
+from hsrcli.models.fold import fold_for_inference
 
 #: separators of a composite ``-m`` value: average (outer), then cascade (inner)
 AVERAGE, CASCADE = ",", "+"
@@ -42,6 +43,13 @@ class ResolvedModel:
         mirrors a scene with its default overlap (:func:`~hsrcli.infer.tileplan.border_pad`): ``hsr adapt``'s
         crops, ``hsr evaluate --as-upscale``'s images."""
         return border_pad(self.effective_radius, plan_overlap(self.model.receptive_radius, None)[1])
+
+    def for_inference(self, device: torch.device | str) -> nn.Module:
+        """:attr:`model` on ``device``, in eval mode and folded for inference in place
+        (:func:`~hsrcli.models.fold.fold_for_inference`: weight and batch norms folded into the
+        convolutions). The same numbers, to float rounding; it can no longer be trained as before
+        (``hsr adapt`` trains :attr:`model` unfolded)."""
+        return fold_for_inference(self.model.to(device).eval())
 
 
 def is_composite(spec: str) -> bool:

@@ -134,7 +134,7 @@ def upscale_scene(
     m = scene.meta
     s = resolved.scale
     out_dtype = output_dtype(opts.dtype, m)
-    model = resolved.model.to(opts.device).eval()
+    model = resolved.for_inference(opts.device)
     if opts.ensemble > 1:
         model = SelfEnsemble(model, opts.ensemble)
     project = opts.subspace is not None and resolved.normalised  # unless FineSR is applied

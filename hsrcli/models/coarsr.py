@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
 from hsrcli.choices import SCALES
@@ -151,9 +152,18 @@ class CoarSR(SRModel):
         self.tail = nn.Sequential(_upsampler(feats, scale), wn_conv(feats, 1, 3))
 
     def fit_tile(self, tile: int) -> None:
-        """On the CPU, spans of at most :data:`CPU_INFERENCE_CHUNK` bands (the same numbers, to float rounding)."""
-        if next(self.parameters()).device.type == "cpu":
-            self.band_chunk = min(self.band_chunk, CPU_INFERENCE_CHUNK)
+        """On the CPU, spans of at most :data:`CPU_INFERENCE_CHUNK` bands, and the LR-sized convolutions
+        (head, ASFMs, merge, FCF) on channels-last weights, so that oneDNN runs them on NHWC activations
+        whatever layout their input arrives in; the HR-sized tail stays as it is. Measured on 2 cores,
+        ``coarsr_x4`` on 128² LR × 31 bands, folded (:mod:`hsrcli.models.fold`): 25.0 → 21.8 s, peak RSS
+        663 → 660 MB (every layer channels-last: 21.3 s, 750 MB). The same numbers, to float rounding."""
+        if next(self.parameters()).device.type != "cpu":
+            return
+        self.band_chunk = min(self.band_chunk, CPU_INFERENCE_CHUNK)
+        for part in (self.head, self.asfm, self.merge, self.fcf):
+            for conv in part.modules():
+                if isinstance(conv, nn.Conv2d) and not parametrize.is_parametrized(conv):  # folded weights
+                    conv.weight.data = conv.weight.data.contiguous(memory_format=torch.channels_last)
 
     # -- pieces -----------------------------------------------------------------------------------
     def encode(self, g1: torch.Tensor, g2: torch.Tensor, g3: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

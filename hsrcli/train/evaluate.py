@@ -41,6 +41,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
     for spec in models:
         main, _, partner = spec.partition(REFINED)
         r = resolve_model(main, bands, scale, device, source="the data set")
+        model = r.for_inference(device)
         v_model = None
         if partner:
             if scale not in (2, 4, 8):
@@ -49,7 +50,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
                 raise HsrInputError(f"{spec}: the FineSR partner is 'lr' at x2 and a x{scale // 2} model at "
                                     f"x{scale}")
             if partner != "lr":
-                v_model = resolve_model(partner, bands, scale // 2, device, source="the data set").model
+                v_model = resolve_model(partner, bands, scale // 2, device, source="the data set").for_inference(device)
         steps = as_upscale and r.normalised and not partner  # upscale's output steps (not FineSR's)
         per_image, seconds = [], 0.0
         items = progress(images, spec) if progress else images
@@ -59,9 +60,9 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             if steps:
-                sr = upscale_image(r.model, x, scale, sigma=psf, kernel=kernel, pad=r.border)
+                sr = upscale_image(model, x, scale, sigma=psf, kernel=kernel, pad=r.border)
             else:
-                sr = r.model(x).float()
+                sr = model(x).float()
             if partner:
                 v = x if v_model is None else v_model(x).float()
                 sr = finesr(sr.double(), v.double()).float()
