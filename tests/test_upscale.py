@@ -436,9 +436,10 @@ def test_several_inputs_each_get_their_own_output(runner, tmp_path):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("name", ["lkca-g_x4", "lkca_x4"])
+@pytest.mark.parametrize("name", ["lkca-g_x4", "lkca_x4", "coarsr_x4"])
 def test_upscale_on_cuda_matches_cpu(runner, tmp_path, name):
-    """A bundled model on the GPU gives the CPU result: float32 (cuDNN may use TF32) and bf16 autocast."""
+    """A bundled model on the GPU gives the CPU result: float32 (cuDNN may use TF32) and bf16 autocast
+    (CoarSR folded for inference on both; channels-last LR convolutions on the CPU only)."""
     bands = 31
     g = np.random.default_rng(3)
     cube = (g.random((24, 20, 1)) * np.linspace(0.2, 0.9, bands) + 0.05 * g.random((24, 20, bands))) * 4000
