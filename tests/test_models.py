@@ -118,10 +118,32 @@ def test_coarsr_batched_bands_equal_band_by_band():
     assert torch.allclose(a, torch.cat(bands, dim=1), atol=1e-10)
     c = model(x)  # with gradients the tail runs on the span's bands together; without, band by band
     assert c.requires_grad and torch.allclose(c.detach(), b, atol=1e-10)
+    assert model.bands_held(9, 5) == 2 and model.bands_held(9) == 4  # what fit_tile will leave, and now
     model.fit_tile(5)  # hsr upscale on the CPU: shorter spans, the same numbers
     assert model.band_chunk == 2
     with torch.no_grad():
         assert torch.allclose(model(x), b, atol=1e-10)
+        pieces = list(model.forward_bands(x))  # streamed: one span at a time, the state carried
+    assert [(b0, b1) for b0, b1, _ in pieces] == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 9)]
+    assert torch.allclose(torch.cat([y for _, _, y in pieces], 1), b, atol=1e-10)
+
+
+def test_coarsr_streams_its_spans_so_many_band_scenes_get_the_tiles_few_bands_get():
+    """hsr upscale holds one span of CoarSR's output, not a tile's every band: a 224-band scene is cut
+    into tiles as large as a 31-band one (fewer LR pixels computed twice)."""
+    import numpy as np
+
+    from hsrcli.infer.resolve import resolve_model
+    from hsrcli.infer.runner import UpscaleOptions, plan_grid
+    from hsrcli.io.meta import SceneMeta
+
+    shapes = {}
+    for bands in (31, 224):
+        r = resolve_model("coarsr_x4", bands, 4)
+        grid = plan_grid(r.for_inference("cpu"), r, SceneMeta(512, 512, bands, np.dtype("float32")), None,
+                         UpscaleOptions())
+        shapes[bands] = grid.shape
+    assert shapes[224] == shapes[31] and min(shapes[224]) >= 200
 
 
 def test_finesr_identity_when_v_is_downscaled_u_and_weight_range():

@@ -21,6 +21,8 @@ instead of 2.2 GB).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -28,6 +30,7 @@ from torch.nn.utils.parametrizations import weight_norm
 
 from hsrcli.choices import SCALES
 from hsrcli.models.base import SRModel
+from hsrcli.models.crop import Crop, crop_window, trim
 from hsrcli.models.registry import register
 from hsrcli.models.resample import bicubic_resize
 
@@ -150,6 +153,9 @@ class CoarSR(SRModel):
         self.rho = nn.Parameter(torch.ones(2))
         self.fcf = wn_conv(2 * feats, feats, 1)
         self.tail = nn.Sequential(_upsampler(feats, scale), wn_conv(feats, 1, 3))
+        #: LR pixels from which the tail draws an output pixel: its 3×3 convolutions (at LR or finer) reach
+        #: at most 1 LR px each
+        self.tail_reach = sum(isinstance(m, nn.Conv2d) for m in self.tail.modules())
 
     def fit_tile(self, tile: int) -> None:
         """On the CPU, spans of at most :data:`CPU_INFERENCE_CHUNK` bands, and the LR-sized convolutions
@@ -159,11 +165,17 @@ class CoarSR(SRModel):
         663 → 660 MB (every layer channels-last: 21.3 s, 750 MB). The same numbers, to float rounding."""
         if next(self.parameters()).device.type != "cpu":
             return
-        self.band_chunk = min(self.band_chunk, CPU_INFERENCE_CHUNK)
+        self.band_chunk = self._chunk(tile)
         for part in (self.head, self.asfm, self.merge, self.fcf):
             for conv in part.modules():
                 if isinstance(conv, nn.Conv2d) and not parametrize.is_parametrized(conv):  # folded weights
                     conv.weight.data = conv.weight.data.contiguous(memory_format=torch.channels_last)
+
+    def _chunk(self, tile: int | None) -> int:
+        """Bands per span once :meth:`fit_tile` has seen ``tile`` (None: as configured now)."""
+        if tile is None or next(self.parameters()).device.type != "cpu":
+            return self.band_chunk
+        return min(self.band_chunk, CPU_INFERENCE_CHUNK)
 
     # -- pieces -----------------------------------------------------------------------------------
     def encode(self, g1: torch.Tensor, g2: torch.Tensor, g3: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -194,8 +206,8 @@ class CoarSR(SRModel):
 
         return take([(i,) for i in idx]), take(g2), take(g3)
 
-    def forward_span(self, x: torch.Tensor, start: int, stop: int,
-                     state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_span(self, x: torch.Tensor, start: int, stop: int, state: torch.Tensor | None = None,
+                     crop: Crop | None = None, detail: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Bands ``start..stop-1`` in one pass: ``(ŷ (N, stop−start, s·h, s·w), H_{stop−1} (N, C, h, w))``.
 
         The encoder and the tail see the span's bands as one batch; only the FCF step runs band
@@ -203,6 +215,11 @@ class CoarSR(SRModel):
         recurrence, the published protocol), so a band's loss reaches the weights through its
         own encoder, step and tail only: training span by span gives the gradients of training
         band by band, except that BatchNorm's batch statistics cover the span's bands together.
+
+        ``crop`` (LR px on each side): ŷ leaves out ``s·crop`` HR px there, and the tail, local within
+        :attr:`tail_reach` LR px, runs on the kept window plus that reach only (the encoder and the
+        state need the whole input). ``detail``: ŷ is the tail's output alone, what CoarSR adds to
+        the bicubic upsampling (no bicubic computed).
         """
         n, _, h, w = x.shape
         s, k = self.scale, stop - start
@@ -214,11 +231,30 @@ class CoarSR(SRModel):
             state = self.step(z[j], None if state is None else state.detach())
             feats.append(state + f01[j])
         del z
+        (rows, cols), (keep_r, keep_c) = crop_window(h, w, crop, self.tail_reach)
         if torch.is_grad_enabled():
-            tail = self.tail(torch.cat(feats))
+            tail = self.tail(torch.cat(feats)[..., rows, cols])
         else:  # inference: one band's HR-sized tail at a time (its activations are ~4x the encoder's)
-            tail = torch.cat([self.tail(f) for f in feats])
-        return tail.view(k, n, h * s, w * s).transpose(0, 1) + bicubic_resize(x[:, start:stop], s), state
+            tail = torch.cat([self.tail(f[..., rows, cols]) for f in feats])
+        tail = tail[..., keep_r.start * s:keep_r.stop * s, keep_c.start * s:keep_c.stop * s]
+        y = tail.reshape(k, n, *tail.shape[-2:]).transpose(0, 1)
+        if detail:
+            return y, state
+        return y + trim(bicubic_resize(x[:, start:stop], s), crop, s), state
+
+    def forward_bands(self, x: torch.Tensor, crop: Crop | None = None, detail: bool = False
+                      ) -> Iterator[tuple[int, int, torch.Tensor]]:
+        """Span by span (``band_chunk`` bands), each handed out as the recurrence finishes it, so that a
+        caller never holds a tile's whole output (see :meth:`forward_span` for ``crop`` and ``detail``)."""
+        state = None
+        for start in range(0, x.shape[1], self.band_chunk):
+            stop = min(x.shape[1], start + self.band_chunk)
+            y, state = self.forward_span(x, start, stop, state, crop, detail)
+            yield start, stop, y
+
+    def bands_held(self, bands: int, tile: int | None = None) -> int:
+        """One span of :meth:`forward_bands` (after :meth:`fit_tile` for ``tile``: at most 2 bands on the CPU)."""
+        return min(bands, self._chunk(tile))
 
     def forward_band(self, x: torch.Tensor, i: int, state: torch.Tensor | None = None):
         """Band ``i`` alone: returns ``(ŷ_i (N, 1, s·h, s·w), H_i)`` (for per-band training)."""
