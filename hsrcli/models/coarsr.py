@@ -16,7 +16,10 @@ Inference and training batch what the recurrence allows: the per-band encoder an
 the tail run on ``band_chunk`` bands at once (:meth:`CoarSR.forward_span`); only the
 cheap FCF step is sequential. Without gradients the tail, whose activations are at up to
 HR size, runs one band at a time (the same numbers; a 256² × 31 ×4 upscale peaked at 1.5 GB
-instead of 2.2 GB).
+instead of 2.2 GB). ``hsr upscale`` takes the output span by span as the recurrence finishes it
+(:meth:`CoarSR.forward_bands`), the tail computed on the tile's kept window only, so that it never
+holds a tile's every band; it runs the network folded (:mod:`hsrcli.models.fold`) and, on the CPU,
+with channels-last LR convolutions (:meth:`CoarSR.fit_tile`).
 """
 
 from __future__ import annotations

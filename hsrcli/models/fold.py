@@ -7,7 +7,7 @@
   :class:`~torch.nn.Sequential` (CoarSR's ResBlocks, in eval mode: running statistics) is folded into
   the convolution (:func:`torch.nn.utils.fusion.fuse_conv_bn_eval`) and replaced by an identity.
 
-The outputs differ by float rounding (~1e-6 of the data range for the bundled CoarSR). The folded
+The outputs differ by float rounding (under 1e-6 of the data range for the bundled CoarSR). The folded
 network can no longer be trained as it was (its parametrisation and state-dict keys changed): only
 inference (:meth:`hsrcli.infer.resolve.ResolvedModel.for_inference`) folds.
 """
