@@ -137,6 +137,13 @@ def test_refusals_exit_2_and_create_nothing(runner, tmp_path, args, msg):
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+def test_a_constant_scene_is_refused_exit_2(runner, tmp_path):
+    const = write_geotiff(tmp_path / "const.tif", np.full((40, 40, 10), 300, np.int16))
+    res = runner.invoke(app, ["adapt", str(const), "-s", "2", "-o", str(tmp_path / "a.pt"), "--device", "cpu", "-q"])
+    assert res.exit_code == 2 and "every band holds one value" in res.stderr, res.output
+    assert not (tmp_path / "a.pt").exists()
+
+
 def test_crops_never_contain_nodata(tmp_path):
     invalid = np.zeros((20, 18), dtype=bool)
     invalid[7, 9] = True

@@ -37,6 +37,12 @@ def test_an_average_of_a_model_and_a_cascade():
     assert r.effective_radius == max(p.effective_radius for p in r.parts)
 
 
+@pytest.mark.parametrize("spec,scale,least", [("lkca-g_x4", 4, 1), ("coarsr_x4", 4, 5), ("bicubic", 4, 1),
+                                              ("lkca-g_x4,coarsr_x2+lkca-g_x2", 4, 5)])
+def test_min_bands_is_the_most_demanding_part_s(spec, scale, least):
+    assert resolve_model(spec, 8, scale).min_bands == least
+
+
 @pytest.mark.parametrize("spec,scale,msg", [
     ("lkca-g_x2+lkca-g_x4", 4, "upscales x8, not x4"),
     ("lkca-g_x4,lkca-g_x2", 4, "lkca-g_x2 upscales x2, not x4"),

@@ -639,6 +639,36 @@ def test_flat_bands_keep_their_value_and_stay_out_of_a_band_agnostic_model(runne
     assert flat == sorted(set(range(10)) - set(good))
 
 
+@pytest.mark.parametrize("model,scale", [("lkca-g_x2", 2), ("lkca-g_x2+lkca-g_x2", 4), ("coarsr_x2", 2)])
+def test_a_constant_scene_is_its_own_super_resolution_whatever_the_model(runner, tmp_path, model, scale):
+    """Every band flat: the output is every band's value, exactly; no network runs (a trained one would
+    add a faint pattern of its own)."""
+    cube = np.full((12, 10, 6), 1234, np.int16)
+    cube[..., 3] = 0
+    src = write_raw_envi(tmp_path, cube, name="const")
+    res = _up(runner, src, "-s", str(scale), "-m", model, "-o", tmp_path / "out.hdr", "--json")
+    stats = json.loads(res.stdout[res.stdout.index("{"):])
+    assert stats["modelled_bands"] == 0 and "on 0 of 6 bands (6 flat: bicubic)" in stats["model"]
+    out = open_scene(tmp_path / "out.hdr").read()
+    assert out.shape == (12 * scale, 10 * scale, 6)
+    np.testing.assert_array_equal(out, np.broadcast_to(cube[:1, :1].astype(np.float32), out.shape))
+
+
+def test_coarsr_runs_on_every_band_when_too_few_are_left_for_it(runner, tmp_path):
+    """CoarSR needs 5 neighbouring bands: with 4 bands that are neither flat nor without data it runs on
+    all 8, as a model with a fixed band list does (the bands without data interpolated, then written as
+    nodata)."""
+    cube = make_cube(12, 10, 8).astype(np.int16)
+    cube[..., [1, 6]] = 500
+    cube[..., [2, 5]] = -9999
+    src = write_raw_envi(tmp_path, cube, name="few", header={"data ignore value": -9999})
+    res = _up(runner, src, "-s", "2", "-m", "coarsr_x2", "-o", tmp_path / "out.hdr", "--json")
+    stats = json.loads(res.stdout[res.stdout.index("{"):])
+    assert stats["modelled_bands"] == 8 and " on " not in stats["model"]
+    out = open_scene(tmp_path / "out.hdr").read()
+    assert (out[..., [2, 5]] == -9999).all() and (out[..., [0, 1, 3, 4, 6, 7]] != -9999).all()
+
+
 @pytest.mark.parametrize("suffix,feather", [(".hdr", ()), (".tif", ()), (".tif", ("--overlap", "36"))])
 def test_tiles_with_no_data_to_keep_skip_the_model_and_change_nothing(runner, tmp_path, monkeypatch, suffix,
                                                                         feather):

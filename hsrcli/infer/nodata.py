@@ -10,7 +10,7 @@
 * *Flat* bands, whose valid pixels all hold one value (bad bands zeroed, as in AVIRIS
   products with a ``bbl``: 43 of the shipped sample's 224), have one exact super-resolution:
   that value, which the bicubic upsampling gives. A band-agnostic model skips them as well
-  (less compute; no detail invented where there is none) unless every good band is flat.
+  (less compute; no detail invented where there is none); in a constant scene it does not run at all.
 """
 
 from __future__ import annotations
@@ -52,11 +52,13 @@ class InputFill:
         """Bands with at least one valid pixel."""
         return [b for b in range(len(self.means)) if b not in self.dead]
 
-    @property
-    def modelled(self) -> list[int]:
-        """The bands a band-agnostic model runs on: the good ones that are not flat, or every good
-        one when all are flat (a constant scene)."""
-        return [b for b in self.good if b not in self.flat] or self.good
+    def modelled(self, min_bands: int = 1) -> list[int]:
+        """The bands a band-agnostic model that needs ``min_bands`` bands runs on: the good ones that are
+        not flat (none in a scene whose every band holds one value), or every band when there are some
+        but too few (CoarSR needs 5 neighbouring bands; bands without data are then interpolated, as
+        for a model trained for a fixed band list, :meth:`apply`)."""
+        run = [b for b in self.good if b not in self.flat]
+        return list(range(len(self.means))) if 0 < len(run) < min_bands else run
 
     def apply(self, x: np.ndarray, bad: np.ndarray) -> np.ndarray:
         """Fill ``x`` (h, w, B) float32 where ``bad`` (h, w, B): band means, then dead bands interpolated."""
@@ -74,22 +76,23 @@ class InputFill:
 
 
 class GoodBands(SRModel):
-    """Run a band-agnostic ``model`` on the bands in ``good`` only: ``(N, B, h, w) → (N, B, s·h, s·w)``;
-    the other bands are the bicubic upsampling of the input in ``flat`` (a constant band stays that
-    constant) and zeros in the rest (bands without data: they are written as nodata)."""
+    """Run a band-agnostic ``model`` (×``scale``) on the bands in ``good`` only (none: it does not run):
+    ``(N, B, h, w) → (N, B, s·h, s·w)``; the other bands are the bicubic upsampling of the input in
+    ``flat`` (a constant band stays that constant) and zeros in the rest (bands without data: they are
+    written as nodata)."""
 
-    def __init__(self, model: nn.Module, good: list[int], bands: int, flat: Iterable[int] = ()) -> None:
+    def __init__(self, model: nn.Module, scale: int, good: list[int], bands: int, flat: Iterable[int] = ()) -> None:
         super().__init__()
-        self.model, self.bands = model, bands
+        self.model, self.scale, self.bands = model, scale, bands
         self.register_buffer("good", torch.as_tensor(good, dtype=torch.long), persistent=False)
         self.flat = frozenset(flat) - set(good)
         self.receptive_radius = model.receptive_radius
 
     @classmethod
-    def around(cls, model: SRModel, fill: InputFill) -> SRModel:
-        """``model`` run on the bands :attr:`InputFill.modelled` names (itself when that is every band)."""
-        run = fill.modelled
-        return model if len(run) == len(fill.means) else cls(model, run, len(fill.means), fill.flat)
+    def around(cls, model: SRModel, scale: int, fill: InputFill, min_bands: int = 1) -> SRModel:
+        """``model`` run on the bands :meth:`InputFill.modelled` names (itself when that is every band)."""
+        run = fill.modelled(min_bands)
+        return model if len(run) == len(fill.means) else cls(model, scale, run, len(fill.means), fill.flat)
 
     def summary(self) -> str:
         """What runs where, for the output's history: ``on G of B bands (F flat: bicubic; D without data)``."""
@@ -108,12 +111,13 @@ class GoodBands(SRModel):
         return self.model.bands_held(len(self.good), tile) + bands - len(self.good)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.model(x.index_select(1, self.good))
-        out = y.new_zeros(y.shape[0], self.bands, *y.shape[2:])
-        out[:, self.good] = y
+        n, _, h, w = x.shape
+        out = x.new_zeros(n, self.bands, self.scale * h, self.scale * w)
+        if len(self.good):
+            out[:, self.good] = self.model(x.index_select(1, self.good)).to(out.dtype)
         if self.flat:
             flat = sorted(self.flat)
-            out[:, flat] = bicubic_base(x[:, flat], y.shape[-1] // x.shape[-1]).to(out.dtype)
+            out[:, flat] = bicubic_base(x[:, flat], self.scale).to(out.dtype)
         return out
 
     def forward_bands(self, x: torch.Tensor, crop: Crop | None = None, detail: bool = False
@@ -124,18 +128,21 @@ class GoodBands(SRModel):
         gives them — with ``detail``, less their bicubic: zeros in the flat bands, minus the bicubic in
         those without data, so that adding the bicubic back gives the same output."""
         good = self.good.tolist()
-        for g0, g1, y in self.model.forward_bands(x.index_select(1, self.good), crop, detail):
+        t, b, left, r = crop or (0, 0, 0, 0)
+        size = (self.scale * (x.shape[-2] - t - b), self.scale * (x.shape[-1] - left - r))
+        pieces = self.model.forward_bands(x.index_select(1, self.good), crop, detail) if good else [(0, 0, None)]
+        for g0, g1, y in pieces:
             b0 = 0 if g0 == 0 else good[g0]
             b1 = self.bands if g1 == len(good) else good[g1]
             if b1 - b0 == g1 - g0:  # no bad band in this range
                 yield b0, b1, y
                 continue
-            out = y.new_zeros(y.shape[0], b1 - b0, *y.shape[2:])
-            out[:, [b - b0 for b in good[g0:g1]]] = y
+            out = x.new_zeros(x.shape[0], b1 - b0, *size, dtype=x.dtype if y is None else y.dtype)
+            if y is not None:
+                out[:, [b - b0 for b in good[g0:g1]]] = y
             others = sorted(set(range(b0, b1)) - set(good[g0:g1]))
             based = [b for b in others if (b in self.flat) != detail]  # the bands whose output is ± their bicubic
             if based:
-                scale = y.shape[-1] // (x.shape[-1] - (crop[2] + crop[3] if crop else 0))
-                base = bicubic_base(x[:, based], scale, crop).to(out.dtype)
+                base = bicubic_base(x[:, based], self.scale, crop).to(out.dtype)
                 out[:, [b - b0 for b in based]] = -base if detail else base
             yield b0, b1, out

@@ -38,6 +38,13 @@ class ResolvedModel:
     parts: tuple[ResolvedModel, ...] = field(default_factory=tuple)
 
     @property
+    def min_bands(self) -> int:
+        """The fewest bands the model runs on (a composite: its most demanding part's)."""
+        from hsrcli.models import spec as model_spec
+
+        return max(p.min_bands for p in self.parts) if self.parts else model_spec(self.name).min_bands
+
+    @property
     def border(self) -> int:
         """LR px by which a whole image is mirrored past its borders before the model, as ``hsr upscale``
         mirrors a scene with its default overlap (:func:`~hsrcli.infer.tileplan.border_pad`): ``hsr adapt``'s

@@ -154,7 +154,7 @@ def upscale_scene(
         fill = None if stats is None else InputFill.from_stats(stats)
         net = model  # what the tile plan asks how many bands it holds
         if fill is not None and resolved.bands is None:  # band-agnostic: no dead or flat band enters a group
-            model = GoodBands.around(model, fill)
+            model = GoodBands.around(model, s, fill, resolved.min_bands)
         div_t = torch.from_numpy(div.astype(np.float32)).view(1, -1, 1, 1).to(opts.device)
         # the LR back-projection, for every output but FineSR's and a linear model's
         kernel, sigma = lr_degradation(opts, resolved)

@@ -57,18 +57,21 @@ def _read(scene: Scene, resolved: ResolvedModel) -> tuple[np.ndarray, np.ndarray
     raw = scene.read(Window((m.cols - w) // 2, (m.rows - h) // 2, w, h))
     x = raw.astype(np.float32)
     bad = m.nodata_mask(raw) | ~np.isfinite(x)
-    good = list(range(m.bands))  # the bands whose missing values make a pixel invalid for training
+    run = checked = list(range(m.bands))  # the bands fed to the model, those whose missing values count
     if stats is not None:
         fill = InputFill.from_stats(stats)
         x = fill.apply(x, bad)
         # band-agnostic: dead and flat bands never enter a group (as in upscale)
-        good = fill.good if resolved.bands is not None else fill.modelled
+        run = list(range(m.bands)) if resolved.bands is not None else fill.modelled(resolved.min_bands)
+        if not run:
+            raise HsrInputError(f"{scene.path.name}: every band holds one value: there is nothing to adapt to")
+        checked = [b for b in run if b not in fill.dead]
     else:
         x = np.where(bad, np.float32(0), x)
     x /= div.astype(np.float32)
     if resolved.bands is None:
-        x, div = x[:, :, good], div[good]
-    return x, bad[:, :, good].any(axis=2), div
+        x, div = x[:, :, run], div[run]
+    return x, bad[:, :, checked].any(axis=2), div
 
 
 def _valid_starts(invalid: np.ndarray, crop: int, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
