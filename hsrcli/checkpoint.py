@@ -164,13 +164,18 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tu
 
 
 def check_compatible(ckpt: Checkpoint, bands: int, scale: int, source: str = "the input") -> None:
-    """Refuse a band-specific checkpoint whose band count or scale differs from the data's."""
+    """Refuse a checkpoint whose scale differs from the data's, a band-specific one whose band count
+    differs, and a band-agnostic one that needs more bands than the data has."""
     from hsrcli.models import spec
 
     m = ckpt.model
     if m.scale != scale:
         raise HsrInputError(f"the model was trained for x{m.scale}, not x{scale}; use -s {m.scale} or a "
                             f"x{scale} model")
+    least = spec(m.name).min_bands
+    if bands < least:
+        raise HsrInputError(f"the {m.name} model needs at least {least} bands but {source} has {bands}; "
+                            "use the band-agnostic 'lkca-g' (any band count) or bicubic")
     if not spec(m.name).band_agnostic and m.bands != bands:
         wl = ckpt.meta.get("wavelengths_nm")
         span = f" ({min(wl):g}-{max(wl):g} nm)" if wl is not None and len(wl) == m.bands else ""

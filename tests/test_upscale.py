@@ -231,6 +231,7 @@ def test_refine_with_finesr_x2(runner, tmp_path):
     ("unknown model", "unknown model 'nope'"),
     ("bands", "expects 7 bands but"),
     ("scale", "trained for x2, not x4"),
+    ("too few bands", "the coarsr model needs at least 5 bands but "),
     ("exists", "output exists"),
     ("folder", "output folder does not exist"),
     ("unwritable", "output folder is not writable"),
@@ -249,6 +250,9 @@ def test_bad_input_exit_2_and_no_partial_file(runner, tmp_path, case, msg):
         args += ["-m", _ckpt(tmp_path / "l.pt", "lkca", 7, 2, channels=6, blocks=1)]
     elif case == "scale":
         args = [src, "-s", "4", "-o", out, "-m", _ckpt(tmp_path / "l.pt", "lkca", 5, 2, channels=6, blocks=1)]
+    elif case == "too few bands":
+        args = [write_raw_envi(tmp_path, make_cube(12, 12, 4, "float32"), name="in4"), "-s", "2", "-o", out,
+                "-m", "coarsr_x2"]
     elif case == "exists":
         out.write_text("keep me")
         args += ["-m", "bicubic"]
