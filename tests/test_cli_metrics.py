@@ -35,6 +35,23 @@ def test_json_contract_and_values(runner, tmp_path):
     assert d["bands"] == 8 and d["pixels"] == 480
 
 
+def test_reference_values_a_clipped_sr_cannot_reach_are_counted_and_warned_about(runner, tmp_path):
+    """Negative reflectances in the reference (or values above --data-range) cost a clipped SR error it
+    cannot avoid: the count is in --json and a warning names --no-clip; without clipping, neither."""
+    ref = np.full((16, 16, 4), 0.5, np.float32)
+    ref[:2, :3, 1] = -0.02
+    ref[5, 5, 2] = 1.5
+    refp, srp = write_geotiff(tmp_path / "ref.tif", ref), write_geotiff(tmp_path / "sr.tif", ref)
+    res = runner.invoke(app, ["metrics", str(srp), str(refp), "--data-range", "1", "--json", "-q"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["ref_outside_clip"] == 7, res.output
+    assert "7 reference values (0.68%) lie outside [0, 1]" in res.stderr and "--no-clip" in res.stderr
+    res = runner.invoke(app, ["metrics", str(srp), str(refp), "--data-range", "1", "--json", "-q", "--no-clip"])
+    d = json.loads(res.stdout)
+    assert d["ref_outside_clip"] is None and d["psnr"] == 100 and not res.stderr
+    res = runner.invoke(app, ["metrics", str(srp), str(srp), "--data-range", "2", "--json", "-q"])
+    assert json.loads(res.stdout)["ref_outside_clip"] == 6 and "6 reference values" in res.stderr
+
+
 def test_table_and_per_band_csv(runner, tmp_path):
     srp, refp, *_ = _pair(tmp_path)
     out = tmp_path / "bands.csv"

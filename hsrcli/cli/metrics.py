@@ -109,6 +109,11 @@ def metrics(
                            clip=clip, progress=bar)
         wavelengths = r.meta.wavelengths
     d["sr"], d["ref"] = str(sr), str(ref)
+    if d["ref_outside_clip"]:
+        share = d["ref_outside_clip"] / (d["pixels"] * d["bands"])
+        typer.echo(f"hsr: warning: {ref}: {d['ref_outside_clip']} reference values ({share:.2%}) lie outside "
+                   f"[0, {d['data_range']:g}], where the clipped SR cannot follow them (negative reflectances?); "
+                   "--no-clip compares the values as stored", err=True)
     d["ref_bands"] = matched  # the reference's bands the SR's were matched to (0-based), or None: the same bands
     if per_band is not None:
         _write_csv(per_band, d, wavelengths, overwrite)

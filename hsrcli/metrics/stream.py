@@ -47,6 +47,8 @@ class MetricAccumulator:
         self.ssim_sum, self.ssim_n = np.zeros(bands), 0
         self.n = 0
         self.sam_sum, self.sam_n = 0.0, 0
+        #: reference values outside ``[0, clip_to]``, where a clipped SR cannot follow them
+        self.ref_outside = 0
 
     def add_pixels(self, sr: ArrayLike, ref: ArrayLike, valid: np.ndarray | None = None) -> None:
         """Accumulate a block of pixels not seen before (only where ``valid`` (h, w), when given)."""
@@ -60,6 +62,8 @@ class MetricAccumulator:
         dot = xx = yy = 0.0  # per-pixel sums over bands for the spectral angle
         for b in range(len(sr)):
             x, y = band64(sr[b], self.clip_to), band64(ref[b])
+            if self.clip_to is not None:
+                self.ref_outside += int(np.count_nonzero((y < 0) | (y > self.clip_to)))
             d = x - y
             x2, y2, xy = x * x, y * y, x * y
             self.sse[b] += (d * d).sum()
@@ -100,12 +104,14 @@ class MetricAccumulator:
         tiny = 1e-12 * np.maximum(self.syy / n, 1e-300)
         with np.errstate(divide="ignore", invalid="ignore"):
             cc = np.where((var_x > tiny) & (var_y > tiny), cov / np.maximum(denom, 1e-300), np.nan)
-        return finalize(
+        out = finalize(
             mse_b=self.sse / n, mu_b=mu_y, cc_b=cc,
             ssim_b=self.ssim_sum / self.ssim_n if self.ssim_n else None,
             sam_sum=self.sam_sum, sam_count=self.sam_n, pixels=n,
             data_range=self.data_range, scale=self.scale,
         )
+        out["ref_outside_clip"] = None if self.clip_to is None else self.ref_outside
+        return out
 
 
 def _missing(raw: np.ndarray, meta) -> np.ndarray:
