@@ -115,6 +115,12 @@ def test_all_pixels_nodata_is_a_clear_error(runner, tmp_path):
     p = write_geotiff(tmp_path / "a.tif", cube, nodata=-1.0)
     res = runner.invoke(app, ["metrics", str(p), str(p), "--data-range", "1", "-q"])
     assert res.exit_code == 2 and "no valid pixel" in res.stderr
+    # without --data-range, from the reference's maximum: there is none
+    res = runner.invoke(app, ["metrics", str(p), str(p), "-q"])
+    assert res.exit_code == 2 and "the reference has no valid value" in res.stderr, res.output
+    q = write_geotiff(tmp_path / "neg.tif", cube)  # valid, but no positive maximum
+    res = runner.invoke(app, ["metrics", str(q), str(q), "-q"])
+    assert res.exit_code == 2 and "got -1 (the reference's maximum: give --data-range)" in res.stderr, res.output
 
 
 def test_an_sr_of_some_bands_is_matched_to_the_reference_by_wavelength(runner, tmp_path):
