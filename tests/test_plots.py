@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib.image
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from rasters import SAMPLE_HDR, wavelengths_nm, write_geotiff
 
 from hsrcli.cli import app
 from hsrcli.io import SceneMeta
+from hsrcli.plot.rgb import stretch, stretch_limits
 from hsrcli.plot.spectra import map_pixel
 
 
@@ -21,6 +24,18 @@ def _scenes(tmp_path):
     return (write_geotiff(tmp_path / "hr.tif", hr, band_tags=tags),
             write_geotiff(tmp_path / "sr.tif", sr, band_tags=tags),
             write_geotiff(tmp_path / "lr.tif", lr, band_tags=tags, pixel=120.0))
+
+
+def test_stretch_of_a_channel_without_any_value_is_black_and_quiet():
+    rgb = np.random.default_rng(0).random((6, 5, 3))
+    rgb[..., 1] = np.nan
+    rgb[0, 0, 0] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "All-NaN slice encountered" would fail here
+        lo, hi = stretch_limits(rgb)
+        out = stretch(rgb, (lo, hi))
+    assert (lo[1], hi[1]) == (0.0, 1.0) and not out[..., 1].any() and out[0, 0, 0] == 0
+    assert 0 < lo[0] < hi[0] < 1 and out.min() >= 0 and out.max() <= 1
 
 
 def test_map_pixel_to_lr_and_hr_grids():

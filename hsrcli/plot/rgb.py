@@ -68,10 +68,12 @@ def read_preview(scene: Scene, bands: Sequence[int], max_side: int = 1024,
 
 
 def stretch_limits(rgb: np.ndarray, low: float = 2.0, high: float = 98.0) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel percentile limits (ignoring NaN) for a contrast stretch."""
+    """Per-channel percentile limits (ignoring NaN; a channel without any value: 0 and 1) for a contrast stretch."""
     flat = rgb.reshape(-1, rgb.shape[-1])
-    lo = np.nanpercentile(flat, low, axis=0)
-    hi = np.nanpercentile(flat, high, axis=0)
+    empty = np.isnan(flat).all(axis=0)
+    flat = np.where(empty, 0.0, flat)  # no all-NaN slice for numpy to warn about
+    lo = np.where(empty, 0.0, np.nanpercentile(flat, low, axis=0))
+    hi = np.where(empty, 1.0, np.nanpercentile(flat, high, axis=0))
     return lo, np.where(hi > lo, hi, lo + 1e-12)
 
 
