@@ -32,11 +32,11 @@ def main() -> int:
     print(f"machine: {platform.node()} {platform.machine()} Python {platform.python_version()} torch {torch.__version__}")
     print(f"data set: {a.dataset} (x{scale}, normalisation {ds.manifest.normalization}, {len(ds)} test images)")
     rows = []
-    for name, lr, hr in ds:
+    for name, lr, hr, valid in ds:
         t0 = time.perf_counter()
         sr = upsample(lr.to(torch.float64), scale, a.method).clamp(0, 1)
         dt = time.perf_counter() - t0
-        m = compute_metrics(sr, hr.to(torch.float64), 1.0, scale)
+        m = compute_metrics(sr, hr.to(torch.float64), 1.0, scale, valid)
         rows.append(m)
         print(f"{name:<32} PSNR {m['psnr']:7.3f} dB  SSIM {m['ssim']:.4f}  SAM {m['sam']:6.3f} deg  ({dt:.2f} s)")
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("psnr", "ssim", "sam")}

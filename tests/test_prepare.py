@@ -97,6 +97,35 @@ def test_scene_split_with_val_strips_and_nodata(runner, tmp_path):
             assert not (r < 46 and 40 < r + 16 and c < 40 and 30 < c + 16)
 
 
+def test_held_out_images_with_nodata_are_filled_for_the_lr_and_masked_in_their_metrics(runner, tmp_path):
+    """A test image with nodata: its missing pixels get the image's band means before the degradation
+    (no -9999 for the bicubic to spread into the LR) and a mask leaves them out of its metrics, as ``hsr
+    metrics`` leaves nodata out."""
+    from hsrcli.infer.resolve import resolve_model
+    from hsrcli.train.evaluate import evaluate
+
+    hdr, cube = _scene(tmp_path, "s", nodata_block=True)  # nodata in rows 40:46, cols 30:40
+    out = tmp_path / "ds"
+    _run(runner, [hdr, "-o", out, "-s", "2", "--patch", "16", "--test-region", "32,24,56,48", "--guard", "2",
+                  "--normalize", "fixed:1000"])
+    entry = _manifest(out)["images"]["test"][0]
+    _, lr, hr, valid = ImageDataset(out, "test")[0]
+    want = np.ones((24, 24), bool)
+    want[8:14, 6:16] = False
+    np.testing.assert_array_equal(valid, want)
+    assert entry["invalid_pixels"] == 60 and entry["valid"] == "test/s_test0.valid.npy"
+    ref = cube[32:56, 24:48].transpose(2, 0, 1) / 1000
+    np.testing.assert_allclose(hr.numpy()[:, valid], ref[:, valid], rtol=1e-6)
+    np.testing.assert_allclose(hr.numpy()[:, ~valid], np.broadcast_to(ref[:, valid].mean(1)[:, None], (6, 60)),
+                               rtol=1e-6)
+    assert lr.min() > 0  # the stored -9999 / 1000 would undershoot far below 0
+    # hsr evaluate scores the valid pixels only: per-band PSNR by hand
+    sr = resolve_model("bicubic", 6, 2).model(lr[None].double())[0].clamp(0, 1).numpy()
+    mse = ((sr - hr.numpy())[:, valid] ** 2).mean(axis=1)
+    row, = evaluate(str(out), ["bicubic"])
+    assert row["psnr"] == pytest.approx(float(np.mean(10 * np.log10(1 / mse))), rel=1e-7)
+
+
 def test_same_inputs_give_byte_identical_arrays(runner, tmp_path):
     hdr, _ = _scene(tmp_path)
     digests = []
@@ -144,8 +173,8 @@ def test_datasets_and_stored_pairs_are_consistent(runner, tmp_path):
     for i in range(8):  # augmentation keeps LR and HR consistent
         alr, ahr = aug[i]
         assert torch.allclose(alr.double(), downsample(ahr.double(), 4), atol=1e-5)
-    name, tlr, thr = ImageDataset(out, "test")[0]
-    assert thr.shape[1] == 4 * tlr.shape[1] and name.startswith("scene_test")
+    name, tlr, thr, valid = ImageDataset(out, "test")[0]
+    assert thr.shape[1] == 4 * tlr.shape[1] and name.startswith("scene_test") and valid is None
 
 
 def test_multiscale_random_patches(runner, tmp_path):
@@ -202,5 +231,5 @@ def test_crop_before_split(runner, tmp_path):
                   "--normalize", "fixed:1000"])
     m = _manifest(out)
     assert m["split"]["scenes"][0]["rows"] == 64 and m["sources"][0]["crop"] == "8,4,72,68"
-    _, _, hr = ImageDataset(out, "test")[0]
+    _, _, hr, _ = ImageDataset(out, "test")[0]
     np.testing.assert_allclose(hr.numpy(), cube[8:24, 4:68].transpose(2, 0, 1) / 1000, rtol=1e-6)

@@ -112,7 +112,12 @@ def write_patches(tmp: Path, sources: list[Any], layout: list[PatchSpec], opts: 
 
 def write_images(tmp: Path, sources: list[Any], opts: Any, divisor: np.ndarray, gen: torch.Generator,
                  bar) -> dict[str, list[dict]]:
-    """Whole validation and test images (``val/<name>.hr.npy`` / ``.lr.npy``…); their manifest entries."""
+    """Whole validation and test images (``val/<name>.hr.npy`` / ``.lr.npy``…); their manifest entries.
+
+    An image with missing pixels (nodata, NaN) gets them filled with its bands' means before it is
+    degraded (so that the LR holds no stored nodata values for the bicubic to spread) and a
+    ``<name>.valid.npy`` HR mask ``(H, W)`` bool that leaves them out of its metrics (``valid`` in its
+    entry; None when every pixel is valid). An image without any valid pixel is not written."""
     images: dict[str, list[dict]] = {"val": [], "test": []}
     for src in bar(sources, desc="images", unit="scene"):
         plan = src.plan
@@ -125,12 +130,19 @@ def write_images(tmp: Path, sources: list[Any], opts: Any, divisor: np.ndarray, 
         for split, name, box in boxes:
             box = box.mod_crop(opts.scale)
             (tmp / split).mkdir(exist_ok=True)
+            valid = src.valid[box.r0:box.r1, box.c0:box.c1]
+            if not valid.any():
+                continue
             hr = src.read(box) / divisor
+            mask = None
+            if not valid.all():
+                hr = np.where(valid, hr, hr[:, valid].mean(axis=1)[:, None, None])
+                mask = f"{split}/{name}.valid.npy"
+                np.save(tmp / mask, valid)
             lr = degrade_lr(hr, opts, opts.sigma[0], gen)
             np.save(tmp / split / f"{name}.hr.npy", hr.astype(np.float32))
             np.save(tmp / split / f"{name}.lr.npy", lr.astype(np.float32))
-            nodata = int((~src.valid[box.r0:box.r1, box.c0:box.c1]).sum())
             images[split].append({"name": name, "scene": plan.name, "box": box.as_list(),
-                                  "hr": f"{split}/{name}.hr.npy", "lr": f"{split}/{name}.lr.npy",
-                                  "shape_hr": list(hr.shape), "invalid_pixels": nodata})
+                                  "hr": f"{split}/{name}.hr.npy", "lr": f"{split}/{name}.lr.npy", "valid": mask,
+                                  "shape_hr": list(hr.shape), "invalid_pixels": int((~valid).sum())})
     return images

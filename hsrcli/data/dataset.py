@@ -117,7 +117,8 @@ class BandCropDataset(Dataset):
 
 
 class ImageDataset(Dataset):
-    """Whole validation or test images: ``(name, lr (B, h, w), hr (B, h·s, w·s))``."""
+    """Whole validation or test images: ``(name, lr (B, h, w), hr (B, h·s, w·s), valid)``, ``valid`` the
+    HR pixels to score ``(h·s, w·s)`` bool, or None when every pixel counts (data sets made before it)."""
 
     def __init__(self, root: str | Path, split: str = "test") -> None:
         if split not in ("val", "test"):
@@ -129,8 +130,9 @@ class ImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i: int) -> tuple[str, torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[str, torch.Tensor, torch.Tensor, np.ndarray | None]:
         it = self.items[i]
         lr = torch.from_numpy(np.load(self.root / it["lr"]))
         hr = torch.from_numpy(np.load(self.root / it["hr"]))
-        return it["name"], lr, hr
+        valid = np.load(self.root / it["valid"]) if it.get("valid") else None
+        return it["name"], lr, hr, valid

@@ -243,14 +243,24 @@ def compute_metrics(
     ref: ArrayLike,
     data_range: float,
     scale: float | None = None,
+    valid: np.ndarray | None = None,
 ) -> dict[str, float | int | list[float] | None]:
-    """Every metric of this module for one image pair ``(C, H, W)``.
+    """Every metric of this module for one image pair ``(C, H, W)``; with ``valid`` ``(H, W)`` bool, of
+    those pixels only (SSIM: of the windows made of them), as ``hsr metrics`` leaves nodata out.
 
     Returns ``psnr``, ``psnr_global``, ``ssim`` (None when the image is smaller
     than the SSIM window), ``sam`` (degrees), ``sam_skipped``, ``ergas`` (None
     without ``scale``), ``rmse``, ``cc``, ``data_range``, ``bands``, ``pixels`` and
     the per-band lists ``psnr_per_band``, ``ssim_per_band``, ``cc_per_band``.
     """
+    if valid is not None and not np.all(valid):
+        from hsrcli.metrics.stream import MetricAccumulator  # built on this module
+
+        check_pair(np.asarray(sr), np.asarray(ref))
+        acc = MetricAccumulator(len(ref), data_range, scale)
+        acc.add_pixels(sr, ref, valid)
+        acc.add_ssim(sr, ref, valid)
+        return acc.result()
     x, y = _f64(sr), _f64(ref)
     check_pair(x, y)
     _, h, w = y.shape

@@ -31,7 +31,8 @@ REFINED = "@"
 @torch.no_grad()
 def evaluate(dataset: str, models: list[str], split: str = "test", device: torch.device | str = "cpu",
              progress: Callable | None = None, as_upscale: bool = False) -> list[dict]:
-    """Mean metrics over the images of ``split`` for every model (SR clipped to [0, 1], data range 1);
+    """Mean metrics over the images of ``split`` for every model (SR clipped to [0, 1], data range 1, the
+    images' valid pixels);
     ``as_upscale``: every normalising model without FineSR followed by ``hsr upscale``'s default output
     steps (:func:`~hsrcli.infer.whole.upscale_image`)."""
     images = ImageDataset(dataset, split)
@@ -54,7 +55,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
         steps = as_upscale and r.normalised and not partner  # upscale's output steps (not FineSR's)
         per_image, seconds = [], 0.0
         items = progress(images, spec) if progress else images
-        for name, lr, hr in items:
+        for name, lr, hr, valid in items:
             x = lr.unsqueeze(0).to(device)
             if torch.device(device).type == "cuda":
                 torch.cuda.synchronize()
@@ -69,7 +70,7 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
             if torch.device(device).type == "cuda":
                 torch.cuda.synchronize()
             seconds += time.perf_counter() - t0
-            per_image.append(compute_metrics(sr[0].clamp(0, 1).cpu().numpy(), hr.numpy(), 1.0, scale))
+            per_image.append(compute_metrics(sr[0].clamp(0, 1).cpu().numpy(), hr.numpy(), 1.0, scale, valid))
         n = max(1, len(per_image))
         row = {"model": spec, "arch": r.name + ("+finesr" if partner else ""), "images": len(per_image),
                "as_upscale": steps, "seconds_per_image": seconds / n}

@@ -125,17 +125,17 @@ def train_epoch(model: nn.Module, batches: Iterable, cfg: TrainConfig, opt, scal
 @torch.no_grad()
 def validate(model: nn.Module, images: ImageDataset, device: torch.device, autocast: Callable,
              first: FirstStage | None = None) -> dict:
-    """Mean PSNR/SSIM/SAM over validation images (SR clipped to [0, 1], data range 1); with ``first``,
+    """Mean PSNR/SSIM/SAM over validation images (SR clipped to [0, 1], data range 1, their valid pixels); with ``first``,
     of the cascade: that frozen stage on the whole LR image, then the model."""
     net = unwrap(model).eval()
     rows = []
-    for _, lr, hr in images:
+    for _, lr, hr, valid in images:
         x = lr.unsqueeze(0).to(device)
         if first is not None:
             x = first.image(x, autocast)
         with autocast():
             sr = net(x).float()
-        rows.append(compute_metrics(sr[0].clamp(0, 1).cpu().numpy(), hr.numpy(), 1.0, scale=None))
+        rows.append(compute_metrics(sr[0].clamp(0, 1).cpu().numpy(), hr.numpy(), 1.0, scale=None, valid=valid))
     if not rows:
         return {"psnr": None, "ssim": None, "sam": None}
     mean = {}
