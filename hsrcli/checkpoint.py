@@ -169,14 +169,14 @@ def check_compatible(ckpt: Checkpoint, bands: int, scale: int, source: str = "th
     from hsrcli.models import spec
 
     m = ckpt.model
+    ms = spec(m.name)
     if m.scale != scale:
         raise HsrInputError(f"the model was trained for x{m.scale}, not x{scale}; use -s {m.scale} or a "
                             f"x{scale} model")
-    least = spec(m.name).min_bands
-    if bands < least:
-        raise HsrInputError(f"the {m.name} model needs at least {least} bands but {source} has {bands}; "
+    if bands < ms.min_bands:
+        raise HsrInputError(f"the {m.name} model needs at least {ms.min_bands} bands but {source} has {bands}; "
                             "use the band-agnostic 'lkca-g' (any band count) or bicubic")
-    if not spec(m.name).band_agnostic and m.bands != bands:
+    if not ms.band_agnostic and m.bands != bands:
         wl = ckpt.meta.get("wavelengths_nm")
         span = f" ({min(wl):g}-{max(wl):g} nm)" if wl is not None and len(wl) == m.bands else ""
         select = f"select {m.bands} bands{span} with --bands (e.g. --bands {min(wl):g}-{max(wl):g}nm), " if span \

@@ -129,10 +129,10 @@ def write_images(tmp: Path, sources: list[Any], opts: Any, divisor: np.ndarray, 
         boxes += [("val", f"{plan.name}_val{i}", b) for i, b in enumerate(plan.val)]
         for split, name, box in boxes:
             box = box.mod_crop(opts.scale)
-            (tmp / split).mkdir(exist_ok=True)
             valid = src.valid[box.r0:box.r1, box.c0:box.c1]
             if not valid.any():
                 continue
+            (tmp / split).mkdir(exist_ok=True)
             hr = src.read(box) / divisor
             mask = None
             if not valid.all():

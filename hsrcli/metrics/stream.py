@@ -198,12 +198,13 @@ def stream_metrics(
                 data_range, source = float(mr.scale_factor), "reflectance scale factor"
             else:
                 data_range, source = scene_max(ref, bands, (r0, r1), (c0, c1), max_bytes), "reference maximum"
-        if source == "reference maximum" and not np.isfinite(data_range):
+        measured = source == "reference maximum"
+        if measured and not np.isfinite(data_range):
             raise HsrInputError("the reference has no valid value (every one is nodata or NaN) in the evaluated "
                                 "region: nothing to measure")
-        if not data_range or not np.isfinite(data_range) or data_range <= 0:
-            raise HsrInputError(f"data range must be positive, got {data_range:g}"
-                                + (" (the reference's maximum: give --data-range)" if source == "reference maximum" else ""))
+        if not (np.isfinite(data_range) and data_range > 0):
+            hint = " (the reference's maximum: give --data-range)" if measured else ""
+            raise HsrInputError(f"data range must be positive, got {data_range:g}{hint}")
         acc = MetricAccumulator(nb, data_range, scale, clip_to=float(data_range) if clip else None)
         masked = _stream(sr, ref, acc, bands, nb, (r0, r1, c0, c1), max_bytes, progress)
     out = acc.result()

@@ -61,10 +61,10 @@ def _read(scene: Scene, resolved: ResolvedModel) -> tuple[np.ndarray, np.ndarray
     if stats is not None:
         fill = InputFill.from_stats(stats)
         x = fill.apply(x, bad)
-        # band-agnostic: dead and flat bands never enter a group (as in upscale)
-        run = list(range(m.bands)) if resolved.bands is not None else fill.modelled(resolved.min_bands)
-        if not run:
-            raise HsrInputError(f"{scene.path.name}: every band holds one value: there is nothing to adapt to")
+        if resolved.bands is None:  # band-agnostic: dead and flat bands never enter a group (as in upscale)
+            run = fill.modelled(resolved.min_bands)
+            if not run:
+                raise HsrInputError(f"{scene.path.name}: every band holds one value: there is nothing to adapt to")
         checked = [b for b in run if b not in fill.dead]
     else:
         x = np.where(bad, np.float32(0), x)
