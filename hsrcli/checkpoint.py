@@ -163,14 +163,22 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> tu
     return model_from_checkpoint(ckpt), ckpt
 
 
-def check_compatible(ckpt: Checkpoint, bands: int, scale: int, source: str = "the input") -> None:
+def check_compatible(ckpt: Checkpoint, bands: int, scale: int, source: str = "the input",
+                     prepared: bool = False) -> None:
     """Refuse a checkpoint whose scale differs from the data's, a band-specific one whose band count
-    differs, and a band-agnostic one that needs more bands than the data has."""
+    differs, and a band-agnostic one that needs more bands than the data has.
+
+    ``prepared``: the data is a prepared data set, whose scale is fixed (the advice then names
+    ``hsr prepare -s`` rather than the ``-s`` option of the command that reads scenes).
+    """
     from hsrcli.models import spec
 
     m = ckpt.model
     ms = spec(m.name)
     if m.scale != scale:
+        if prepared:
+            raise HsrInputError(f"the model was trained for x{m.scale}, not x{scale} as {source}; prepare a "
+                                f"x{m.scale} data set ('hsr prepare -s {m.scale}') or use a x{scale} model")
         raise HsrInputError(f"the model was trained for x{m.scale}, not x{scale}; use -s {m.scale} or a "
                             f"x{scale} model")
     if bands < ms.min_bands:

@@ -181,11 +181,14 @@ def test_init_from_fine_tunes_a_checkpoint_and_refuses_another_model(runner, dat
     fresh_weights = read_checkpoint(fresh / "best.pt").state_dict.items()
     assert any(not torch.allclose(w, start[n], atol=1e-6) for n, w in fresh_weights)
     assert read_checkpoint(tuned / "best.pt").config["init_from"] == str(base / "best.pt")
-    for extra, msg in [(["-m", "lkca-g"], "holds a 'lkca' model, not 'lkca-g'"),
-                       (["-m", "lkca", "--model-arg", "channels=6"],
-                        "train with --model-arg channels=6 --model-arg blocks=1")]:
+    for extra, init, msg in [
+            (["-m", "lkca-g"], str(base / "best.pt"), "holds a 'lkca' model, not 'lkca-g'"),
+            (["-m", "lkca", "--model-arg", "channels=6"], str(base / "best.pt"),
+             "train with --model-arg channels=6 --model-arg blocks=1"),
+            (["-m", "lkca-g"], "lkca-g_x4", "not x2 as the data set; prepare a x4 data set ('hsr prepare -s 4') "
+             "or use a x2 model")]:
         out = tmp_path / "refused"
-        res = runner.invoke(app, ["train", str(dataset), *extra, "-o", str(out), "--init-from", str(base / "best.pt"),
+        res = runner.invoke(app, ["train", str(dataset), *extra, "-o", str(out), "--init-from", init,
                                   "--device", "cpu", "-q"])
         assert res.exit_code == 2 and msg in res.stderr, res.output
         assert not out.exists()

@@ -79,7 +79,7 @@ def _initial_weights(cfg: TrainConfig, bands: int, scale: int) -> dict:
         given = " ".join(f"--model-arg {k}={v}" for k, v in m.kwargs.items()) or "no --model-arg"
         raise HsrInputError(f"--init-from {cfg.init_from}: was built with other model options "
                             f"({m.kwargs} vs {cfg.model_kwargs}); train with {given}")
-    check_compatible(ckpt, bands, scale, "the data set")
+    check_compatible(ckpt, bands, scale, "the data set", prepared=True)
     return ckpt.state_dict
 
 
