@@ -64,6 +64,9 @@ def test_table_and_per_band_csv(runner, tmp_path):
     assert float(rows[0]["wavelength_nm"]) == wavelengths_nm(8)[1]
     res = runner.invoke(app, ["metrics", str(srp), str(refp), "--per-band", str(out)])
     assert res.exit_code == 2 and "--overwrite" in res.stderr
+    kept = refp.read_bytes()
+    res = runner.invoke(app, ["metrics", str(srp), str(refp), "--per-band", str(refp), "--overwrite"])
+    assert res.exit_code == 2 and "is also an input" in res.stderr and refp.read_bytes() == kept
 
 
 def test_shape_mismatch_and_bad_options(runner, tmp_path):

@@ -7,6 +7,7 @@ import warnings
 import matplotlib.image
 import numpy as np
 import pytest
+import rasterio
 from rasters import SAMPLE_HDR, wavelengths_nm, write_geotiff
 
 from hsrcli.cli import app
@@ -86,13 +87,18 @@ def test_compare_renders_panel(runner, tmp_path):
     (["compare", "{hr}", "{lr}", "-o", "{tmp}/x.png"], "differs from the reference's"),
     (["compare", "{hr}", "{sr}", "--crop", "30,30,8", "-o", "{tmp}/x.png"], "does not fit"),
     (["compare", "{hr}", "{sr}", "-o", "{tmp}/exists.png"], "--overwrite"),
+    (["compare", "{png}", "{png}", "-o", "{png}", "--overwrite"], "in.png: is also an input"),
+    (["plot-spectra", "{png}", "-p", "1,1", "-o", "{png}", "--overwrite"], "in.png: is also an input"),
 ])
 def test_bad_input(runner, tmp_path, args, msg):
     hr, sr, lr = _scenes(tmp_path)
     (tmp_path / "exists.png").write_bytes(b"keep")
-    args = [a.format(hr=hr, sr=sr, lr=lr, tmp=tmp_path) for a in args]
+    png = tmp_path / "in.png"  # a scene GDAL reads, with a figure's extension
+    with rasterio.open(png, "w", driver="PNG", width=8, height=8, count=3, dtype="uint8") as dst:
+        dst.write(np.arange(192, dtype=np.uint8).reshape(3, 8, 8))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    args = [a.format(hr=hr, sr=sr, lr=lr, png=png, tmp=tmp_path) for a in args]
     res = runner.invoke(app, args)
     assert res.exit_code == 2, res.output
     assert msg in res.stderr and len(res.stderr.strip().splitlines()) == 1
-    assert (tmp_path / "exists.png").read_bytes() == b"keep"
-    assert not (tmp_path / "x.png").exists()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -129,13 +129,15 @@ def test_held_out_images_with_nodata_are_filled_for_the_lr_and_masked_in_their_m
 def test_same_inputs_give_byte_identical_arrays(runner, tmp_path):
     hdr, _ = _scene(tmp_path)
     digests = []
-    for k in range(2):
-        out = tmp_path / f"ds{k}"
+    out = tmp_path / "ds"
+    for again in ([], ["--overwrite"]):  # the second run replaces the first's data set
+        if again:
+            (out / "stale.txt").touch()
         _run(runner, [hdr, "-o", out, "-s", "4", "--patch", "16", "--test-fraction", "0.2", "--noise", "snr:30",
-                      "--sigma", "0,0.8", "--seed", "5"])
+                      "--sigma", "0,0.8", "--seed", "5", *again])
         files = sorted(p for p in out.rglob("*.npy"))
         digests.append({p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files})
-    assert digests[0] == digests[1] and len(digests[0]) >= 4
+    assert digests[0] == digests[1] and len(digests[0]) >= 4 and not (out / "stale.txt").exists()
 
 
 def test_manifest_records_sources_parameters_and_normalisation(runner, tmp_path):
@@ -194,6 +196,8 @@ def test_multiscale_random_patches(runner, tmp_path):
     ("unreadable", "not a readable raster"),
     ("nosplit", "no test split"),
     ("exists", "output exists"),
+    ("not a data set", "ds: is not a data set of 'hsr prepare' (no manifest.json)"),
+    ("holds the input", "holds the input"),
 ])
 def test_bad_input_exit_2_and_nothing_written(runner, tmp_path, case, msg):
     hdr, _ = _scene(tmp_path)
@@ -212,16 +216,20 @@ def test_bad_input_exit_2_and_nothing_written(runner, tmp_path, case, msg):
         args = [tmp_path / "bad.tif", "-o", out, "-s", "4", "--test-fraction", "0.2"]
     elif case == "nosplit":
         args = [hdr, "-o", out, "-s", "4"]
-    elif case == "exists":
+    elif case in ("exists", "not a data set"):  # --overwrite deletes only a data set
         out.mkdir()
         (out / "keep.txt").write_text("mine")
-    before = sorted(p.name for p in tmp_path.iterdir())
+        args += ["--overwrite"] if case == "not a data set" else []
+    elif case == "holds the input":  # ... and never one that holds an input
+        out.mkdir()
+        (out / "manifest.json").write_text("{}")
+        inner, _ = _scene(out)
+        args = [inner, "-o", out, "-s", "4", "--test-fraction", "0.2", "--overwrite"]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     res = runner.invoke(app, ["prepare", *map(str, args)])
     assert res.exit_code == 2, res.output
     assert msg in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing new, no partial folder
-    if case == "exists":
-        assert (out / "keep.txt").read_text() == "mine"
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing new or lost
 
 
 def test_crop_before_split(runner, tmp_path):

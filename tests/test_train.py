@@ -185,8 +185,8 @@ def test_init_from_fine_tunes_a_checkpoint_and_refuses_another_model(runner, dat
             (["-m", "lkca-g"], str(base / "best.pt"), "holds a 'lkca' model, not 'lkca-g'"),
             (["-m", "lkca", "--model-arg", "channels=6"], str(base / "best.pt"),
              "train with --model-arg channels=6 --model-arg blocks=1"),
-            (["-m", "lkca-g"], "lkca-g_x4", "not x2 as the data set; prepare a x4 data set ('hsr prepare -s 4') "
-             "or use a x2 model")]:
+            (["-m", "lkca-g"], "lkca-g_x4", ("not x2 as the data set; prepare a x4 data set ('hsr prepare -s 4') "
+                                                         "or use a x2 model"))]:
         out = tmp_path / "refused"
         res = runner.invoke(app, ["train", str(dataset), *extra, "-o", str(out), "--init-from", init,
                                   "--device", "cpu", "-q"])

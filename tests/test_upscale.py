@@ -233,6 +233,8 @@ def test_refine_with_finesr_x2(runner, tmp_path):
     ("scale", "trained for x2, not x4"),
     ("too few bands", "the coarsr model needs at least 5 bands but "),
     ("exists", "output exists"),
+    ("input", "in.hdr: is also an input (" ),
+    ("later input", "in_x2.hdr: is also an input ("),
     ("folder", "output folder does not exist"),
     ("unwritable", "output folder is not writable"),
     ("nodata range", "--nodata 300 does not fit the output type uint8"),
@@ -256,6 +258,11 @@ def test_bad_input_exit_2_and_no_partial_file(runner, tmp_path, case, msg):
     elif case == "exists":
         out.write_text("keep me")
         args += ["-m", "bicubic"]
+    elif case == "input":  # even with --overwrite: the scene would be lost
+        args = [src, "-s", "2", "-o", src, "-m", "bicubic", "--overwrite"]
+    elif case == "later input":  # in's default output, in_x2, is the next input: replaced before it is read
+        later = write_raw_envi(tmp_path, make_cube(12, 12, 5, "float32", seed=1), name="in_x2")
+        args = [src, later, "-s", "2", "-m", "bicubic", "--overwrite"]
     elif case == "folder":
         args = [src, "-s", "2", "-o", tmp_path / "missing" / "o.hdr", "-m", "bicubic"]
     elif case == "unwritable":
@@ -268,13 +275,11 @@ def test_bad_input_exit_2_and_no_partial_file(runner, tmp_path, case, msg):
         value, dtype = {"nodata range": ("300", "uint8"), "nodata nan": ("nan", "int16"),
                         "nodata fraction": ("0.5", "int16"), "nodata float32": ("1e40", "float32")}[case]
         args += ["-m", "bicubic", "--dtype", dtype, "--nodata", value]
-    before = sorted(p.name for p in tmp_path.iterdir())
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     res = runner.invoke(app, ["upscale", *map(str, args), "--device", "cpu"])
     assert res.exit_code == 2, res.output
     assert msg in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == before
-    if case == "exists":
-        assert out.read_text() == "keep me"
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
 
 
 def test_tile_grid_weights_cover_the_scene_and_skip_the_discarded_margins():

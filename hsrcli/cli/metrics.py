@@ -91,7 +91,7 @@ def metrics(
     from hsrcli.metrics import stream_metrics
 
     if per_band is not None:
-        check_targets([per_band], overwrite)  # fail before the (long) computation
+        check_targets([per_band], overwrite, [Path(sr), Path(ref)])  # fail before the (long) computation
     if scale is not None and scale <= 0:
         raise HsrInputError(f"--scale must be positive, got {scale:g}")
     with (open_scene(as_input(sr), var=var, layout=layout) as s,

@@ -48,8 +48,8 @@ def plot_spectra(
     from hsrcli.plot.spectra import parse_pixels
     from hsrcli.plot.spectra import plot_spectra as draw
 
-    check_targets([output], overwrite)
     paths = [ref, *(others or [])]
+    check_targets([output], overwrite, paths)
     with ExitStack() as stack:
         scenes = [stack.enter_context(open_scene(p, var=var, layout=layout)) for p in paths]
         pixels = parse_pixels(pixel or [], random, scenes[0].meta, seed)
@@ -83,7 +83,7 @@ def compare(
     from hsrcli.io.atomic import atomic_path, check_targets
     from hsrcli.plot.compare import parse_crop, plot_compare
 
-    check_targets([output], overwrite)
+    check_targets([output], overwrite, [ref, *results])
 
     def bar(items):
         return tqdm(items, desc="metrics", unit="strip", disable=quiet, leave=False)

@@ -207,7 +207,7 @@ def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: b
     from hsrcli.io.remote import as_input, is_remote, remote_name
     from hsrcli.io.writers import envi_paths
 
-    plans = []
+    plans, read = [], []
     for path in map(as_input, inputs):
         remote = is_remote(path)
         if remote and output is None:  # several inputs: -o is a folder (checked before)
@@ -216,16 +216,17 @@ def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: b
             raise HsrInputError(f"{path}: --adapt needs a local scene")
         with open_scene(path, **open_kw) as scene:
             meta = scene.meta
+            read += [] if remote else scene.files()
         name = remote_name(path) if remote else path.name
         file_out = output is not None and not output.is_dir()
         f = output_format(fmt, meta.format, output if file_out else None)
         out = default_output_path(path, scale, f) if output is None else (
             output if file_out else default_output_path(output / name, scale, f))
-        targets = list(envi_paths(out)) if f == "envi" else [out]
-        check_targets(targets, overwrite)
         plans.append((path, out, f, meta))
     if len({str(o) for _, o, _, _ in plans}) != len(plans):
         raise HsrInputError("two inputs would write the same output; use -o FOLDER or rename them")
+    for _, out, f, _ in plans:  # once every input is known: an output must not replace a later input either
+        check_targets(list(envi_paths(out)) if f == "envi" else [out], overwrite, read)
     return plans
 
 

@@ -165,9 +165,19 @@ def _open_sources(paths: list[Path], opts: PrepareOptions, stack: ExitStack, ope
     return sources
 
 
-def _atomic_dir(out: Path, overwrite: bool) -> Path:
-    if out.exists() and not overwrite:
-        raise HsrInputError(f"{out}: output exists (use --overwrite to replace it)")
+def _atomic_dir(out: Path, overwrite: bool, inputs: list[Path]) -> Path:
+    """The temporary folder the data set ``out`` is written into. ``overwrite`` replaces (deletes) only a
+    data set of this command (a folder with ``manifest.json``) and none that holds an input."""
+    if out.exists():
+        if not overwrite:
+            raise HsrInputError(f"{out}: output exists (use --overwrite to replace it)")
+        if not (out / "manifest.json").is_file():
+            raise HsrInputError(f"{out}: is not a data set of 'hsr prepare' (no manifest.json); --overwrite "
+                                "replaces only those: choose a new folder")
+        root = out.resolve()
+        inside = next((p for p in inputs if p.exists() and p.resolve().is_relative_to(root)), None)
+        if inside is not None:
+            raise HsrInputError(f"{out}: holds the input {inside}; write the data set elsewhere")
     if not out.parent.is_dir():
         raise HsrInputError(f"{out.parent}: output folder does not exist")
     if not os.access(out.parent, os.W_OK | os.X_OK):
@@ -200,7 +210,7 @@ def prepare_dataset(
 
     opts.validate()
     bar = progress or (lambda it, **_: it)
-    tmp = _atomic_dir(out, overwrite)
+    tmp = _atomic_dir(out, overwrite, paths)
     with ExitStack() as stack:
         sources = _open_sources(paths, opts, stack, open_kw or {})
         plans = plan_split([(_scene_name(s.path), s.scene.meta.rows, s.scene.meta.cols) for s in sources],

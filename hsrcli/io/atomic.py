@@ -15,7 +15,7 @@ import re
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,11 +59,14 @@ def remove_stale(folder: Path) -> list[Path]:
     return removed
 
 
-def check_targets(targets: list[Path], overwrite: bool) -> None:
-    """Refuse outputs whose folder is missing/unwritable, or that exist without ``overwrite``.
+def check_targets(targets: list[Path], overwrite: bool, inputs: Iterable[Path] = ()) -> None:
+    """Refuse outputs whose folder is missing/unwritable, that exist without ``overwrite``, or that are
+    one of the command's ``inputs`` (files it reads; even with ``overwrite``: the input would be lost, or
+    replaced before it is read).
 
     Also removes what killed runs left in those folders (:func:`remove_stale`).
     """
+    existing = [f for f in inputs if f.is_file()]
     for t in targets:
         parent = t.parent
         if not parent.is_dir():
@@ -72,8 +75,12 @@ def check_targets(targets: list[Path], overwrite: bool) -> None:
             raise HsrInputError(f"{parent}: output folder is not writable")
         if t.is_dir():
             raise HsrInputError(f"{t}: is a folder, expected an output file name")
-        if t.exists() and not overwrite:
-            raise OutputExistsError(f"{t}: output exists (use --overwrite to replace it)")
+        if t.exists():
+            same = next((f for f in existing if t.samefile(f)), None)
+            if same is not None:
+                raise HsrInputError(f"{t}: is also an input ({same}); write the output elsewhere")
+            if not overwrite:
+                raise OutputExistsError(f"{t}: output exists (use --overwrite to replace it)")
     for parent in {t.parent for t in targets}:
         remove_stale(parent)
 
