@@ -202,6 +202,11 @@ def test_evaluate_and_plot_training(runner, dataset, tmp_path):
     assert res.exit_code == 0, res.output
     assert "| bicubic |" in res.stdout and "best.pt" in res.stdout and "PSNR" in res.stdout
     assert len(list(csv.DictReader((tmp_path / "t.csv").open()))) == 2
+    for extra, code, rows in [([], 2, 2), (["--overwrite"], 0, 1)]:  # replaced only with --overwrite
+        res = runner.invoke(app, ["evaluate", str(dataset), "-m", "bicubic", "--device", "cpu", "-q", "--csv",
+                                  str(tmp_path / "t.csv"), *extra])
+        assert res.exit_code == code, res.output
+        assert len(list(csv.DictReader((tmp_path / "t.csv").open()))) == rows
     out = tmp_path / "curves.png"
     res = runner.invoke(app, ["plot-training", str(run), "-o", str(out)])
     assert res.exit_code == 0 and out.read_bytes().startswith(b"\x89PNG")

@@ -151,6 +151,7 @@ def evaluate(
                                              "with hsr upscale's default output steps: spectral subspace "
                                              "'auto' and one LR back-projection pass, per image.")] = False,
     device: Device = "auto",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --csv file.")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Every model on the test split: PSNR, SSIM, SAM, ERGAS, RMSE, CC and seconds per image (Markdown)."""
@@ -158,10 +159,13 @@ def evaluate(
 
     from tqdm import tqdm
 
-    from hsrcli.io.atomic import atomic_path
+    from hsrcli.io.atomic import atomic_path, check_targets
     from hsrcli.runtime import resolve_device
     from hsrcli.train.evaluate import evaluate as run
     from hsrcli.train.evaluate import markdown_table
+
+    if csv_out is not None:
+        check_targets([csv_out], overwrite)  # fail before the (long) evaluation
 
 
     def bar(items, label):
@@ -169,7 +173,7 @@ def evaluate(
 
     rows = run(str(dataset), model, split.value, resolve_device(device), bar, as_upscale)
     if csv_out is not None:
-        with atomic_path(csv_out, overwrite=True) as tmp, open(tmp, "w", newline="") as f:
+        with atomic_path(csv_out, overwrite) as tmp, open(tmp, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
