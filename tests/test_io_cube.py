@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.io
 from rasterio.windows import Window
-from rasters import make_cube
+from rasters import make_cube, write_geotiff
 
 from hsrcli.io import HsrInputError, open_scene
 
@@ -83,3 +83,17 @@ def test_unknown_layout_is_refused(tmp_path):
     np.save(tmp_path / "c.npy", make_cube(3, 3, 3))
     with pytest.raises(HsrInputError, match="unknown --layout"):
         open_scene(tmp_path / "c.npy", layout="whc")
+
+
+@pytest.mark.parametrize("fmt", ["npy", "mat", "tif"])
+def test_complex_values_are_refused_whatever_the_format(tmp_path, fmt):
+    cube = (make_cube(4, 4, 3, "float32") + 1j).astype(np.complex64)
+    path = tmp_path / f"c.{fmt}"
+    if fmt == "npy":
+        np.save(path, cube)
+    elif fmt == "mat":
+        scipy.io.savemat(path, {"c": cube})
+    else:
+        write_geotiff(path, cube)
+    with pytest.raises(HsrInputError, match="holds complex.* values; hsr reads integer or floating-point"):
+        open_scene(path)

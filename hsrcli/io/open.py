@@ -95,7 +95,8 @@ def _open_file(path: str | Path, var: str | None, layout: str, wavelengths: str 
     elif fmt == "band-folder":
         from hsrcli.io.bandfolder import BandFolderScene
 
-        return BandFolderScene(p, wavelengths)
+        scene = BandFolderScene(p, wavelengths)
+        wavelengths = None  # the folder's reader applied them
     elif fmt == "mat":
         from hsrcli.io.cube import open_mat
 
@@ -107,6 +108,10 @@ def _open_file(path: str | Path, var: str | None, layout: str, wavelengths: str 
     if var is not None and fmt != "mat":
         scene.close()
         raise HsrInputError(f"{p}: --var only applies to .mat files")
+    if scene.meta.dtype.kind not in "iuf":  # complex radar products, booleans, records...
+        scene.close()
+        raise HsrInputError(f"{p}: holds {scene.meta.dtype} values; hsr reads integer or floating-point "
+                            "pixel values (for complex data, write its magnitude first)")
     if wavelengths:
         try:
             scene.meta.wavelengths = parse_wavelength_spec(wavelengths, scene.meta.bands)
