@@ -31,7 +31,7 @@ whole tile): tiles compute that much more of the output than they keep (:meth:`B
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -167,15 +167,20 @@ class BackProjection:
             detail = y.float() - bicubic_base(x.float(), self.scale)
         return torch.cat([out for _, _, out in self.apply([(0, x.shape[1], detail)], x, (0, 0, 0, 0))], 1)
 
-    def lr_input(self, x: torch.Tensor, inner: Crop) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x, K(x))`` float32 on the window of ``x`` ``(N, B, h, w)`` less ``inner`` (``K(x)`` from the
-        whole of ``x``: exact up to its border)."""
-        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-            x = x.float()
-            return trim(x, inner, 1), trim(reduce_expanded(x, self.scale, self.sigma, self.kernel), inner, 1)
+    def lr_input(self, x: torch.Tensor, inner: Crop) -> Callable[[int, int], tuple[torch.Tensor, torch.Tensor]]:
+        """For bands ``b0:b1``, ``(x, K(x))`` float32 ``(N, b1 − b0, …)`` on the window of ``x`` ``(N, B, h, w)``
+        less ``inner`` (``K(x)`` from the whole of ``x``: exact up to its border). Computed when a band
+        range asks for it: ``K`` of a tile's every band is never held at once (hundreds of bands)."""
+
+        def bands(b0: int, b1: int) -> tuple[torch.Tensor, torch.Tensor]:
+            with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+                xb = x[:, b0:b1].float()
+                return trim(xb, inner, 1), trim(reduce_expanded(xb, self.scale, self.sigma, self.kernel), inner, 1)
+
+        return bands
 
     def corrected(self, lr: tuple[torch.Tensor, torch.Tensor], shrunk: torch.Tensor, more: Crop) -> torch.Tensor:
-        """``↑(x + R)`` less ``s·more`` HR px on each side (``(N, b, H, W)``, contiguous), for the bands of
+        """``↑(x + R)`` less ``s·more`` HR px on each side (``(N, b, H, W)``, contiguous), for a band range's
         :meth:`lr_input` ``lr = (x, K(x))`` and ``shrunk = ↓(D)`` of the same shape: what the output
         adds ``D`` to, ``R`` the residual after the passes (``R ← R + x − K(x + R) − ↓(D)`` from 0)."""
         x, kx = lr
@@ -198,9 +203,9 @@ class BackProjection:
         :meth:`~hsrcli.infer.subspace.DetailProjection.project` does the same on its coefficients.)"""
         s = self.scale
         inner, more = self.margins(crop)
-        x, kx = self.lr_input(x, inner)
+        lr = self.lr_input(x, inner)
         for b0, b1, d in pieces:
             with torch.no_grad(), torch.autocast(d.device.type, enabled=False):
-                y = self.corrected((x[:, b0:b1], kx[:, b0:b1]), self.shrink(d), more)
+                y = self.corrected(lr(b0, b1), self.shrink(d), more)
                 yield b0, b1, y.add_(trim(d, more, s))
             d = y = None

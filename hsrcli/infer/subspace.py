@@ -217,11 +217,12 @@ class DetailProjection:
             if back is None:
                 y = bicubic_base(x[:, b0:b1].float(), self.scale, crop)  # (N, b1 − b0, H, W), contiguous
             else:
-                low = torch.matmul(self.synthesis[b0:b1], shrunk).view(n, b1 - b0, *lr[0].shape[-2:])  # ↓(D⁻¹U c)
+                x_lr = lr(b0, b1)
+                low = torch.matmul(self.synthesis[b0:b1], shrunk).view(n, b1 - b0, *x_lr[0].shape[-2:])  # ↓(D⁻¹U c)
                 for b in range(b0, b1):
                     if b in dead_low:
                         low[:, b - b0] += dead_low[b]
-                y = back.corrected((lr[0][:, b0:b1], lr[1][:, b0:b1]), low, more)
+                y = back.corrected(x_lr, low, more)
             for i in range(n):
                 y[i].view(b1 - b0, -1).addmm_(self.synthesis[b0:b1], coef[i])
             for b in range(b0, b1):
