@@ -58,6 +58,9 @@ def test_cascade_halos_crop_the_intermediate_to_what_later_stages_reach():
         got = torch.cat([y for _, _, y in lean.forward_bands(x, crop)], 1)
     # the x2 stage's input: the kept 16 LR px + what it reaches, in intermediate px
     assert seen[n] == 2 * 16 + 2 * 2 * 2 < seen[0]  # halo 3 intermediate px: 2 LR px each side
+    # the planner is told the sides the stages run on (tiles size for them: larger LR tiles fit)
+    assert (lean.work_side(40, 12), exact.work_side(40, 12), lean.work_side(40)) == (seen[n], seen[0], 2 * 40)
+    assert lean.bands_held(64, 40, 12) < exact.bands_held(64, 40, 12) < lean.bands_held(64, 40)
     assert got.shape == want.shape
     assert (got - want).abs().max() < 0.05 * want.abs().max()  # close (random weights), not exact
     with pytest.raises(ValueError, match="one halo per stage"):

@@ -103,12 +103,12 @@ class GoodBands(SRModel):
     def fit_tile(self, tile: int) -> None:
         self.model.fit_tile(tile)
 
-    def work_side(self, tile: int) -> int:
-        return self.model.work_side(tile)
+    def work_side(self, tile: int, crop: int = 0) -> int:
+        return self.model.work_side(tile, crop)
 
-    def bands_held(self, bands: int, tile: int | None = None) -> int:
+    def bands_held(self, bands: int, tile: int | None = None, crop: int = 0) -> int:
         """The model's, over the good bands, plus the bad ones a piece may carry."""
-        return self.model.bands_held(len(self.good), tile) + bands - len(self.good)
+        return self.model.bands_held(len(self.good), tile, crop) + bands - len(self.good)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape

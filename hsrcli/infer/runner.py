@@ -280,14 +280,16 @@ def plan_grid(model: SRModel, resolved: ResolvedModel, meta: SceneMeta, refine: 
     # --refine, so that they see the same padded scene as whole-image inference), else the margin.
     pad = border_pad(effective, margin)
     if opts.tile is None:
+        crop = 0 if refine is not None else min(pad, margin)  # the least a tile leaves out (TileGrid.crop)
+
         def held(side: int) -> int:  # output bands held at once with tiles of this side
             if refine is not None:  # (where FineSR is declined, the projection's k < B values fit within)
                 return 2 * meta.bands
-            return model.bands_held(meta.bands, side) + coefficients
+            return model.bands_held(meta.bands, side, crop) + coefficients
 
         budget = TILE_PROJECTED_VALUES if coefficients and refine is None else TILE_HR_VALUES
         rows, cols = auto_tile(held, resolved.scale, overlap, meta.rows, meta.cols, pad, opts.device.type, budget,
-                               model.work_side)
+                               lambda side: model.work_side(side, crop))
     else:
         rows = cols = max(opts.tile, overlap + 16)
     if refine is not None:  # FineSR halves the tile

@@ -10,8 +10,8 @@ name or poking attributes:
 * :meth:`SRModel.fit_tile` — adjust memory knobs to the LR tile about to be run
   (results must not change).
 * :meth:`SRModel.work_side` — the side of the largest image a part of the model runs on for a
-  given LR tile (the tile's own, but a cascade's later stages run on upscaled tiles): the model's
-  working set grows with its square.
+  given LR tile (the tile's own, but a cascade's later stages run on upscaled tiles, less what the
+  caller discards of the tile, ``crop``): the model's working set grows with its square.
 * :meth:`SRModel.forward_bands` — the output in consecutive band ranges as they are
   finished, so that a caller can store each range and free it (a band-agnostic model
   never holds a whole tile's output); :attr:`SRModel.bands_held` says how many output
@@ -46,14 +46,16 @@ class SRModel(nn.Module):
     def fit_tile(self, tile: int) -> None:
         """Prepare for LR tiles of ``tile × tile`` pixels (default: nothing to adjust)."""
 
-    def work_side(self, tile: int) -> int:
-        """Side (px) of the largest input a part of the model runs on for LR tiles of side ``tile``
-        (default: ``tile``; :class:`~hsrcli.models.compose.Cascade`: its last stage's, upscaled)."""
+    def work_side(self, tile: int, crop: int = 0) -> int:
+        """Side (px) of the largest input a part of the model runs on for LR tiles of side ``tile`` of which
+        :meth:`forward_bands` is asked to leave out at least ``crop`` LR px on every side (default:
+        ``tile``; :class:`~hsrcli.models.compose.Cascade`: its later stages', upscaled, cropped)."""
         return tile
 
-    def bands_held(self, bands: int, tile: int | None = None) -> int:
-        """Output bands :meth:`forward_bands` holds at once for a ``bands``-band input, after
-        :meth:`fit_tile` (``tile``) or as configured now (None); default: all."""
+    def bands_held(self, bands: int, tile: int | None = None, crop: int = 0) -> int:
+        """Output bands (counted in the tile's output pixels) :meth:`forward_bands` holds at once for a
+        ``bands``-band input, after :meth:`fit_tile` (``tile``) or as configured now (None), ``crop`` as in
+        :meth:`work_side`; default: all."""
         return bands
 
     def forward_bands(self, x: torch.Tensor, crop: Crop | None = None, detail: bool = False

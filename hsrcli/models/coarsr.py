@@ -255,7 +255,7 @@ class CoarSR(SRModel):
             y, state = self.forward_span(x, start, stop, state, crop, detail)
             yield start, stop, y
 
-    def bands_held(self, bands: int, tile: int | None = None) -> int:
+    def bands_held(self, bands: int, tile: int | None = None, crop: int = 0) -> int:
         """One span of :meth:`forward_bands` (after :meth:`fit_tile` for ``tile``: at most 2 bands on the CPU)."""
         return min(bands, self._chunk(tile))
 

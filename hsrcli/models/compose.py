@@ -85,15 +85,35 @@ class Cascade(SRModel):
         for m, z in zip(self.stages, self._zooms()):
             m.fit_tile(tile * z)
 
-    def work_side(self, tile: int) -> int:
-        """The last stage's working side: its input is the tile upscaled by the earlier stages."""
-        return max(m.work_side(tile * z) for m, z in zip(self.stages, self._zooms()))
+    def _reach(self, k: int) -> int | None:
+        """How far the stages after ``k`` reach, in stage ``k``'s input pixels (its own radius counted as 0)."""
+        return cascade_radius([0, *self.halos[k + 1:]], self.scales[k:])
 
-    def bands_held(self, bands: int, tile: int | None = None) -> int:
-        """The intermediate images (all bands, counted in output pixels) plus the last stage's pieces."""
-        zooms = self._zooms()
-        held = sum(-(-bands * z * z // (self.scale * self.scale)) for z in zooms[1:])
-        return held + self.stages[-1].bands_held(bands, None if tile is None else tile * zooms[-1])
+    def _sides(self, tile: int, crop: int) -> list[int]:
+        """Side of every stage's input (its own px) for LR tiles of side ``tile`` cropped by ``crop`` LR px
+        on every side: the earlier stages' outputs are cut down to what the later stages reach, as
+        :meth:`forward_bands` does."""
+        sides, left = [tile], crop
+        for k, s in enumerate(self.scales[:-1]):
+            reach = self._reach(k)
+            c = 0 if reach is None else max(0, left - reach)
+            sides.append((sides[-1] - 2 * c) * s)
+            left = (left - c) * s
+        return sides
+
+    def work_side(self, tile: int, crop: int = 0) -> int:
+        """The largest stage's working side: a later stage's input is the tile upscaled by the earlier
+        stages, less what it need not reach of the cropped margins."""
+        return max(m.work_side(side) for m, side in zip(self.stages, self._sides(tile, crop)))
+
+    def bands_held(self, bands: int, tile: int | None = None, crop: int = 0) -> int:
+        """The intermediate images (all bands) plus the last stage's pieces, counted in the tile's output
+        pixels (of which a cropped stage computes fewer)."""
+        sides = self._sides(tile, crop) if tile is not None else self._zooms()
+        out = self.scale * (tile or 1)
+        last = self.stages[-1].bands_held(bands, None if tile is None else sides[-1])
+        images = [(bands, side) for side in sides[1:]] + [(last, sides[-1] * self.scales[-1])]
+        return sum(-(-b * side * side // (out * out)) for b, side in images)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for m in self.stages:
@@ -106,8 +126,7 @@ class Cascade(SRModel):
         later stages reach; the last stage streams its pieces. ``detail``: less the bicubic ×S of ``x``."""
         x0, left = x, list(crop or (0, 0, 0, 0))  # ``left``: still to crop, in the current input's pixels
         for k, (m, s) in enumerate(zip(self.stages[:-1], self.scales)):
-            # what the later stages reach, in this stage's input pixels (its own radius counted as 0)
-            reach = cascade_radius([0, *self.halos[k + 1:]], self.scales[k:])
+            reach = self._reach(k)
             c = (0, 0, 0, 0) if reach is None else tuple(max(0, v - reach) for v in left)
             x = _gather(m.forward_bands(x, c if any(c) else None), x.shape[1])
             left = [(v - cv) * s for v, cv in zip(left, c)]
@@ -130,12 +149,12 @@ class Average(SRModel):
         for m in self.members:
             m.fit_tile(tile)
 
-    def work_side(self, tile: int) -> int:
-        return max(m.work_side(tile) for m in self.members)
+    def work_side(self, tile: int, crop: int = 0) -> int:
+        return max(m.work_side(tile, crop) for m in self.members)
 
-    def bands_held(self, bands: int, tile: int | None = None) -> int:
+    def bands_held(self, bands: int, tile: int | None = None, crop: int = 0) -> int:
         """The running sum (all bands) plus the largest member's pieces."""
-        return bands + max(m.bands_held(bands, tile) for m in self.members)
+        return bands + max(m.bands_held(bands, tile, crop) for m in self.members)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.members[0](x).clone()

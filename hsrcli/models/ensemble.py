@@ -57,12 +57,12 @@ class SelfEnsemble(SRModel):
     def fit_tile(self, tile: int) -> None:
         self.model.fit_tile(tile)
 
-    def work_side(self, tile: int) -> int:
-        return self.model.work_side(tile)
+    def work_side(self, tile: int, crop: int = 0) -> int:
+        return self.model.work_side(tile, crop)
 
-    def bands_held(self, bands: int, tile: int | None = None) -> int:
+    def bands_held(self, bands: int, tile: int | None = None, crop: int = 0) -> int:
         """The model's, once per transform: their pieces are computed side by side."""
-        return self.n * self.model.bands_held(bands, tile)
+        return self.n * self.model.bands_held(bands, tile, crop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = None

@@ -84,7 +84,7 @@ class GroupedLKCA(SRModel):
             return self.group_batch or 4
         return max(1, GROUP_PIXELS // (tile * tile))
 
-    def bands_held(self, bands: int, tile: int | None = None) -> int:
+    def bands_held(self, bands: int, tile: int | None = None, crop: int = 0) -> int:
         """At most the bands of one chunk of groups plus the overlap carried to the next chunk."""
         return min(bands, (self.group_bands - self.overlap) * self._chunk(tile) + self.group_bands)
 
