@@ -168,8 +168,8 @@ def check_compatible(ckpt: Checkpoint, bands: int, scale: int, source: str = "th
     """Refuse a checkpoint whose scale differs from the data's, a band-specific one whose band count
     differs, and a band-agnostic one that needs more bands than the data has.
 
-    ``prepared``: the data is a prepared data set, whose scale is fixed (the advice then names
-    ``hsr prepare -s`` rather than the ``-s`` option of the command that reads scenes).
+    ``prepared``: the data is a prepared data set, whose scale and bands are fixed (the advice then
+    names ``hsr prepare -s`` / ``--bands`` rather than the options of a command that reads scenes).
     """
     from hsrcli.models import spec
 
@@ -187,7 +187,12 @@ def check_compatible(ckpt: Checkpoint, bands: int, scale: int, source: str = "th
     if not ms.band_agnostic and m.bands != bands:
         wl = ckpt.meta.get("wavelengths_nm")
         span = f" ({min(wl):g}-{max(wl):g} nm)" if wl is not None and len(wl) == m.bands else ""
-        select = f"select {m.bands} bands{span} with --bands (e.g. --bands {min(wl):g}-{max(wl):g}nm), " if span \
+        example = f"--bands {min(wl):g}-{max(wl):g}nm" if span else "--bands"
+        if prepared:
+            raise HsrInputError(f"the {m.name} model expects {m.bands} bands{span} but {source} has {bands}; "
+                                f"prepare a data set of those bands ('hsr prepare {example}') or use the "
+                                "band-agnostic 'lkca-g'")
+        select = f"select {m.bands} bands{span} with --bands (e.g. {example}), " if span \
             else f"select {m.bands} bands with --bands, "
         raise HsrInputError(f"the {m.name} model expects {m.bands} bands{span} but {source} has {bands}; {select}"
                             "use the band-agnostic 'lkca-g' or train a model for this sensor with 'hsr train'")

@@ -14,9 +14,10 @@ import pytest
 import torch
 from rasters import ROOT
 
-from hsrcli.checkpoint import read_checkpoint
+from hsrcli.checkpoint import make_checkpoint, read_checkpoint, save_checkpoint
 from hsrcli.cli import app
 from hsrcli.errors import HsrInputError
+from hsrcli.models import build
 from hsrcli.train.schedule import kd_weight
 
 TINY = ["--model-arg", "channels=6", "--model-arg", "blocks=1"]
@@ -181,12 +182,17 @@ def test_init_from_fine_tunes_a_checkpoint_and_refuses_another_model(runner, dat
     fresh_weights = read_checkpoint(fresh / "best.pt").state_dict.items()
     assert any(not torch.allclose(w, start[n], atol=1e-6) for n, w in fresh_weights)
     assert read_checkpoint(tuned / "best.pt").config["init_from"] == str(base / "best.pt")
+    other = save_checkpoint(make_checkpoint(build("lkca", 7, 2, channels=6, blocks=1), "lkca", 7, 2,
+                                            {"channels": 6, "blocks": 1}, {"wavelengths_nm": [400.0 + 50 * k for k in range(7)]}),
+                            tmp_path / "seven.pt")
     for extra, init, msg in [
             (["-m", "lkca-g"], str(base / "best.pt"), "holds a 'lkca' model, not 'lkca-g'"),
             (["-m", "lkca", "--model-arg", "channels=6"], str(base / "best.pt"),
              "train with --model-arg channels=6 --model-arg blocks=1"),
             (["-m", "lkca-g"], "lkca-g_x4", ("not x2 as the data set; prepare a x4 data set ('hsr prepare -s 4') "
-                                                         "or use a x2 model"))]:
+                                                         "or use a x2 model")),
+            (["-m", "lkca", *TINY], str(other), ("expects 7 bands (400-700 nm) but the data set has 6; prepare a data "
+                                                "set of those bands ('hsr prepare --bands 400-700nm')"))]:
         out = tmp_path / "refused"
         res = runner.invoke(app, ["train", str(dataset), *extra, "-o", str(out), "--init-from", init,
                                   "--device", "cpu", "-q"])

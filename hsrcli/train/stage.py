@@ -48,7 +48,7 @@ class FirstStage:
         if total % m.scale or total == m.scale:
             raise HsrInputError(f"--after {spec}: upscales x{m.scale}; the data set's x{total} must be a "
                                 f"larger multiple of it (the trained stage does the rest)")
-        check_compatible(ckpt, bands, m.scale, "the data set")
+        check_compatible(ckpt, bands, m.scale, "the data set", prepared=True)
         self.spec, self.name, self.scale, self.rest = spec, m.name, m.scale, total // m.scale
         self.model: nn.Module = model_from_checkpoint(ckpt).to(device).eval()
         for p in self.model.parameters():
