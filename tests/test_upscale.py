@@ -854,3 +854,32 @@ def test_a_full_disk_stops_before_any_work_with_one_line_and_nothing_left(runner
     with pytest.raises(OSError, match="No space"):
         DiskAccumulator(64, 64, 8, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_ground_control_points_are_carried_rescaled_and_a_crop_shifts_them(runner, tmp_path):
+    """A scene georeferenced by GCPs (no geotransform): the GeoTIFF and COG outputs keep them, at s × their
+    pixel coordinates, with their CRS; an ENVI output cannot hold them and says so."""
+    from rasterio.control import GroundControlPoint
+    from rasterio.crs import CRS
+
+    from hsrcli.io.view import CroppedScene
+
+    src = tmp_path / "gcp.tif"
+    points = [GroundControlPoint(row=r, col=c, x=500000 + 30 * c, y=4000000 - 30 * r, z=5.0)
+              for r, c in [(0, 0), (0, 12), (10, 0), (10.5, 12.25)]]
+    with rasterio.open(src, "w", driver="GTiff", height=10, width=12, count=3, dtype="float32") as dst:
+        dst.write(make_cube(10, 12, 3, "float32").transpose(2, 0, 1))
+        dst.gcps = (points, CRS.from_epsg(UTM_EPSG))
+    for fmt in ("gtiff", "cog"):
+        out = tmp_path / f"{fmt}.tif"
+        _up(runner, src, "-s", "2", "-m", "bicubic", "-o", out, "--format", fmt)
+        with rasterio.open(out) as ds:
+            got, crs = ds.gcps
+            assert ds.transform.is_identity and crs.to_epsg() == UTM_EPSG
+            assert [(p.row, p.col, p.x, p.y, p.z) for p in got] == [(2 * p.row, 2 * p.col, p.x, p.y, p.z)
+                                                                    for p in points]
+    info = json.loads(runner.invoke(app, ["info", str(src), "--json"]).stdout)
+    assert info["gcps"][3] == [10.5, 12.25, 500000 + 30 * 12.25, 4000000 - 30 * 10.5, 5.0]
+    assert CroppedScene(open_scene(src), 2, 3, 10, 12).meta.gcps[0][:2] == (-2, -3)
+    res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-m", "bicubic", "-o", str(tmp_path / "e.hdr"), "-q"])
+    assert res.exit_code == 0 and "4 ground control points are not written to ENVI outputs" in res.stderr

@@ -33,6 +33,8 @@ def _human(path: str, d: dict, crs_label: str | None) -> str:
         c, _, _, f, _, _ = d["transform"]
         lines.append(("Pixel size", f"{d['pixel_size'][0]:g} × {d['pixel_size'][1]:g} (map units)"))
         lines.append(("Upper left", f"{c:.6f}, {f:.6f}"))
+    elif d["gcps"]:
+        lines.append(("Georeference", f"{len(d['gcps'])} ground control points"))
     else:
         lines.append(("Georeference", "none"))
     lines.append(("Nodata", "none" if d["nodata"] is None else f"{d['nodata']:g}"))

@@ -173,9 +173,12 @@ def upscale(
         for done in rounds:
             for i, (stats, name) in done:
                 results.append(stats)
-                path = plans[i][0]
+                path, _, f, meta = plans[i]
                 if info.is_main and "refine" in stats and not stats["refine"]["applied"]:
                     typer.echo(f"hsr: warning: {path}: --refine {stats['refine']['reason']}", err=True)
+                if info.is_main and meta.gcps and meta.transform is None and f == "envi":
+                    typer.echo(f"hsr: warning: {path}: its {len(meta.gcps)} ground control points are not written "
+                               "to ENVI outputs; write a GeoTIFF (-o NAME.tif) to keep them", err=True)
                 if show and not share_tiles and i % info.world_size != 0 and model is None:  # said by another rank
                     typer.echo(f"{path}: used model {name}", err=True)
                 if show:

@@ -2,7 +2,8 @@
 
 Metadata read:
 
-* CRS, affine transform, nodata, band descriptions (→ band names);
+* CRS, affine transform (or ground control points, with their CRS), nodata, band descriptions
+  (→ band names);
 * wavelengths per band from GDAL's ``wavelength`` / ``wavelength_units`` band items
   (what GDAL's ENVI driver and this project's writer set), or from the ``IMAGERY``
   domain's ``CENTRAL_WAVELENGTH_UM`` (GDAL ≥ 3.10); FWHM likewise (``fwhm`` /
@@ -133,6 +134,7 @@ def meta_from_dataset(ds, fmt: str = "gtiff") -> SceneMeta:
     tags = _lower(ds.tags())
     names = list(ds.descriptions)
     georeferenced = ds.crs is not None or not ds.transform.is_identity
+    points, gcp_crs = ds.gcps if not georeferenced else ([], None)
     rsf = tags.get("reflectance_scale_factor")
     history = [h for h in tags.get("history", "").split("\n") if h]
     return SceneMeta(
@@ -147,8 +149,9 @@ def meta_from_dataset(ds, fmt: str = "gtiff") -> SceneMeta:
         wavelength_units=wl_units,
         band_names=None if all(n is None for n in names) else [n or f"Band {i + 1}" for i, n in enumerate(names)],
         bbl=bbl,
-        crs=ds.crs.to_wkt() if ds.crs else None,
+        crs=ds.crs.to_wkt() if ds.crs else (gcp_crs.to_wkt() if points and gcp_crs else None),
         transform=ds.transform if georeferenced else None,
+        gcps=[(p.row, p.col, p.x, p.y, p.z or 0.0) for p in points] or None,
         nodata=None if ds.nodata is None else float(ds.nodata),
         scale_factor=None if rsf is None else float(rsf),
         description=tags.get("description"),

@@ -85,6 +85,8 @@ class GeoTiffWriter(SceneWriter):
         }
         if meta.transform is None:
             profile.pop("transform")
+        if meta.gcps and meta.transform is None:  # the CRS is the points' (set with them below)
+            profile.pop("crs")
         self.block_shape = (profile["blockysize"], profile["blockxsize"])
         self._threads = compression_threads(self.block_shape[0] * self.block_shape[1] * meta.bands
                                             * meta.dtype.itemsize)
@@ -95,10 +97,19 @@ class GeoTiffWriter(SceneWriter):
             with gdal_env(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 self._ds = rasterio.open(self._tmp, "w", **profile)
+                if meta.gcps and meta.transform is None:
+                    self._write_gcps(meta)
             self._write_tags(out_meta)
         except BaseException:  # SIGTERM (SystemExit) and Ctrl-C too: no temporary file stays behind
             self.abort()
             raise
+
+    def _write_gcps(self, meta: SceneMeta) -> None:
+        from rasterio.control import GroundControlPoint
+        from rasterio.crs import CRS
+
+        points = [GroundControlPoint(row=r, col=c, x=x, y=y, z=z) for r, c, x, y, z in meta.gcps]
+        self._ds.gcps = (points, CRS.from_wkt(meta.crs) if meta.crs else None)
 
     def _write_tags(self, meta: SceneMeta) -> None:
         ds = self._ds

@@ -38,8 +38,12 @@ class SceneMeta:
             :attr:`wavelengths` is always nm).
         band_names: one name per band, or ``None``.
         bbl: bad-band list, ``1`` = good band, ``0`` = bad band, or ``None``.
-        crs: coordinate reference system as WKT, or ``None``.
-        transform: affine pixel-to-map transform, or ``None`` if not georeferenced.
+        crs: coordinate reference system as WKT, or ``None`` (that of :attr:`gcps` when the scene is
+            georeferenced by ground control points).
+        transform: affine pixel-to-map transform, or ``None`` if not georeferenced (or by GCPs).
+        gcps: ground control points ``(row, col, x, y, z)``, ``row``/``col`` in pixels from the scene's
+            upper-left corner (GDAL's convention: 0.5 is the first pixel's centre), ``x, y, z`` in
+            :attr:`crs`; or ``None``. Only where there is no :attr:`transform`.
         nodata: value marking missing pixels, or ``None``.
         scale_factor: ENVI ``reflectance scale factor`` (physical = stored / factor),
             or ``None``.
@@ -66,6 +70,7 @@ class SceneMeta:
     bbl: np.ndarray | None = None
     crs: str | None = None
     transform: Affine | None = None
+    gcps: list[tuple[float, float, float, float, float]] | None = None
     nodata: float | None = None
     scale_factor: float | None = None
     map_info: list[str] | None = None
@@ -107,6 +112,7 @@ class SceneMeta:
             "source_info": dict(self.source_info),
             "map_info": None if self.map_info is None else list(self.map_info),
             "band_names": None if self.band_names is None else list(self.band_names),
+            "gcps": None if self.gcps is None else list(self.gcps),
         }
         base.update(changes)
         return dataclasses.replace(self, **base)
@@ -116,7 +122,8 @@ class SceneMeta:
 
         Rows and columns are multiplied by ``scale``; the geotransform's pixel size is
         divided by ``scale`` while the upper-left corner stays put; ENVI ``map info``
-        gets the same treatment (pixel size / s, tie-point pixel rescaled). Spectral
+        gets the same treatment (pixel size / s, tie-point pixel rescaled), ground control
+        points keep their map coordinates at ``scale`` × their pixel coordinates. Spectral
         metadata is unchanged.
         """
         rows = round(self.rows * scale)
@@ -128,6 +135,7 @@ class SceneMeta:
             cols=cols,
             transform=None if self.transform is None else transform_for_scale(self.transform, scale),
             map_info=None if self.map_info is None else rescale_map_info(self.map_info, scale),
+            gcps=None if self.gcps is None else [(r * scale, c * scale, *xyz) for r, c, *xyz in self.gcps],
         )
 
     def select_bands(self, bands: Sequence[int]) -> SceneMeta:
@@ -192,6 +200,7 @@ class SceneMeta:
             "crs": self.crs,
             "transform": None if t is None else [t.c, t.a, t.b, t.f, t.d, t.e],
             "pixel_size": None if t is None else [abs(t.a), abs(t.e)],
+            "gcps": None if self.gcps is None else [list(p) for p in self.gcps],
             "nodata": self.nodata,
             "scale_factor": self.scale_factor,
             "map_info": self.map_info,

@@ -21,7 +21,8 @@ class CroppedScene(Scene):
         if not (0 <= r0 < r1 <= m.rows and 0 <= c0 < c1 <= m.cols):
             raise HsrInputError(f"crop {r0},{c0},{r1},{c1} is outside the {m.rows} x {m.cols} scene {base.path}")
         transform = None if m.transform is None else m.transform * Affine.translation(c0, r0)
-        meta = m.replace(rows=r1 - r0, cols=c1 - c0, transform=transform,
+        gcps = None if m.gcps is None else [(r - r0, c - c0, *xyz) for r, c, *xyz in m.gcps]
+        meta = m.replace(rows=r1 - r0, cols=c1 - c0, transform=transform, gcps=gcps,
                          map_info=None if (r0, c0) != (0, 0) else m.map_info)
         self.base, self.offset = base, (r0, c0)
         self.block_shape = base.block_shape
