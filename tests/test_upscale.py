@@ -883,3 +883,19 @@ def test_ground_control_points_are_carried_rescaled_and_a_crop_shifts_them(runne
     assert CroppedScene(open_scene(src), 2, 3, 10, 12).meta.gcps[0][:2] == (-2, -3)
     res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-m", "bicubic", "-o", str(tmp_path / "e.hdr"), "-q"])
     assert res.exit_code == 0 and "4 ground control points are not written to ENVI outputs" in res.stderr
+
+
+def test_an_rpc_georeference_is_named_by_info_and_its_loss_warned_about(runner, tmp_path):
+    from rasterio.rpc import RPC
+
+    src = tmp_path / "rpc.tif"
+    unit = [1.0] + [0.0] * 19
+    rpc = RPC(height_off=100, height_scale=500, lat_off=40, lat_scale=0.1, long_off=15, long_scale=0.1,
+              line_off=5, line_scale=5, samp_off=6, samp_scale=6, line_den_coeff=unit, samp_den_coeff=unit,
+              line_num_coeff=[0, 0, -1.0] + [0.0] * 17, samp_num_coeff=[0, 1.0] + [0.0] * 18)
+    with rasterio.open(src, "w", driver="GTiff", height=10, width=12, count=3, dtype="float32") as dst:
+        dst.write(make_cube(10, 12, 3, "float32").transpose(2, 0, 1))
+        dst.rpcs = rpc
+    assert "rpc georeference" in json.loads(runner.invoke(app, ["info", str(src), "--json"]).stdout)["source_info"]
+    res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-m", "bicubic", "-q"])
+    assert res.exit_code == 0 and "its RPC georeference is not carried to the output" in res.stderr

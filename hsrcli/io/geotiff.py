@@ -121,6 +121,10 @@ def _band_values(ds, key: str, imagery_key: str) -> tuple[np.ndarray | None, str
     return np.asarray(vals), units
 
 
+#: :attr:`SceneMeta.source_info` key of a scene georeferenced by RPCs, which outputs do not carry.
+RPC_INFO = "rpc georeference"
+
+
 def meta_from_dataset(ds, fmt: str = "gtiff") -> SceneMeta:
     """:class:`SceneMeta` of an open rasterio dataset."""
     if len(set(ds.dtypes)) != 1:
@@ -156,6 +160,8 @@ def meta_from_dataset(ds, fmt: str = "gtiff") -> SceneMeta:
         scale_factor=None if rsf is None else float(rsf),
         description=tags.get("description"),
         history=history,
+        source_info={RPC_INFO: "present (rational polynomial coefficients; not carried to outputs)"}
+        if getattr(ds, "rpcs", None) else {},
     )
 
 
