@@ -167,7 +167,6 @@ def evaluate(
     if csv_out is not None:
         check_targets([csv_out], overwrite)  # fail before the (long) evaluation
 
-
     def bar(items, label):
         return tqdm(items, desc=label, unit="image", disable=quiet, leave=False)
 
