@@ -83,9 +83,10 @@ class GeoTiffWriter(SceneWriter):
             "predictor": 2 if integer else 3,
             "bigtiff": "IF_SAFER",
         }
+        by_gcps = bool(meta.gcps) and meta.transform is None  # georeferenced by ground control points
         if meta.transform is None:
             profile.pop("transform")
-        if meta.gcps and meta.transform is None:  # the CRS is the points' (set with them below)
+        if by_gcps:  # the CRS is the points' (set with them below)
             profile.pop("crs")
         self.block_shape = (profile["blockysize"], profile["blockxsize"])
         self._threads = compression_threads(self.block_shape[0] * self.block_shape[1] * meta.bands
@@ -97,7 +98,7 @@ class GeoTiffWriter(SceneWriter):
             with gdal_env(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
                 self._ds = rasterio.open(self._tmp, "w", **profile)
-                if meta.gcps and meta.transform is None:
+                if by_gcps:
                     self._write_gcps(meta)
             self._write_tags(out_meta)
         except BaseException:  # SIGTERM (SystemExit) and Ctrl-C too: no temporary file stays behind
