@@ -35,3 +35,21 @@ def retain_freed_memory(limit: int = RETAIN_FREED_BYTES) -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, limit)) and bool(mallopt(_M_TRIM_THRESHOLD, limit))
+
+
+def release_freed_memory() -> bool:
+    """Hand the heap's free pages back to the system (glibc ``malloc_trim(0)``); True if any were.
+
+    For a phase boundary after which the working set changes shape (the stages of a cascade,
+    :mod:`hsrcli.infer.staged`): blocks :func:`retain_freed_memory` kept for one stage's tiles would
+    otherwise stay beside the next stage's, which reuses them only in part. A no-op returning False
+    without glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return bool(trim(0))

@@ -66,6 +66,25 @@ def test_a_block_cast_early_finishes_as_a_float_block(tmp_path, dtype, nodata):
     np.testing.assert_array_equal(fin.planes(early.numpy(), 0, 0, 0), late)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+def test_a_flat_band_holds_its_value_exactly_where_not_missing(tmp_path, dtype):
+    """``constants``: the flat bands' one value, not the rounding of their upsampling, in float and in
+    early-cast integer blocks, in any band range; missing pixels stay missing."""
+    import torch
+
+    lr = np.full((3, 4, 3), 0.75, np.float32)
+    lr[..., 0] = np.arange(12).reshape(3, 4)
+    lr[2, 3, 1] = np.nan
+    scene = open_scene(write_raw_envi(tmp_path, lr))
+    hr = np.full((3, 6, 8), 0.7499999, np.float32)
+    fin = Finisher(scene, 2, np.dtype(dtype), -1.0, constants={1: 0.75, 2: 2.5})
+    out = fin.planes(fin.cast_early(torch.from_numpy(hr.copy())).numpy(), 0, 0, 0)
+    want = {"float32": (0.75, 2.5, 0.7499999), "int16": (1, 2, 1)}[dtype]  # 2.5 rounds half to even
+    assert np.all(out[1, :4] == want[0]) and np.all(out[1, 4:, :6] == want[0]) and np.all(out[1, 4:, 6:] == -1)
+    assert np.all(out[2] == want[1]) and np.all(out[0] == np.asarray(want[2], dtype))  # band 0 is not flat
+    np.testing.assert_array_equal(fin.planes(hr[2:].copy(), 0, 0, 2)[0], out[2])  # a band range, not cast early
+
+
 def test_a_complete_scene_is_not_read_back(tmp_path, monkeypatch):
     """``complete`` (statistics counted every pixel valid): no LR window is read for the mask, and
     the output is what the mask pass gives on such a scene."""

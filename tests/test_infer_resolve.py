@@ -85,8 +85,10 @@ def test_upscale_with_a_cascade_tiles_exactly_and_says_what_ran(runner, tmp_path
         assert res.exit_code == 0, res.output
         return json.loads(res.stdout[res.stdout.index("{"):])
 
-    one, tiled = run("one.hdr", "--tile", "400"), run("tiled.hdr", "--tile", "30")  # --exact: tiles of 2·62 + 16
-    assert one["tiles"] == 1 and tiled["tiles"] > 1 and "lkca-g_x2+lkca-g_x2" in one["model"]
+    one, tiled = run("one.hdr", "--tile", "1000"), run("tiled.hdr", "--tile", "30")  # --exact: tiles of 2·62 + 16
+    # stage by stage (hsrcli/infer/staged.py), --tile in each stage's input pixels
+    assert [s["tiles"] for s in one["stages"]] == [1, 1] and min(s["tiles"] for s in tiled["stages"]) > 1
+    assert "lkca-g_x2+lkca-g_x2" in one["model"] and one["scale"] == 4
     a, b = open_scene(tmp_path / "one.hdr").read(), open_scene(tmp_path / "tiled.hdr").read()
     assert a.shape == (800, 120, 6)
     np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * float(np.abs(a).max()))

@@ -1,4 +1,5 @@
-"""Views of a scene (hsrcli/io/view.py): some of its bands, with their metadata (``SceneMeta.select_bands``)."""
+"""Views of a scene (hsrcli/io/view.py): some of its bands, with their metadata (``SceneMeta.select_bands``), a
+crop, or the scene under other metadata."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rasters import make_cube, wavelengths_nm, write_raw_envi
 from hsrcli.errors import HsrInputError
 from hsrcli.io import open_scene
 from hsrcli.io.meta import SceneMeta
-from hsrcli.io.view import BandSubset, CroppedScene
+from hsrcli.io.view import BandSubset, CroppedScene, Relabelled
 
 
 def test_select_bands_carries_every_per_band_field_and_drops_default_bands():
@@ -42,3 +43,16 @@ def test_band_subset_reads_those_bands_of_any_window(tmp_path):
         np.testing.assert_array_equal(cropped.meta.wavelengths, wavelengths_nm(7)[[6, 0, 3]])
     with pytest.raises(HsrInputError, match="not within the scene's 7 bands"):
         BandSubset(open_scene(src), [7])
+
+
+def test_relabelled_reads_the_base_pixels_under_metadata_of_the_same_size_and_type(tmp_path):
+    cube = make_cube(6, 5, 4, "float32")
+    base = open_scene(write_raw_envi(tmp_path, cube))
+    meta = base.meta.replace(wavelengths=wavelengths_nm(4), history=["made"], crs="EPSG:32611")
+    view = Relabelled(base, meta)
+    assert view.meta is meta and view.files() == base.files()
+    np.testing.assert_array_equal(view.read(Window(1, 2, 3, 2), [3, 0]), cube[2:4, 1:4][..., [3, 0]])
+    np.testing.assert_array_equal(view.read_planes(), cube.transpose(2, 0, 1))
+    for other in (meta.replace(rows=7), meta.replace(dtype=np.float64)):
+        with pytest.raises(ValueError, match="described as"):
+            Relabelled(base, other)

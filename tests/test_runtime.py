@@ -36,3 +36,11 @@ def test_retain_freed_memory_on_glibc_and_a_no_op_elsewhere(monkeypatch):
         assert allocator.retain_freed_memory() is True
     monkeypatch.setattr(allocator.sys, "platform", "darwin")
     assert allocator.retain_freed_memory() is False
+
+
+def test_release_freed_memory_on_glibc_and_a_no_op_elsewhere(monkeypatch):
+    from hsrcli import allocator
+
+    assert isinstance(allocator.release_freed_memory(), bool)
+    monkeypatch.setattr(allocator.sys, "platform", "darwin")
+    assert allocator.release_freed_memory() is False

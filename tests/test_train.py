@@ -249,6 +249,27 @@ def test_evaluate_as_upscale_follows_normalising_models_with_the_upscale_steps(r
     assert "| lkca-g_x2 (as upscale) |" in table and "| bicubic |" in table
 
 
+def test_evaluate_as_upscale_runs_a_cascade_stage_by_stage(runner, dataset_x4):
+    """As ``hsr upscale`` runs it: each stage with the output steps, on the previous stage's output."""
+    from hsrcli.data.dataset import ImageDataset
+    from hsrcli.infer.resolve import resolve_model
+    from hsrcli.infer.whole import upscale_image
+    from hsrcli.metrics import compute_metrics
+
+    res = runner.invoke(app, ["evaluate", str(dataset_x4), "-m", "lkca-g_x2+lkca-g_x2", "--as-upscale", "--device",
+                              "cpu", "-q", "--json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)[0]
+    stage = resolve_model("lkca-g_x2", 6, 2)
+    net, psnrs = stage.for_inference("cpu"), []
+    for _, lr, hr, valid in ImageDataset(str(dataset_x4), "test"):
+        sr = lr.unsqueeze(0)
+        for _ in range(2):
+            sr = upscale_image(net, sr, 2, pad=stage.border)
+        psnrs.append(compute_metrics(sr[0].clamp(0, 1).numpy(), hr.numpy(), 1.0, 4, valid)["psnr"])
+    assert got["as_upscale"] and got["psnr"] == pytest.approx(sum(psnrs) / len(psnrs), abs=1e-6)
+
+
 def test_ddp_two_gloo_processes(dataset, tmp_path):
     run = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))

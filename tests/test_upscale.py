@@ -799,6 +799,19 @@ def test_torchrun_shares_the_tiles_of_one_scene_and_writes_what_one_process_writ
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.hdr", "a.img", "b.hdr", "b.img", "one.hdr", "one.img"]
 
 
+def test_torchrun_runs_a_cascade_stage_by_stage_and_writes_what_one_process_writes(runner, tmp_path):
+    """Both stages' tiles shared over the ranks; rank 0 writes the intermediate, every rank reads it."""
+    src = write_raw_envi(tmp_path, make_cube(60, 56, 6, "float32"), name="one")
+    extra = ["-s", "4", "-m", "lkca-g_x2+lkca-g_x2", "--tile", "24", "--device", "cpu"]
+    _up(runner, src, "-o", tmp_path / "a.hdr", *extra)
+    proc = _torchrun(str(src), "-o", str(tmp_path / "b.hdr"), "--json", *extra)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stats = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert min(s["tiles"] for s in stats["stages"]) > 2 and stats["ranks"] == 2
+    assert (tmp_path / "b.img").read_bytes() == (tmp_path / "a.img").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.hdr", "a.img", "b.hdr", "b.img", "one.hdr", "one.img"]
+
+
 def test_torchrun_stops_every_rank_on_one_bad_scene_with_one_message(tmp_path):
     good = write_raw_envi(tmp_path, make_cube(16, 16, 5, "float32"), name="good")
     out = tmp_path / "out"

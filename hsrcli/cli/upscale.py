@@ -188,7 +188,8 @@ def upscale(
                 if show:
                     typer.echo(f"wrote {stats['output']}: {stats['rows']} x {stats['cols']} x {stats['bands']} in "
                                f"{stats['seconds']:.1f} s ({stats['mpx_bands_per_s']:.2f} Mpx·bands/s, "
-                               f"{stats['tiles']} tiles of {_tile_text(stats['tile_shape'])} LR px, overlap {stats['overlap']}"
+                               + ("; ".join(_tiles_text(s, k) for k, s in enumerate(stats["stages"])) if "stages" in stats
+                                  else _tiles_text(stats))
                                + (f", {stats['tiles_without_data']} without data" if stats["tiles_without_data"] else "")
                                + ")",
                                err=True)
@@ -198,10 +199,14 @@ def upscale(
         typer.echo(json.dumps(results if len(results) > 1 else results[0], indent=2))
 
 
-def _tile_text(shape: list[int]) -> str:
-    """``288`` for a square tile, ``332 x 182`` (rows x columns) otherwise."""
-    rows, cols = shape
-    return str(rows) if rows == cols else f"{rows} x {cols}"
+def _tiles_text(stats: dict, stage: int | None = None) -> str:
+    """``4 tiles of 288 LR px, overlap 32`` (``332 x 182``: rows x columns) for one run of the model, or
+    ``stage 2: …`` for a stage of a cascade run stage by stage (the later stages' tiles are in their own
+    input's pixels)."""
+    rows, cols = stats["tile_shape"]
+    side = str(rows) if rows == cols else f"{rows} x {cols}"
+    unit = "LR px" if not stage else "px"
+    return f"{'' if stage is None else f'stage {stage + 1}: '}{stats['tiles']} tiles of {side} {unit}, overlap {stats['overlap']}"
 
 
 def _plans(inputs: list[str], scale: int, output: Path | None, fmt, overwrite: bool, adapt: bool,

@@ -4,13 +4,16 @@
   as models produce them, or HR strips of every band as the accumulators hand them over.
   An HR pixel is missing in band *k* when its LR pixel is missing in band *k* (nodata or NaN); it
   becomes the output's nodata (else NaN in float outputs, which the runner then tags as their nodata,
-  and 0 in integer ones). Integer outputs are rounded and clipped to the type's range.
+  and 0 in integer ones). A flat band (one value in every valid LR pixel) holds that value exactly.
+  Integer outputs are rounded and clipped to the type's range.
 * :class:`CoreWriter` — tile cores written straight into the output, band range by band range, by
   writers that take windows in any order (:attr:`~hsrcli.io.writers.SceneWriter.band_writes`): the
   default grids' cores partition the scene, so nothing needs to be summed, stored and read back.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -27,11 +30,15 @@ class Finisher:
     """Nodata and cast for the HR output of ``scene`` at ``scale``, stored as ``dtype`` (HR pixels)."""
 
     def __init__(self, scene: Scene, scale: int, dtype: np.dtype, nodata: float | None,
-                 complete: bool = False) -> None:
+                 complete: bool = False, constants: Mapping[int, float] | None = None) -> None:
         """``complete``: the scene is known to miss no value (its statistics counted every pixel
-        valid), so no LR window is read back for the mask."""
+        valid), so no LR window is read back for the mask. ``constants``: band → the one value every
+        valid LR pixel of that band holds (a flat band), written as it is where not missing — not the
+        float rounding of its upsampling (0.7499999 for 0.75), which a later stage of a cascade would
+        no longer see as flat."""
         self.scene, self.scale, self.dtype, self.nodata = scene, scale, np.dtype(dtype), nodata
         self.complete = complete
+        self.constants = dict(constants or {})
         self._window: tuple[int, int, int, int] | None = None  # the last LR window read, and its mask
         self._bad: np.ndarray | None = None
 
@@ -94,6 +101,9 @@ class Finisher:
         """Bands ``band0:band0+b`` of ``block`` (b, h, w) at HR offset (r0, c0), float32 or already cast by
         :meth:`cast_early`, finished and cast (``block`` is consumed)."""
         b, h, w = block.shape
+        for band, value in self.constants.items():
+            if band0 <= band < band0 + b:  # an integer block was cast early: the value is cast alike
+                block[band - band0] = value if block.dtype.kind == "f" else self._cast(np.float32([value]))[0]
         bad = self._missing(r0, c0, h, w, slice(band0, band0 + b))
         return self._finish(block, None if bad is None else bad.transpose(2, 0, 1))
 

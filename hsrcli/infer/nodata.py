@@ -52,12 +52,18 @@ class InputFill:
         """Bands with at least one valid pixel."""
         return [b for b in range(len(self.means)) if b not in self.dead]
 
+    @property
+    def varying(self) -> list[int]:
+        """Bands whose valid pixels hold more than one value: what the spectral subspace is fitted over
+        (a flat band has no detail to project)."""
+        return [b for b in self.good if b not in self.flat]
+
     def modelled(self, min_bands: int = 1) -> list[int]:
         """The bands a band-agnostic model that needs ``min_bands`` bands runs on: the good ones that are
         not flat (none in a scene whose every band holds one value), or every band when there are some
         but too few (CoarSR needs 5 neighbouring bands; bands without data are then interpolated, as
         for a model trained for a fixed band list, :meth:`apply`)."""
-        run = [b for b in self.good if b not in self.flat]
+        run = self.varying
         return list(range(len(self.means))) if 0 < len(run) < min_bands else run
 
     def apply(self, x: np.ndarray, bad: np.ndarray) -> np.ndarray:

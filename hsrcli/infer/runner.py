@@ -32,6 +32,7 @@ from hsrcli.infer.phases import PhaseClock
 from hsrcli.infer.pipeline import InOrderWorker
 from hsrcli.infer.refine import AngleTally, Refinement, SceneRefiner
 from hsrcli.infer.resolve import ResolvedModel
+from hsrcli.infer.staged import runs_staged, upscale_stages
 from hsrcli.infer.subspace import DetailProjection, SpectraSample
 from hsrcli.infer.tileplan import TILE_HR_VALUES, TILE_PROJECTED_VALUES, auto_tile, border_pad, plan_overlap
 from hsrcli.infer.tiling import Tile, TileGrid
@@ -127,9 +128,14 @@ def upscale_scene(
 
     With ``info`` (torchrun, every rank calling it for the same scene) the tiles are shared over the
     ranks; rank 0 alone accumulates and writes, and its statistics are the ones that count.
+
+    A cascade runs stage by stage (:mod:`hsrcli.infer.staged`), each stage through this function.
     """
     from hsrcli import __version__
 
+    if runs_staged(resolved, *lr_degradation(opts, resolved), refine is not None):
+        return upscale_stages(scene, out, fmt, resolved, opts, upscale_scene, overwrite=overwrite, progress=progress,
+                              info=info)
     bar = progress or (lambda it, **_: it)
     m = scene.meta
     s = resolved.scale
@@ -169,9 +175,9 @@ def upscale_scene(
         projection = None
         if project and not use_refine:
             with clock("stats"):
-                fit = sample.fit(opts.subspace, range(m.bands) if fill is None else fill.good)
+                fit = sample.fit(opts.subspace, range(m.bands) if fill is None else fill.varying)
             if fit is not None:
-                projection = DetailProjection(fit, div, s, opts.device)
+                projection = DetailProjection(fit, div, s, opts.device, None if fill is None else fill.dead)
         sample = None  # the drawn spectra are not held while the model runs
         back = None if use_refine else back
         grid = plan_grid(net, resolved, m, refine, opts, 0 if projection is None else projection.fit.rank,
@@ -196,7 +202,8 @@ def upscale_scene(
             nodata_out = float("nan")
         out_meta = hr.replace(dtype=out_dtype, nodata=nodata_out,
                               history=[*hr.history, f"{stamp} hsr upscale x{s} with {what} (hsrcli {__version__})"])
-        finisher = Finisher(scene, s, out_dtype, nodata_out, complete)
+        finisher = Finisher(scene, s, out_dtype, nodata_out, complete,
+                            None if fill is None else {b: float(fill.means[b]) for b in fill.flat})
         direct = False
         if main:
             writer = open_writer(out, out_meta, fmt, overwrite=overwrite)

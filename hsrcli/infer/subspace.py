@@ -102,6 +102,8 @@ class SpectraSample:
     def fit(self, setting: float | int, good: Iterable[int]) -> SubspaceFit | None:  # noqa: PYI041 - rank or share
         """Principal directions of the sampled spectra over the ``good`` bands (see :func:`fit_subspace`)."""
         good = tuple(good)
+        if len(good) < 2:  # nothing a projection could remove (no band varies, or one)
+            return None
         g = np.asarray(good)
         raw = np.concatenate(self.raw)[:, g] if self.raw else np.zeros((0, len(g)))
         ok = np.concatenate(self.valid)[:, g].all(axis=1) if self.valid else np.zeros(0, bool)
@@ -151,11 +153,14 @@ class DetailProjection:
     units is ``D⁻¹ U Uᵀ D r``: coefficients ``c = (DU)ᵀ r``, reconstruction ``D⁻¹U c``. The output
     ``bicubic + D⁻¹U c`` needs ``c`` (k values per HR pixel), not ``r``: :meth:`project` streams the
     model's band pieces into ``c`` and hands out the output band range by band range, so a tile's
-    whole output is never held. Bands outside ``fit.good`` (no valid LR pixel) keep the model's
-    detail: their rows of ``D U`` and ``D⁻¹ U`` are zero, and their detail is held until the end.
+    whole output is never held. Bands outside ``fit.good`` have zero rows in ``D U`` and ``D⁻¹ U``: those
+    in ``dead`` (no valid LR pixel; default: every band outside the fit) keep the model's detail, held
+    until the end; the others (flat bands, one value in every LR pixel) get none, so that they stay the
+    constant their bicubic upsampling is.
     """
 
-    def __init__(self, fit: SubspaceFit, div: np.ndarray, scale: int, device: torch.device) -> None:
+    def __init__(self, fit: SubspaceFit, div: np.ndarray, scale: int, device: torch.device,
+                 dead: Iterable[int] | None = None) -> None:
         div = np.asarray(div, dtype=np.float64).reshape(-1)
         good = list(fit.good)
         self.fit, self.scale = fit, scale
@@ -164,7 +169,7 @@ class DetailProjection:
         synthesis[good] = fit.basis / div[good, None]
         self.analysis = torch.from_numpy(analysis).float().to(device)  # (B, k)
         self.synthesis = torch.from_numpy(synthesis).float().to(device)  # (B, k)
-        self.dead = sorted(set(range(len(div))) - set(good))
+        self.dead = sorted(set(range(len(div))) - set(good) if dead is None else set(dead))
 
     def project(self, pieces: Iterable[tuple[int, int, torch.Tensor]], x: torch.Tensor, crop: Crop | None = None,
                 back: BackProjection | None = None) -> Iterator[tuple[int, int, torch.Tensor]]:

@@ -1,4 +1,5 @@
-"""A rectangular part of a scene, or some of its bands, seen as a scene of its own (lazy; no copy)."""
+"""A rectangular part of a scene, or some of its bands, seen as a scene of its own, or a scene under
+other metadata (lazy; no copy)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from affine import Affine
 
 from hsrcli.errors import HsrInputError
 from hsrcli.io.coords import parse_ints
+from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 
 
@@ -70,3 +72,34 @@ class BandSubset(Scene):
 def parse_crop_box(spec: str) -> tuple[int, int, int, int]:
     """``ROW0,COL0,ROW1,COL1`` (half-open, 0-based)."""
     return parse_ints(spec, "ROW0,COL0,ROW1,COL1", "--crop", "half-open, 0-based")
+
+
+class Relabelled(Scene):
+    """``base``'s pixels under other metadata ``meta`` of the same size and type: a staged cascade's
+    intermediate image (:mod:`hsrcli.infer.staged`), read with the metadata of the scene it came from."""
+
+    def __init__(self, base: Scene, meta: SceneMeta) -> None:
+        b = base.meta
+        if (meta.rows, meta.cols, meta.bands, meta.dtype) != (b.rows, b.cols, b.bands, b.dtype):
+            raise ValueError(f"{base.path}: {b.rows} x {b.cols} x {b.bands} {b.dtype.name}, described as "
+                             f"{meta.rows} x {meta.cols} x {meta.bands} {meta.dtype.name}")
+        self.base = base
+        self.block_shape = base.block_shape
+        super().__init__(base.path, meta)
+
+    def read(self, window=None, bands=None):
+        return self.base.read(window, bands)
+
+    def read_planes(self, window=None, bands=None):
+        return self.base.read_planes(window, bands)
+
+    def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None):
+        from rasterio.windows import Window
+
+        return self.base.read(Window(c0, r0, c1 - c0, r1 - r0), bands)
+
+    def files(self):
+        return self.base.files()
+
+    def close(self) -> None:
+        self.base.close()

@@ -1,7 +1,8 @@
 """``hsr evaluate``: several models on the test split of a prepared data set → one table.
 
 Models run on each whole test image as they are (the published convention), or with ``--as-upscale``
-followed by ``hsr upscale``'s default output steps (spectral subspace, LR back-projection).
+followed by ``hsr upscale``'s default output steps (spectral subspace, LR back-projection); a cascade
+then runs stage by stage, as ``hsr upscale`` runs it (:mod:`hsrcli.infer.staged`).
 
 A model spec ``A+B`` is DualSR's two stages: model A at the data set's scale s refined by
 FineSR with model B at s/2 (``A+lr`` for s = 2: the LR input itself), always applied, with
@@ -19,6 +20,7 @@ from hsrcli.data.dataset import ImageDataset
 from hsrcli.data.degrade import recorded
 from hsrcli.errors import HsrInputError
 from hsrcli.infer.resolve import resolve_model
+from hsrcli.infer.staged import runs_staged
 from hsrcli.infer.whole import upscale_image
 from hsrcli.metrics import compute_metrics
 from hsrcli.models.finesr import finesr
@@ -53,6 +55,9 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
             if partner != "lr":
                 v_model = resolve_model(partner, bands, scale // 2, device, source="the data set").for_inference(device)
         steps = as_upscale and r.normalised and not partner  # upscale's output steps (not FineSR's)
+        # a cascade runs stage by stage there, each stage with those steps
+        stages = [(p, p.for_inference(device)) for p in r.parts] if steps and runs_staged(r, kernel, psf) else [
+            (r, model)]
         per_image, seconds = [], 0.0
         items = progress(images, spec) if progress else images
         for name, lr, hr, valid in items:
@@ -61,7 +66,9 @@ def evaluate(dataset: str, models: list[str], split: str = "test", device: torch
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             if steps:
-                sr = upscale_image(model, x, scale, sigma=psf, kernel=kernel, pad=r.border)
+                sr = x
+                for stage, net in stages:
+                    sr = upscale_image(net, sr, stage.scale, sigma=psf, kernel=kernel, pad=stage.border)
             else:
                 sr = model(x).float()
             if partner:
