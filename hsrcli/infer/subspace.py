@@ -105,10 +105,15 @@ class SpectraSample:
         if len(good) < 2:  # nothing a projection could remove (no band varies, or one)
             return None
         g = np.asarray(good)
-        raw = np.concatenate(self.raw)[:, g] if self.raw else np.zeros((0, len(g)))
-        ok = np.concatenate(self.valid)[:, g].all(axis=1) if self.valid else np.zeros(0, bool)
-        x = raw[ok]
-        n = len(x)
+        every = bool(self.raw) and np.array_equal(g, np.arange(self.raw[0].shape[1]))
+        oks = [(v if every else v[:, g]).all(axis=1) for v in self.valid]
+        n = sum(int(ok.sum()) for ok in oks)
+        x = np.empty((n, len(g)), self.raw[0].dtype if self.raw else np.float64)  # one copy of the pixels kept
+        at = 0
+        for raw, ok in zip(self.raw, oks):
+            k = int(ok.sum())
+            x[at:at + k] = raw[ok] if every else raw[np.ix_(ok, g)]
+            at += k
         if n < 2:
             return None
         mean = x.mean(axis=0, dtype=np.float64)
@@ -211,7 +216,8 @@ class DetailProjection:
             inner, more = back.margins(crop)
             lr = back.lr_input(x, inner)
             shrunk = back.shrink(coef.view(n, -1, *dims)).flatten(2)  # ↓ of the coefficient maps
-            coef = trim(coef.view(n, -1, *dims), more, self.scale).flatten(2)  # (a copy when cut)
+            # ``coef`` stays whole (k values per HR pixel: a copy cut by ``more`` would double them); each
+            # chunk's reconstruction is cut instead
             dead_low = {b: back.shrink(v[:, None])[:, 0] for b, v in dead.items()}  # ↓ of a dead band's detail
             dead = {b: trim(v, more, self.scale) for b, v in dead.items()}
         step = max(1, CHUNK_VALUES // (n * coef.shape[-1]))
@@ -229,7 +235,10 @@ class DetailProjection:
                         low[:, b - b0] += dead_low[b]
                 y = back.corrected(x_lr, low, more)
             for i in range(n):
-                y[i].view(b1 - b0, -1).addmm_(self.synthesis[b0:b1], coef[i])
+                if back is None or not any(more):
+                    y[i].view(b1 - b0, -1).addmm_(self.synthesis[b0:b1], coef[i])
+                else:
+                    y[i] += trim(torch.matmul(self.synthesis[b0:b1], coef[i]).view(b1 - b0, *dims), more, self.scale)
             for b in range(b0, b1):
                 if b in dead:
                     y[:, b - b0] += dead.pop(b)
