@@ -1,5 +1,7 @@
 """The last step of ``hsr upscale``: nodata restored where the LR input was missing, values cast.
 
+* :func:`output_dtype`, :func:`output_nodata` — the output's storage type (``--dtype``) and nodata value
+  (``--nodata``, else the input's), refused when the type cannot hold it.
 * :class:`Finisher` — the one rule, for band-planar output blocks ``(b, h, w)``: band ranges of a tile
   as models produce them, or HR strips of every band as the accumulators hand them over.
   An HR pixel is missing in band *k* when its LR pixel is missing in band *k* (nodata or NaN); it
@@ -19,11 +21,36 @@ import numpy as np
 import torch
 from rasterio.windows import Window
 
+from hsrcli.choices import OutputDtype
+from hsrcli.errors import HsrInputError
+from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 from hsrcli.io.writers import SceneWriter
 
 #: Integer output types that :meth:`Finisher.cast_early` casts on the model's device.
 EARLY_CAST = frozenset(np.dtype(t) for t in ("int8", "uint8", "int16", "int32", "int64"))
+
+
+def output_dtype(spec: str, meta: SceneMeta) -> np.dtype:
+    """Output storage type: float32 (default), float64, the input's type, or a named integer type."""
+    spec = OutputDtype.check(spec, "--dtype")
+    return meta.dtype if spec == OutputDtype.input else np.dtype(spec)
+
+
+def output_nodata(requested: float | None, meta: SceneMeta, dtype: np.dtype) -> float | None:
+    """The output's nodata value: ``requested`` (``--nodata``), else the input's, else None (then the
+    runner tags NaN in float outputs with holes). Refused when the output type cannot store it."""
+    value, origin = (requested, "--nodata") if requested is not None else (meta.nodata, "the input's nodata")
+    if value is None:
+        return None
+    if np.issubdtype(dtype, np.integer):
+        limits = np.iinfo(dtype)
+        if np.isnan(value) or value != round(value) or not limits.min <= value <= limits.max:
+            hint = "" if requested is not None else "; choose another with --nodata"
+            raise HsrInputError(f"{origin} {value:g} does not fit the output type {dtype.name}{hint}")
+    elif np.isfinite(value) and abs(value) > float(np.finfo(dtype).max):
+        raise HsrInputError(f"{origin} {value:g} does not fit the output type {dtype.name}")
+    return float(value)
 
 
 class Finisher:

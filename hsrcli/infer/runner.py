@@ -19,13 +19,12 @@ import numpy as np
 import torch
 
 from hsrcli import dist as ddp
-from hsrcli.choices import CONSISTENCY_PASSES, SUBSPACE_ENERGY, OutputDtype
+from hsrcli.choices import CONSISTENCY_PASSES, SUBSPACE_ENERGY
 from hsrcli.data.degrade import recorded
 from hsrcli.dist import DistInfo
-from hsrcli.errors import HsrInputError
 from hsrcli.infer.blend import DiskAccumulator, RamAccumulator
 from hsrcli.infer.consistency import BackProjection
-from hsrcli.infer.finish import CoreWriter, Finisher
+from hsrcli.infer.finish import CoreWriter, Finisher, output_dtype, output_nodata
 from hsrcli.infer.inputs import divisor, forward, read_block, scene_stats
 from hsrcli.infer.nodata import GoodBands, InputFill
 from hsrcli.infer.phases import PhaseClock
@@ -84,28 +83,6 @@ class UpscaleOptions:
     @property
     def behind_model(self) -> bool:
         return self.device.type != "cpu" if self.behind is None else self.behind
-
-
-def output_dtype(spec: str, meta: SceneMeta) -> np.dtype:
-    """Output storage type: float32 (default), float64, the input's type, or a named integer type."""
-    spec = OutputDtype.check(spec, "--dtype")
-    return meta.dtype if spec == OutputDtype.input else np.dtype(spec)
-
-
-def output_nodata(requested: float | None, meta: SceneMeta, dtype: np.dtype) -> float | None:
-    """The output's nodata value: ``requested`` (``--nodata``), else the input's, else None (then the
-    runner tags NaN in float outputs with holes). Refused when the output type cannot store it."""
-    value, origin = (requested, "--nodata") if requested is not None else (meta.nodata, "the input's nodata")
-    if value is None:
-        return None
-    if np.issubdtype(dtype, np.integer):
-        limits = np.iinfo(dtype)
-        if np.isnan(value) or value != round(value) or not limits.min <= value <= limits.max:
-            hint = "" if requested is not None else "; choose another with --nodata"
-            raise HsrInputError(f"{origin} {value:g} does not fit the output type {dtype.name}{hint}")
-    elif np.isfinite(value) and abs(value) > float(np.finfo(dtype).max):
-        raise HsrInputError(f"{origin} {value:g} does not fit the output type {dtype.name}")
-    return float(value)
 
 
 def upscale_scene(

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from hsrcli import dist as ddp
 from hsrcli.allocator import release_freed_memory
 from hsrcli.dist import DistInfo
+from hsrcli.infer.finish import output_dtype
 from hsrcli.infer.resolve import ResolvedModel
 from hsrcli.io import open_scene
 from hsrcli.io.atomic import temp_name
@@ -61,8 +62,6 @@ def upscale_stages(scene: Scene, out: Path, fmt: str, resolved: ResolvedModel, o
     stage's input pixels), into ``out``; ``info``: torchrun, every rank calling it for the same scene (as
     :func:`~hsrcli.infer.runner.upscale_scene`). Returns the last stage's statistics with the run's
     totals (scale, seconds, tiles, phases) and ``stages``, every stage's own."""
-    from hsrcli.infer.runner import output_dtype
-
     bar = progress or (lambda it, **_: it)
     ranks = info or DistInfo()  # (one process: no barrier, no exchange)
     parts, n = resolved.parts, len(resolved.parts)
@@ -87,12 +86,12 @@ def upscale_stages(scene: Scene, out: Path, fmt: str, resolved: ResolvedModel, o
             results.append(run(current, target, fmt if last else "envi", stage,
                                final if last else replace(opts, dtype="float32", nodata=None),
                                overwrite=overwrite if last else False, progress=stage_bar, info=info))
-            if current is not scene:
-                current.close()
             if not last:
                 release_freed_memory()  # the next stage's tiles are another shape
                 ddp.barrier(ranks)  # the intermediate is complete before any rank reads it
                 zoom *= part.scale
+                if current is not scene:
+                    current.close()
                 current = _intermediate(target, scene, zoom)
         ddp.barrier(ranks)  # no rank reads an intermediate any more
     finally:
