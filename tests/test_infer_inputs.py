@@ -7,7 +7,9 @@ import pytest
 import torch
 from rasters import write_raw_envi
 
-from hsrcli.infer.inputs import read_padded
+from hsrcli.infer.inputs import read_block, read_padded
+from hsrcli.infer.nodata import InputFill
+from hsrcli.io.stats import band_stats
 from hsrcli.io import open_scene
 from hsrcli.ops.imresize import mirror, mirror_pad
 
@@ -26,8 +28,38 @@ def test_padded_reads_repeat_the_edge_pixel_like_matlab_and_adapt(tmp_path, rows
     for _ in range(20):
         h, w = int(g.integers(1, rows + 2 * pad + 1)), int(g.integers(1, cols + 2 * pad + 1))
         r0, c0 = int(g.integers(0, rows + 2 * pad - h + 1)), int(g.integers(0, cols + 2 * pad - w + 1))
-        np.testing.assert_array_equal(read_padded(scene, r0, c0, h, w, pad), padded[r0:r0 + h, c0:c0 + w])
+        np.testing.assert_array_equal(read_padded(scene, r0, c0, h, w, pad),
+                                      padded[r0:r0 + h, c0:c0 + w].transpose(2, 0, 1))
 
 
 def test_mirror_is_periodic_and_symmetric():
     assert mirror(torch.arange(-4, 7), 3).tolist() == [2, 2, 1, 0, 0, 1, 2, 2, 1, 0, 0]
+
+
+@pytest.mark.parametrize("dtype,interleave", [("float32", "bsq"), ("float32", "bip"), ("int16", "bil")])
+def test_read_block_fills_missing_values_band_planar_and_leaves_the_file_alone(tmp_path, dtype, interleave):
+    """The network's input is the scene band-planar, as float32, its missing values (nodata, NaN, ±inf)
+    filled with the band means and a band without data interpolated from its neighbours; the mask
+    flags pixels with no valid band. Reading the whole scene unpadded (a view of the file where the
+    storage allows one) must not write the fill into the file."""
+    g = np.random.default_rng(1)
+    cube = g.uniform(1, 100, (6, 5, 4)).astype(dtype)
+    cube[1, 2, 0] = -9
+    cube[:, :, 2] = -9  # a band without data
+    cube[4, 1, :] = -9  # a pixel without any valid band
+    if dtype == "float32":
+        cube[0, 0, 1], cube[3, 3, 3] = np.nan, np.inf
+    path = write_raw_envi(tmp_path, cube, interleave=interleave, header={"data ignore value": -9})
+    scene = open_scene(path)
+    before = scene.read().copy()
+    fill = InputFill.from_stats(band_stats(scene))
+    x, empty = read_block(scene, 0, 0, 6, 5, 0, fill)
+    assert x.shape == (4, 6, 5) and x.dtype == np.float32 and x.flags.c_contiguous
+    assert np.isfinite(x).all()
+    assert empty.tolist() == [[r == 4 and c == 1 for c in range(5)] for r in range(6)]
+    assert x[0, 1, 2] == fill.means[0] and x[0, 2, 2] == cube[2, 2, 0]
+    np.testing.assert_allclose(x[2], (x[1] + x[3]) / 2, rtol=1e-6)  # the dead band, between its neighbours
+    if dtype == "float32":
+        assert x[1, 0, 0] == fill.means[1] and x[3, 3, 3] == fill.means[3]
+    np.testing.assert_array_equal(scene.read(), before)  # not in the memory map either
+    np.testing.assert_array_equal(open_scene(path).read(), before)

@@ -23,6 +23,19 @@ def test_mat_v5_picks_largest_cube_and_reads_wavelengths_in_um(tmp_path):
     np.testing.assert_array_equal(open_scene(tmp_path / "a.mat", var="small").read(), np.ones((2, 2, 2)))
 
 
+@pytest.mark.parametrize("layout,shape", [("chw", (6, 5, 4)), ("hwc", (6, 5, 4)), ("hwc", (1, 5, 1))])
+def test_mat_v5_reads_are_copies_the_caller_may_change(tmp_path, layout, shape):
+    """A v5 file is held in memory whole; a read hands out a copy, never a view of it (``hsr upscale``
+    fills missing values in place in what it reads), even where the stored array is both C- and
+    Fortran-contiguous (one row, one band)."""
+    cube = make_cube(*shape, "float32")
+    scipy.io.savemat(tmp_path / "c.mat", {"x": cube.transpose(2, 0, 1) if layout == "chw" else cube})
+    s = open_scene(tmp_path / "c.mat", layout=layout)
+    s.read()[:] = 0
+    s.read_planes()[:] = 0
+    np.testing.assert_array_equal(s.read(), cube)
+
+
 @pytest.mark.parametrize("layout", ["chw", "hwc"])
 def test_mat_v5_explicit_layout(tmp_path, layout):
     cube = make_cube(6, 5, 4)

@@ -32,6 +32,30 @@ def test_reads_every_layout_and_type(tmp_path, interleave, byte_order, code):
         np.testing.assert_array_equal(scene.read(Window(2, 1, 4, 3), bands=[2, 0]), cube[1:4, 2:6][:, :, [2, 0]])
 
 
+@pytest.mark.parametrize("interleave", ["bsq", "bil", "bip"])
+@pytest.mark.parametrize("byte_order", [0, 1])
+def test_windows_are_read_a_few_mapped_rows_at_a_time(tmp_path, monkeypatch, interleave, byte_order):
+    """A window is copied out of the file a few rows at a time, each piece through a memmap of its own
+    (the mapped file pages stay bounded): every window, band subset and piece boundary gives the
+    stored values, and a BSQ file's read is band-planar in memory (``read_planes`` copies nothing)."""
+    import hsrcli.io.envi as envi_mod
+
+    cube = make_cube(11, 9, 5, "int16", seed=3)
+    hdr = write_raw_envi(tmp_path, cube, interleave=interleave, byte_order=byte_order)
+    row_bytes = 9 * 5 * 2
+    for rows_mapped in (1, 2, 4, 20):
+        monkeypatch.setattr(envi_mod, "MAPPED_BYTES", rows_mapped * row_bytes)
+        with open_scene(hdr) as scene:
+            np.testing.assert_array_equal(scene.read(), cube)
+            np.testing.assert_array_equal(scene.read(Window(2, 3, 6, 7)), cube[3:10, 2:8])
+            np.testing.assert_array_equal(scene.read(Window(1, 0, 3, 11), [4, 0, 2]), cube[:, 1:4][:, :, [4, 0, 2]])
+            np.testing.assert_array_equal(scene.read_planes(Window(0, 5, 9, 6)), cube[5:11].transpose(2, 0, 1))
+            assert scene.read(Window(0, 4, 9, 0)).shape == (0, 9, 5)
+            if interleave == "bsq":
+                raw = scene._read(0, 11, 0, 9, None)
+                assert raw.transpose(2, 0, 1).flags.c_contiguous
+
+
 @pytest.mark.parametrize("ext", ["", ".img", ".dat", ".bsq", ".bil", ".bip", ".IMG"])
 def test_finds_data_file_by_extension_and_opens_from_data_file(tmp_path, ext):
     cube = make_cube(4, 4, 2)

@@ -67,9 +67,10 @@ class InputFill:
         return list(range(len(self.means))) if 0 < len(run) < min_bands else run
 
     def apply(self, x: np.ndarray, bad: np.ndarray) -> np.ndarray:
-        """Fill ``x`` (h, w, B) float32 where ``bad`` (h, w, B): band means, then dead bands interpolated."""
+        """Fill ``x`` (…, B) float32 where ``bad`` (…, B), in place (a band-last view of a band-planar
+        block will do): band means, then dead bands interpolated. Returns ``x``."""
         if bad.any():
-            x = np.where(bad, self.means, x)
+            np.copyto(x, self.means, where=bad)
         if self.dead:
             good = np.asarray(self.good)
             for d in self.dead:

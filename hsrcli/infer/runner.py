@@ -316,10 +316,14 @@ def _blend_tiles(scene: Scene, model: SRModel, grid: TileGrid, acc, fill: InputF
                 yield from missing_outputs(i, blocks[0][0].shape, crop)
                 return
         with clock("model"):
-            x = torch.from_numpy(np.stack([b[0] for b in blocks])).to(opts.device) / div_t
+            planes = [b[0] for b in blocks]  # one tile is not copied into a batch, nor divided into a copy
+            x = torch.from_numpy(planes[0][None] if len(planes) == 1 else np.stack(planes)).to(opts.device)
+            x = x.div_(div_t)
+            masks = [b[1] for b in blocks]
+            del planes, blocks
             if refiner is not None:  # FineSR needs the whole output of the tile
                 y = forward(model, x, opts.amp)
-                y = torch.cat([y, refiner.terms(y, x, grid, group, [b[1] for b in blocks])], 1)
+                y = torch.cat([y, refiner.terms(y, x, grid, group, masks)], 1)
                 crop, pieces = (0, 0, 0, 0), [(0, 2 * bands, y)]
             else:  # band ranges as the model finishes them (projected: as the projection hands them out)
                 pieces = output_pieces(model, x, opts.amp, crop, projection, back)

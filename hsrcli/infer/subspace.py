@@ -93,11 +93,13 @@ class SpectraSample:
 
     def observe(self, raw: np.ndarray, valid: np.ndarray) -> None:
         """One window: ``raw`` ``(P, B)`` stored values, ``valid`` ``(P, B)`` (not nodata, finite)."""
-        if self.keep < 1.0:
+        if self.keep < 1.0:  # a copy of the rows picked
             pick = self.rng.random(raw.shape[0]) < self.keep
-            raw, valid = raw[pick], valid[pick]
-        self.raw.append(raw.copy())
-        self.valid.append(valid.copy())
+            self.raw.append(raw[pick])
+            self.valid.append(valid[pick])
+        else:  # the caller's window is not held
+            self.raw.append(raw.copy())
+            self.valid.append(valid.copy())
 
     def fit(self, setting: float | int, good: Iterable[int]) -> SubspaceFit | None:  # noqa: PYI041 - rank or share
         """Principal directions of the sampled spectra over the ``good`` bands (see :func:`fit_subspace`)."""

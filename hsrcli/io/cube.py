@@ -185,9 +185,9 @@ def _open_mat_v5(path: Path, var: str | None, layout: str) -> Scene:
     if max_value is not None:
         extra["max value"] = str(max_value)
 
-    def get(r0, r1, c0, c1, b):
+    def get(r0, r1, c0, c1, b):  # a copy, as every reader gives: the caller may write into it
         out = cube[r0:r1, c0:c1]
-        return out if b is None else out[:, :, b]
+        return np.array(out if b is None else out[:, :, b])
 
     meta = _meta(path, "mat", rows, cols, bands, cube.dtype, _wavelength_var(values), name, extra)
     return ArrayScene(path, meta, get)

@@ -53,7 +53,8 @@ class Scene(ABC):
 
         Returns:
             Array of shape ``(window.height, window.width, len(bands))`` in
-            ``meta.dtype`` (native byte order), raw stored values.
+            ``meta.dtype`` (native byte order), raw stored values: a new array, which the caller
+            may change (no reader hands out a view of a file or of a cached cube).
         """
         return np.ascontiguousarray(self._read(*self._region(window, bands)), dtype=self.meta.dtype)
 
@@ -90,7 +91,8 @@ class Scene(ABC):
 
     @abstractmethod
     def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None) -> np.ndarray:
-        """Read rows ``r0:r1``, cols ``c0:c1`` and ``bands`` (None = all) as (h, w, b)."""
+        """Read rows ``r0:r1``, cols ``c0:c1`` and ``bands`` (None = all) as (h, w, b): a new array (any
+        memory layout), not a view of the file or of data the scene keeps."""
 
     def windows(self, max_bytes: int = DEFAULT_WINDOW_BYTES) -> Iterator[Window]:
         """Row-strip windows covering the scene, each at most ``max_bytes`` when read."""
