@@ -1,4 +1,4 @@
-"""What the network is fed (hsrcli/infer/inputs.py): windows mirrored past the scene's borders."""
+"""What the network is fed (hsrcli/infer/inputs.py): windows mirrored past the scene's borders, filled, band-planar."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from rasters import write_raw_envi
 
 from hsrcli.infer.inputs import read_block, read_padded
 from hsrcli.infer.nodata import InputFill
-from hsrcli.io.stats import band_stats
 from hsrcli.io import open_scene
+from hsrcli.io.stats import band_stats
 from hsrcli.ops.imresize import mirror, mirror_pad
 
 

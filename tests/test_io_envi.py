@@ -38,13 +38,13 @@ def test_windows_are_read_a_few_mapped_rows_at_a_time(tmp_path, monkeypatch, int
     """A window is copied out of the file a few rows at a time, each piece through a memmap of its own
     (the mapped file pages stay bounded): every window, band subset and piece boundary gives the
     stored values, and a BSQ file's read is band-planar in memory (``read_planes`` copies nothing)."""
-    import hsrcli.io.envi as envi_mod
+    from hsrcli.io import mapped
 
     cube = make_cube(11, 9, 5, "int16", seed=3)
     hdr = write_raw_envi(tmp_path, cube, interleave=interleave, byte_order=byte_order)
     row_bytes = 9 * 5 * 2
     for rows_mapped in (1, 2, 4, 20):
-        monkeypatch.setattr(envi_mod, "MAPPED_BYTES", rows_mapped * row_bytes)
+        monkeypatch.setattr(mapped, "MAPPED_BYTES", rows_mapped * row_bytes)
         with open_scene(hdr) as scene:
             np.testing.assert_array_equal(scene.read(), cube)
             np.testing.assert_array_equal(scene.read(Window(2, 3, 6, 7)), cube[3:10, 2:8])

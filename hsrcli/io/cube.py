@@ -28,6 +28,7 @@ import numpy as np
 
 from hsrcli.choices import Layout
 from hsrcli.errors import HsrInputError
+from hsrcli.io.mapped import copy_mapped
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene, check_file
 from hsrcli.io.wavelengths import to_nm
@@ -139,16 +140,12 @@ def open_npy(path: Path, layout: str = "auto") -> Scene:
     dtype = arr.dtype
     del arr
 
-    def get(r0, r1, c0, c1, b):
+    def view() -> np.ndarray:  # (rows, cols, bands) of a new map
         mm = np.load(path, mmap_mode="r")
-        try:
-            if lay == "hwc":
-                out = mm[r0:r1, c0:c1]
-                return np.array(out if b is None else out[:, :, b])
-            out = mm[:, r0:r1, c0:c1] if b is None else mm[b, r0:r1, c0:c1]
-            return np.array(out).transpose(1, 2, 0)
-        finally:
-            del mm
+        return mm if lay == "hwc" else mm.transpose(1, 2, 0)
+
+    def get(r0, r1, c0, c1, b):
+        return copy_mapped(view, r0, r1, c0, c1, b, dtype, cols * bands * dtype.itemsize)
 
     meta = _meta(path, "npy", rows, cols, bands, dtype, None, "(array)", {"layout": lay})
     return ArrayScene(path, meta, get)

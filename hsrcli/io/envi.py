@@ -10,8 +10,9 @@ Supported: BSQ/BIL/BIP, little and big endian (``byte order``), ENVI data types
 ``wavelength units`` (nm/µm), ``band names``, ``map info`` and
 ``coordinate system string``. Other header fields are carried in ``meta.extra``.
 
-Reads go through fresh ``numpy.memmap``\ s, one per few rows of a window, each dropped before the
-next, so the file pages a read maps stay at :data:`MAPPED_BYTES` whatever the file and window size.
+Reads go through fresh memory maps (``numpy.memmap``), one per few rows of a window, each dropped before
+the next (:func:`~hsrcli.io.mapped.copy_mapped`), so the file pages a read maps stay bounded whatever the
+file and window size.
 """
 
 from __future__ import annotations
@@ -23,14 +24,11 @@ import numpy as np
 
 from hsrcli.errors import HsrInputError
 from hsrcli.io.geo import crs_from_map_info, crs_to_wkt, map_info_to_transform, parse_map_info
+from hsrcli.io.mapped import copy_mapped
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene, check_file
 from hsrcli.io.wavelengths import to_nm, wavelengths_from_names
 
-#: At most this many bytes of a file's rows (whole lines, every band) are mapped at once while a window
-#: is read: the pages a window's rows fault in — the full width, and read-around — count in the resident
-#: memory while mapped (a 281-row tile of an 800² × 425 float32 BSQ file mapped 700 MB at once).
-MAPPED_BYTES = 32 * 2**20
 #: ENVI ``data type`` codes this project reads and writes, with numpy dtypes.
 ENVI_DTYPES: dict[int, np.dtype] = {
     1: np.dtype("uint8"),
@@ -213,23 +211,9 @@ class EnviScene(Scene):
         super().__init__(hdr, meta)
 
     def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None) -> np.ndarray:
-        """The window copied out of the file a few rows at a time (:data:`MAPPED_BYTES` of the rows'
-        lines each), every piece through a memmap of its own that is dropped before the next: the file
-        pages a read faults in (the whole width of its rows, every band) stay counted in the process's
-        resident memory only while mapped. The copy keeps the file's interleave as its memory layout
-        (BSQ: band-planar, so :meth:`~hsrcli.io.scene.Scene.read_planes` does not transpose it)."""
         m = self.meta
-        step = max(1, MAPPED_BYTES // (m.cols * m.bands * m.dtype.itemsize))
-        out = None
-        for a in range(r0, max(r1, r0 + 1), step):
-            b = min(r1, a + step)
-            mm = self._spy.open_memmap(interleave="bip")  # (rows, cols, bands) view, unmapped when dropped
-            piece = mm[a:b, c0:c1] if bands is None else mm[a:b, c0:c1][:, :, bands]
-            if out is None:  # the file's layout (order "K"), native byte order
-                out = np.empty_like(piece, dtype=m.dtype, shape=(r1 - r0, *piece.shape[1:]))
-            out[a - r0:b - r0] = piece
-            del mm, piece
-        return out
+        return copy_mapped(lambda: self._spy.open_memmap(interleave="bip"), r0, r1, c0, c1, bands, m.dtype,
+                           m.cols * m.bands * m.dtype.itemsize)
 
     def files(self) -> list[Path]:
         return [self.header_path, self.data_path]
