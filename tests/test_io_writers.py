@@ -259,3 +259,26 @@ def test_the_cog_copy_cache_is_bounded_by_the_memory_the_process_may_use(utm_met
     assert geotiff_writer.cog_cache_bytes(wide, (256, 256)) == GDAL_CACHE_BYTES
     monkeypatch.setattr("hsrcli.io.resources.usable_memory", lambda: None)  # unknown: 512 MB
     assert geotiff_writer.cog_cache_bytes(wide, (256, 256)) == 512 * 2**20
+
+
+@pytest.mark.parametrize("fmt", [None, "cog"])
+def test_geotiff_deflate_level_is_the_fast_one(tmp_path, utm_meta, fmt, monkeypatch):
+    """GeoTIFF and COG blocks are DEFLATE-compressed at :data:`DEFLATE_LEVEL` (1: 2–5× faster writes than
+    GDAL's default level 6, files a few % larger): the level reaches GDAL for both (a smooth,
+    compressible cube is larger at level 1 than at level 9) and the values read back exactly."""
+    from hsrcli.io import geotiff_writer
+
+    assert geotiff_writer.DEFLATE_LEVEL == 1
+    meta = utm_meta.replace(rows=256, cols=256, dtype=np.dtype("int16"), nodata=None)
+    yy, xx = np.mgrid[0:256, 0:256]
+    noise = np.random.default_rng(0).integers(0, 4, (256, 256, 8))
+    cube = ((yy + xx)[:, :, None] * np.arange(1, 9) // 8 + noise).astype(np.int16)
+    sizes = {}
+    for level in (1, 9):
+        monkeypatch.setattr(geotiff_writer, "DEFLATE_LEVEL", level)
+        out = tmp_path / f"l{level}.tif"
+        with open_writer(out, meta, fmt) as w:
+            w.write(Window(0, 0, 256, 256), cube)
+        np.testing.assert_array_equal(open_scene(out).read(), cube)
+        sizes[level] = out.stat().st_size
+    assert sizes[1] > 1.02 * sizes[9]

@@ -1,4 +1,4 @@
-"""GeoTIFF and Cloud-Optimised GeoTIFF output (tiled, DEFLATE, BigTIFF when needed, through rasterio);
+"""GeoTIFF and Cloud-Optimised GeoTIFF output (tiled, DEFLATE level 1, BigTIFF when needed, through rasterio);
 see :mod:`hsrcli.io.writers`."""
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ from hsrcli.io.geo import format_number as _num
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.writers import SceneWriter
 
+#: DEFLATE level of GeoTIFF and COG outputs (GDAL's default is 6). Measured on 2 cores, one compression
+#: thread, 256² tiles: a 1024² × 64 float32 SR output (floating-point predictor) 4.0 → 1.8 s to write,
+#: 154.5 → 162.0 MB; as int16 (horizontal predictor) 3.7 → 0.7 s, 58.7 → 59.8 MB; 800 × 360 × 425 float32
+#: 10.0 → 5.9 s, 384.5 → 390.1 MB. Reads of the files got no slower (0.9–4.8 s against 1.2–3.6 s).
+DEFLATE_LEVEL = 1
 #: Memory GDAL's compression threads may hold (bytes): each holds about four copies of a block
 #: (pixel-interleaved: 256² px × every band), so a 224-band float32 output gets fewer threads than a
 #: 64-band one on the same machine (measured on 2 cores, 64 bands: +80–150 MB peak RSS with 2 threads).
@@ -80,6 +85,7 @@ class GeoTiffWriter(SceneWriter):
             "blockxsize": _block(meta.cols),
             "blockysize": _block(meta.rows),
             "compress": "deflate",
+            "zlevel": DEFLATE_LEVEL,
             "predictor": 2 if integer else 3,
             "bigtiff": "IF_SAFER",
         }
@@ -190,7 +196,7 @@ class CogWriter(GeoTiffWriter):
         predictor = {2: "STANDARD", 3: "FLOATING_POINT"}[self._predictor]  # the GeoTIFF's, by its COG name
         try:
             with gdal_env(cog_cache_bytes(self.meta, self.block_shape)):
-                copy(tiff, self._cog_tmp, driver="COG", compress="DEFLATE", predictor=predictor,
+                copy(tiff, self._cog_tmp, driver="COG", compress="DEFLATE", level=DEFLATE_LEVEL, predictor=predictor,
                      blocksize=self.block_shape[1], overviews="AUTO", overview_resampling="AVERAGE",
                      bigtiff="IF_SAFER", **({} if self._threads is None else {"num_threads": str(self._threads)}))
         finally:
