@@ -148,6 +148,15 @@ class Format(Choice):
     cog = "cog"  # Cloud-Optimised GeoTIFF: GDAL's COG driver (tiles, overviews, header first)
 
 
+class Compression(Choice):
+    """Block compression of GeoTIFF and COG outputs (:mod:`hsrcli.io.geotiff_writer`)."""
+
+    deflate = "deflate"  # level 1, the default: read everywhere GeoTIFF is
+    zstd = "zstd"  # level 1: ~2x faster still, about as small; needs GDAL >= 2.3 (or libtiff >= 4.0.10) to read
+    lzw = "lzw"
+    none = "none"  # fastest, largest
+
+
 class OutputDtype(Choice):
     """Data type of ``hsr upscale`` output (``input``: the input's type, rounded and clipped)."""
 

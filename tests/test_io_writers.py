@@ -282,3 +282,24 @@ def test_geotiff_deflate_level_is_the_fast_one(tmp_path, utm_meta, fmt, monkeypa
         np.testing.assert_array_equal(open_scene(out).read(), cube)
         sizes[level] = out.stat().st_size
     assert sizes[1] > 1.02 * sizes[9]
+
+
+def test_a_codec_this_gdal_cannot_write_is_refused_before_the_file_is_made(tmp_path, utm_meta, monkeypatch):
+    """GDAL only warns about a codec it lacks (ZSTD before 2.3) and writes the blocks uncompressed: the
+    writer probes the codec first (:func:`codec_available`, a 16² file in ``/vsimem``) and refuses."""
+    from hsrcli.io import geotiff_writer
+
+    assert all(geotiff_writer.codec_available(c) for c in ("deflate", "lzw", "none"))
+    real = geotiff_writer.compression_options
+    monkeypatch.setattr(geotiff_writer, "compression_options",
+                        lambda c, integer, cog=False: {"compress": "NOSUCH"} if c == "zstd" else real(c, integer, cog))
+    geotiff_writer.codec_available.cache_clear()
+    try:
+        assert not geotiff_writer.codec_available("zstd")
+        with pytest.raises(HsrInputError, match="--compress zstd: this GDAL .* cannot write it"):
+            open_writer(tmp_path / "o.tif", utm_meta, compress="zstd")
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        geotiff_writer.codec_available.cache_clear()
+    with pytest.raises(HsrInputError, match="applies to GeoTIFF and COG outputs"):
+        open_writer(tmp_path / "o.hdr", utm_meta, compress="deflate")

@@ -56,6 +56,37 @@ def test_sample_x4_opens_in_spectral_gdal_and_hsr_info(runner, tmp_path):
     assert hist and "hsr upscale x4 with bicubic" in hist[-1]
 
 
+@pytest.mark.parametrize("fmt", ["gtiff", "cog"])
+def test_compress_chooses_the_geotiff_codec_and_leaves_the_values(runner, tmp_path, fmt):
+    """``--compress`` sets the GeoTIFF/COG block codec (deflate by default), with the predictor that suits
+    the output type; the values are those of the default."""
+    src = write_raw_envi(tmp_path, make_cube(12, 10, 6, "int16"), name="scene")
+    got = {}
+    for codec in (None, "zstd", "lzw", "none"):
+        out = tmp_path / f"{codec}.tif"
+        _up(runner, src, "-s", "2", "-m", "bicubic", "-o", out, "--format", fmt, "--dtype", "input",
+            *([] if codec is None else ["--compress", codec]))
+        with rasterio.open(out) as ds:
+            name = ds.compression.name.lower() if ds.compression is not None else "none"
+            predictor = ds.tags(ns="IMAGE_STRUCTURE").get("PREDICTOR")
+        assert name == (codec or "deflate")
+        assert predictor == (None if codec == "none" else "2")  # horizontal differencing for integers
+        got[codec] = open_scene(out).read()
+    for codec in ("zstd", "lzw", "none"):
+        np.testing.assert_array_equal(got[codec], got[None])
+
+
+def test_compress_for_an_envi_output_or_an_unknown_codec_exits_2_before_any_work(runner, tmp_path):
+    src = write_raw_envi(tmp_path, make_cube(12, 10, 6, "int16"), name="scene")
+    res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-m", "bicubic", "-o", str(tmp_path / "o.hdr"),
+                              "--compress", "zstd", "-q"])
+    assert res.exit_code == 2 and "--compress zstd applies to GeoTIFF and COG outputs" in res.stderr
+    res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-m", "bicubic", "-o", str(tmp_path / "o.tif"),
+                              "--compress", "jpeg", "-q"])
+    assert res.exit_code == 2 and "jpeg" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.hdr", "scene.img"]
+
+
 def test_default_output_name_and_model(runner, tmp_path):
     src = write_raw_envi(tmp_path, make_cube(12, 10, 6, "float32"), name="scene")
     res = runner.invoke(app, ["upscale", str(src), "-s", "2", "--device", "cpu"])

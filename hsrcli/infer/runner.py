@@ -79,6 +79,8 @@ class UpscaleOptions:
     #: kept), or None: as the checkpoint was adapted or trained (:func:`lr_degradation`)
     degrade: str | None = None
     sigma: float = 0.0
+    #: GeoTIFF/COG block compression (:class:`~hsrcli.choices.Compression`; None: deflate; ENVI: None)
+    compress: str | None = None
 
     @property
     def behind_model(self) -> bool:
@@ -183,7 +185,7 @@ def upscale_scene(
                             None if fill is None else {b: float(fill.means[b]) for b in fill.flat})
         direct = False
         if main:
-            writer = open_writer(out, out_meta, fmt, overwrite=overwrite)
+            writer = open_writer(out, out_meta, fmt, overwrite=overwrite, compress=opts.compress)
             direct = writer.band_writes and not grid.feathered and not use_refine
             if direct:  # the cores partition the scene: each goes straight into the output
                 acc = CoreWriter(writer, finisher)

@@ -84,7 +84,7 @@ def upscale_stages(scene: Scene, out: Path, fmt: str, resolved: ResolvedModel, o
                 return bar(items, desc=f"{desc} {_k + 1}/{n}", **kw)
 
             results.append(run(current, target, fmt if last else "envi", stage,
-                               final if last else replace(opts, dtype="float32", nodata=None),
+                               final if last else replace(opts, dtype="float32", nodata=None, compress=None),
                                overwrite=overwrite if last else False, progress=stage_bar, info=info))
             if not last:
                 release_freed_memory()  # the next stage's tiles are another shape

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rasterio.windows import Window
 
-from hsrcli.choices import Format
+from hsrcli.choices import Compression, Format
+from hsrcli.errors import HsrInputError
 from hsrcli.io.meta import SceneMeta
 
 if TYPE_CHECKING:
@@ -171,6 +172,7 @@ def open_writer(
     *,
     overwrite: bool = False,
     interleave: str = "bsq",
+    compress: str | None = None,
 ) -> SceneWriter:
     """Create a streaming writer for ``meta`` at ``path``.
 
@@ -180,17 +182,30 @@ def open_writer(
         fmt: ``"envi"``, ``"gtiff"`` or ``"cog"``; default from the file name (never cog).
         overwrite: replace an existing output (only once the new one is complete).
         interleave: ENVI interleave (``bsq``, ``bil``, ``bip``).
+        compress: GeoTIFF/COG block compression (:func:`compression_for`).
     """
     from hsrcli.io.envi_writer import EnviWriter
     from hsrcli.io.geotiff_writer import CogWriter, GeoTiffWriter
 
     p = Path(path)
     fmt = fmt or format_for_path(p)
+    codec = compression_for(fmt, compress)
     if fmt == "envi":
         return EnviWriter(p, meta, overwrite=overwrite, interleave=interleave)
     if fmt == "gtiff":
-        return GeoTiffWriter(p, meta, overwrite=overwrite)
+        return GeoTiffWriter(p, meta, overwrite=overwrite, compress=codec)
     if fmt == "cog":
-        return CogWriter(p, meta, overwrite=overwrite)
+        return CogWriter(p, meta, overwrite=overwrite, compress=codec)
     Format.check(fmt, "output format")
     raise AssertionError(f"format {fmt!r} is declared but has no writer")
+
+
+def compression_for(fmt: str, compress: str | None) -> str | None:
+    """The block compression an output of format ``fmt`` gets from ``--compress`` ``compress``
+    (:class:`~hsrcli.choices.Compression`): GeoTIFF and COG default to deflate; ENVI files are
+    uncompressed, so any ``compress`` given for one is refused (:class:`HsrInputError`)."""
+    if fmt == "envi":
+        if compress is not None:
+            raise HsrInputError(f"--compress {compress} applies to GeoTIFF and COG outputs; ENVI files are raw")
+        return None
+    return Compression.check(compress or Compression.deflate, "--compress")
