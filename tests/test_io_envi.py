@@ -179,3 +179,25 @@ def test_bad_compression_is_a_clear_error(tmp_path, monkeypatch, setting, payloa
     with pytest.raises(HsrInputError, match=re.escape(msg)):
         open_scene(hdr)
     assert list(scratch.iterdir()) == []  # no inflated copy left behind
+
+
+def test_geo_points_are_ground_control_points_in_latitude_longitude(tmp_path):
+    """ENVI 'geo points' (x, y 1-based, latitude, longitude) read as GCPs at 0-based pixel corners in
+    EPSG:4326, as GDAL reads them; not carried as an unknown field (its pixels would not follow a rescale);
+    a map info, when there is one too, is the georeference; a count not in fours is a corrupt header."""
+    from rasterio.crs import CRS
+
+    points = "{1.0, 1.0, 36.5, -117.25, 13.0, 1.0, 36.5, -117.1, 1.0, 11.5, 36.4, -117.25}"
+    hdr = write_raw_envi(tmp_path, make_cube(10, 12, 2, "int16"), header={"geo points": points})
+    m = open_scene(hdr).meta
+    assert m.gcps == [(0.0, 0.0, -117.25, 36.5, 0.0), (0.0, 12.0, -117.1, 36.5, 0.0), (10.5, 0.0, -117.25, 36.4, 0.0)]
+    assert CRS.from_wkt(m.crs).to_epsg() == 4326 and m.transform is None and "geo points" not in m.extra
+    with rasterio.open(hdr.with_suffix(".img")) as ds:
+        assert [(p.row, p.col, p.x, p.y) for p in ds.gcps[0]] == [g[:4] for g in m.gcps]
+    with_map = write_raw_envi(tmp_path, make_cube(10, 12, 2, "int16"), name="m", header={
+        "geo points": points, "map info": "{UTM, 1, 1, 500000, 4000000, 30, 30, 11, North, WGS-84}"})
+    m = open_scene(with_map).meta
+    assert m.gcps is None and m.transform is not None and "geo points" not in m.extra
+    bad = write_raw_envi(tmp_path, make_cube(10, 12, 2, "int16"), name="b", header={"geo points": "{1, 1, 36.5}"})
+    with pytest.raises(HsrInputError, match="'geo points' holds 3 numbers"):
+        open_scene(bad)

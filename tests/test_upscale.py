@@ -902,7 +902,8 @@ def test_a_full_disk_stops_before_any_work_with_one_line_and_nothing_left(runner
 
 def test_ground_control_points_are_carried_rescaled_and_a_crop_shifts_them(runner, tmp_path):
     """A scene georeferenced by GCPs (no geotransform): the GeoTIFF and COG outputs keep them, at s × their
-    pixel coordinates, with their CRS; an ENVI output cannot hold them and says so."""
+    pixel coordinates, with their CRS; an ENVI output holds them as 'geo points' (latitude/longitude), which
+    GDAL and ``hsr`` read back."""
     from rasterio.control import GroundControlPoint
     from rasterio.crs import CRS
 
@@ -925,8 +926,33 @@ def test_ground_control_points_are_carried_rescaled_and_a_crop_shifts_them(runne
     info = json.loads(runner.invoke(app, ["info", str(src), "--json"]).stdout)
     assert info["gcps"][3] == [10.5, 12.25, 500000 + 30 * 12.25, 4000000 - 30 * 10.5, 5.0]
     assert CroppedScene(open_scene(src), 2, 3, 10, 12).meta.gcps[0][:2] == (-2, -3)
+    # ENVI: 'geo points' (latitude/longitude at 1-based pixels), read back as GCPs by hsr and by GDAL
+    from rasterio.warp import transform as warp
+
     res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-m", "bicubic", "-o", str(tmp_path / "e.hdr"), "-q"])
-    assert res.exit_code == 0 and "4 ground control points are not written to ENVI outputs" in res.stderr
+    assert res.exit_code == 0 and "ground control points" not in res.stderr
+    lon, lat = warp(CRS.from_epsg(UTM_EPSG), CRS.from_epsg(4326), [p.x for p in points], [p.y for p in points])
+    back = open_scene(tmp_path / "e.hdr").meta
+    assert CRS.from_wkt(back.crs).to_epsg() == 4326 and back.transform is None
+    assert [p[:2] for p in back.gcps] == [(2 * p.row, 2 * p.col) for p in points]
+    np.testing.assert_allclose([p[2:4] for p in back.gcps], np.column_stack([lon, lat]), rtol=0, atol=1e-9)
+    with rasterio.open(tmp_path / "e.img") as ds:
+        assert [(p.row, p.col) for p in ds.gcps[0]] == [(2 * p.row, 2 * p.col) for p in points]
+    nocrs = tmp_path / "nocrs.tif"  # points without a CRS cannot become latitudes: not written, and said so
+    with rasterio.open(nocrs, "w", driver="GTiff", height=10, width=12, count=3, dtype="float32") as dst:
+        dst.write(make_cube(10, 12, 3, "float32").transpose(2, 0, 1))
+        dst.gcps = (points, CRS())
+    res = runner.invoke(app, ["upscale", str(nocrs), "-s", "2", "-m", "bicubic", "-o", str(tmp_path / "n.hdr"), "-q"])
+    assert res.exit_code == 0 and "4 ground control points have no CRS" in res.stderr
+    assert open_scene(tmp_path / "n.hdr").meta.gcps is None
+    # and again ×2, from ENVI to ENVI and to GeoTIFF: the pixel positions scale, the coordinates stay
+    _up(runner, tmp_path / "e.hdr", "-s", "2", "-m", "bicubic", "-o", tmp_path / "e4.hdr")
+    _up(runner, tmp_path / "e.hdr", "-s", "2", "-m", "bicubic", "-o", tmp_path / "e4.tif")
+    for name in ("e4.hdr", "e4.tif"):
+        m4 = open_scene(tmp_path / name).meta
+        assert [p[:2] for p in m4.gcps] == [(4 * p.row, 4 * p.col) for p in points]
+        np.testing.assert_allclose([p[2:4] for p in m4.gcps], np.column_stack([lon, lat]), rtol=0, atol=1e-9)
+        assert CRS.from_wkt(m4.crs).to_epsg() == 4326
 
 
 def test_an_rpc_georeference_is_named_by_info_and_its_loss_warned_about(runner, tmp_path):

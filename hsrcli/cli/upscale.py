@@ -181,9 +181,10 @@ def upscale(
                 path, _, f, meta = plans[i]
                 if info.is_main and "refine" in stats and not stats["refine"]["applied"]:
                     typer.echo(f"hsr: warning: {path}: --refine {stats['refine']['reason']}", err=True)
-                if info.is_main and meta.gcps and meta.transform is None and f == "envi":
-                    typer.echo(f"hsr: warning: {path}: its {len(meta.gcps)} ground control points are not written "
-                               "to ENVI outputs; write a GeoTIFF (-o NAME.tif) to keep them", err=True)
+                if info.is_main and meta.gcps and meta.transform is None and not meta.crs and f == "envi":
+                    typer.echo(f"hsr: warning: {path}: its {len(meta.gcps)} ground control points have no CRS: ENVI "
+                               "'geo points' are latitude/longitude, so they are not written; write a GeoTIFF "
+                               "(-o NAME.tif) to keep them", err=True)
                 if info.is_main and RPC_INFO in meta.source_info:
                     typer.echo(f"hsr: warning: {path}: its RPC georeference is not carried to the output "
                                "(orthorectify the scene first to keep it georeferenced)", err=True)

@@ -6,7 +6,7 @@ through (unknown data types, missing or short data files, malformed values).
 
 Supported: BSQ/BIL/BIP, little and big endian (``byte order``), ENVI data types
 1, 2, 3, 4, 5, 12, 13, 14, 15, ``header offset``, ``data ignore value``,
-``reflectance scale factor``, ``bbl``, ``wavelength``, ``fwhm``,
+``reflectance scale factor``, ``bbl``, ``wavelength``, ``fwhm``, ``geo points`` (as GCPs),
 ``wavelength units`` (nm/µm), ``band names``, ``map info`` and
 ``coordinate system string``. Other header fields are carried in ``meta.extra``.
 
@@ -23,7 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from hsrcli.errors import HsrInputError
-from hsrcli.io.geo import crs_from_map_info, crs_to_wkt, map_info_to_transform, parse_map_info
+from hsrcli.io.geo import (
+    GEO_POINTS_CRS,
+    crs_from_map_info,
+    crs_to_wkt,
+    gcps_from_geo_points,
+    map_info_to_transform,
+    parse_map_info,
+)
 from hsrcli.io.mapped import copy_mapped
 from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene, check_file
@@ -51,7 +58,7 @@ _STRUCTURAL = {
     "samples", "lines", "bands", "header offset", "file type", "data type", "interleave",
     "byte order", "wavelength", "fwhm", "wavelength units", "band names", "bbl",
     "data ignore value", "reflectance scale factor", "map info", "coordinate system string",
-    "description", "history", "file compression",
+    "description", "history", "file compression", "geo points",
 }
 
 
@@ -149,6 +156,15 @@ def meta_from_header(h: dict, hdr: Path) -> SceneMeta:
         crs = crs_to_wkt(_header_text(h["coordinate system string"]))
     elif map_info:
         crs = crs_from_map_info(map_info)
+    gcps = None
+    if "geo points" in h and transform is None:  # with a map info, the map info georeferences the scene
+        points = h["geo points"] if isinstance(h["geo points"], list) else [h["geo points"]]
+        try:
+            values = [float(v) for v in points if str(v).strip() != ""]
+        except ValueError:
+            raise HsrInputError(f"{hdr}: corrupt ENVI header: 'geo points' holds a value that is not a number") from None
+        gcps = gcps_from_geo_points(values, str(hdr)) or None
+        crs = crs_to_wkt(GEO_POINTS_CRS) if gcps else crs  # geo points are latitude/longitude
     history = h.get("history", [])
     return SceneMeta(
         rows=rows,
@@ -164,6 +180,7 @@ def meta_from_header(h: dict, hdr: Path) -> SceneMeta:
         bbl=None if bbl is None else bbl.astype(np.int64),
         crs=crs,
         transform=transform,
+        gcps=gcps,
         nodata=None if nodata is None else float(nodata[0]),
         scale_factor=None if rsf is None else float(rsf[0]),
         map_info=map_info,

@@ -22,7 +22,7 @@ from hsrcli.io.writers import SceneWriter, envi_paths
 
 def envi_header_fields(meta: SceneMeta) -> dict:
     """ENVI header fields (SPy metadata dict) describing ``meta``."""
-    from hsrcli.io.geo import map_info_from_geo
+    from hsrcli.io.geo import GEO_POINTS_CRS, crs_to_wkt, geo_points_from_gcps, map_info_from_geo
 
     md: dict = {}
     if meta.description:
@@ -35,6 +35,9 @@ def envi_header_fields(meta: SceneMeta) -> dict:
         md["map info"] = map_info_from_geo(meta.transform, meta.crs)
     if meta.crs:
         md["coordinate system string"] = "{" + meta.crs + "}"
+    if meta.transform is None and meta.gcps and meta.crs:  # georeferenced by ground control points
+        md["geo points"] = geo_points_from_gcps(meta.gcps, meta.crs)
+        md["coordinate system string"] = "{" + crs_to_wkt(GEO_POINTS_CRS) + "}"  # the points' (lat/lon)
     if meta.wavelengths is not None:
         md["wavelength units"] = "Nanometers"
         md["wavelength"] = [_num(w) for w in meta.wavelengths]

@@ -12,6 +12,11 @@ Conventions:
   divided by ``s``; the tie point keeps its map coordinates while its pixel
   coordinate becomes ``(ref - 1) * s + 1``.
 
+* ENVI ``geo points`` is ``{x1, y1, lat1, lon1, x2, …}``: ground control points in geographic latitude
+  and longitude at **1-based** pixel coordinates (``(1.0, 1.0)`` the upper-left corner of the
+  upper-left pixel), read by GDAL as GCPs at ``(x − 1, y − 1)``; coordinate conversions are
+  rasterio's (``rasterio.warp.transform``).
+
 Only this small part of georeferencing is hand-written (ECOSYSTEM.md §C4);
 CRS parsing is rasterio's.
 """
@@ -180,3 +185,30 @@ def _is_number(s: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+#: The CRS of ENVI ``geo points`` (geographic latitude/longitude, WGS 84).
+GEO_POINTS_CRS = "EPSG:4326"
+
+
+def gcps_from_geo_points(values: list[float], where: str) -> list[tuple[float, float, float, float, float]]:
+    """Ground control points ``(row, col, lon, lat, 0)`` (0-based pixel corners, in :data:`GEO_POINTS_CRS`)
+    of the numbers of an ENVI ``geo points`` field; a count that is not a multiple of 4 is refused."""
+    if len(values) % 4:
+        raise HsrInputError(f"{where}: corrupt ENVI header: 'geo points' holds {len(values)} numbers, "
+                            "not groups of 4 (x, y, latitude, longitude)")
+    return [(y - 1.0, x - 1.0, lon, lat, 0.0) for x, y, lat, lon in zip(*[iter(values)] * 4)]
+
+
+def geo_points_from_gcps(gcps: list[tuple[float, float, float, float, float]], crs_wkt: str) -> list[str]:
+    """The ENVI ``geo points`` field of ground control points ``(row, col, x, y, z)`` whose x, y are in
+    ``crs_wkt``: converted to latitude/longitude (:data:`GEO_POINTS_CRS`; heights are not kept)."""
+    from rasterio.crs import CRS
+    from rasterio.warp import transform
+
+    lon, lat = transform(CRS.from_wkt(crs_wkt), CRS.from_string(GEO_POINTS_CRS),
+                         [p[2] for p in gcps], [p[3] for p in gcps])
+    out: list[str] = []
+    for (row, col, *_), la, lo in zip(gcps, lat, lon):
+        out += [format_number(col + 1.0), format_number(row + 1.0), format_number(la), format_number(lo)]
+    return out

@@ -72,6 +72,8 @@ def codec_available(compress: str) -> bool:
         delete(path)
 
 
+#: Smallest tile GDAL's COG driver takes (``BLOCKSIZE``; it warns about a smaller one and ignores it).
+COG_MIN_BLOCK = 128
 #: Memory GDAL's compression threads may hold (bytes): each holds about four copies of a block
 #: (pixel-interleaved: 256² px × every band), so a 224-band float32 output gets fewer threads than a
 #: 64-band one on the same machine (measured on 2 cores, 64 bands: +80–150 MB peak RSS with 2 threads).
@@ -229,7 +231,7 @@ class GeoTiffWriter(SceneWriter):
 class CogWriter(GeoTiffWriter):
     """Cloud-Optimised GeoTIFF: streamed window by window into a temporary tiled GeoTIFF, then copied by
     GDAL's COG driver (which can only copy, not write windows) with the same compression, 256-px tiles
-    (smaller for small outputs), overviews down to one tile (averaged: spectra stay means of the pixels
+    (128 px for outputs under 256 px, the least the driver takes), overviews down to one tile (averaged: spectra stay means of the pixels
     they cover) and every tag, band description and nodata value; the intermediate file is removed. The
     copy runs with a block cache of two block rows (:func:`cog_cache_bytes`): it reads the whole file
     again to build the overviews."""
@@ -250,7 +252,7 @@ class CogWriter(GeoTiffWriter):
         try:
             with gdal_env(cog_cache_bytes(self.meta, self.block_shape)):
                 copy(tiff, self._cog_tmp, driver="COG", **codec,
-                     blocksize=self.block_shape[1], overviews="AUTO", overview_resampling="AVERAGE",
+                     blocksize=max(COG_MIN_BLOCK, self.block_shape[1]), overviews="AUTO", overview_resampling="AVERAGE",
                      bigtiff="IF_SAFER", **({} if self._threads is None else {"num_threads": str(self._threads)}))
         finally:
             tiff.unlink(missing_ok=True)
