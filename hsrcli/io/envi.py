@@ -94,14 +94,22 @@ def _int_field(h: dict, key: str, hdr: Path, default: int | None = None) -> int:
         raise HsrInputError(f"{hdr}: corrupt ENVI header: '{key} = {h[key]}' is not an integer") from None
 
 
-def _floats(h: dict, key: str, n: int, hdr: Path) -> np.ndarray | None:
+def _numbers(h: dict, key: str, hdr: Path) -> np.ndarray | None:
+    """The numbers of header field ``key`` (None when absent); a value that is not one is a corrupt header."""
     if key not in h:
         return None
     vals = h[key] if isinstance(h[key], list) else [h[key]]
     try:
-        arr = np.array([float(v) for v in vals if str(v).strip() != ""], dtype=np.float64)
+        return np.array([float(v) for v in vals if str(v).strip() != ""], dtype=np.float64)
     except ValueError:
         raise HsrInputError(f"{hdr}: corrupt ENVI header: '{key}' holds a value that is not a number") from None
+
+
+def _floats(h: dict, key: str, n: int, hdr: Path) -> np.ndarray | None:
+    """:func:`_numbers` of ``key``, which must be ``n`` (one per band, or one)."""
+    arr = _numbers(h, key, hdr)
+    if arr is None:
+        return None
     if arr.size != n:
         raise HsrInputError(f"{hdr}: corrupt ENVI header: '{key}' has {arr.size} values for {n} bands")
     return arr
@@ -156,15 +164,10 @@ def meta_from_header(h: dict, hdr: Path) -> SceneMeta:
         crs = crs_to_wkt(_header_text(h["coordinate system string"]))
     elif map_info:
         crs = crs_from_map_info(map_info)
-    gcps = None
-    if "geo points" in h and transform is None:  # with a map info, the map info georeferences the scene
-        points = h["geo points"] if isinstance(h["geo points"], list) else [h["geo points"]]
-        try:
-            values = [float(v) for v in points if str(v).strip() != ""]
-        except ValueError:
-            raise HsrInputError(f"{hdr}: corrupt ENVI header: 'geo points' holds a value that is not a number") from None
-        gcps = gcps_from_geo_points(values, str(hdr)) or None
-        crs = crs_to_wkt(GEO_POINTS_CRS) if gcps else crs  # geo points are latitude/longitude
+    points = _numbers(h, "geo points", hdr) if transform is None else None  # a map info georeferences alone
+    gcps = None if points is None else gcps_from_geo_points(points.tolist(), str(hdr)) or None
+    if gcps:
+        crs = crs_to_wkt(GEO_POINTS_CRS)  # geo points are latitude/longitude
     history = h.get("history", [])
     return SceneMeta(
         rows=rows,
