@@ -33,11 +33,11 @@ def envi_header_fields(meta: SceneMeta) -> dict:
         md["map info"] = list(meta.map_info)
     elif meta.transform is not None:
         md["map info"] = map_info_from_geo(meta.transform, meta.crs)
-    if meta.crs:
-        md["coordinate system string"] = "{" + meta.crs + "}"
     if meta.transform is None and meta.gcps and meta.crs:  # georeferenced by ground control points
         md["geo points"] = geo_points_from_gcps(meta.gcps, meta.crs)
         md["coordinate system string"] = "{" + crs_to_wkt(GEO_POINTS_CRS) + "}"  # the points' (lat/lon)
+    elif meta.crs:
+        md["coordinate system string"] = "{" + meta.crs + "}"
     if meta.wavelengths is not None:
         md["wavelength units"] = "Nanometers"
         md["wavelength"] = [_num(w) for w in meta.wavelengths]

@@ -36,15 +36,10 @@ def compression_options(compress: str, integer: bool, cog: bool = False) -> dict
     if compress == Compression.none:
         return {"compress": "NONE"} if cog else {}
     predictor = 2 if integer else 3
-    opts: dict[str, str | int] = {"compress": compress.upper()}
-    if cog:
-        opts["predictor"] = {2: "STANDARD", 3: "FLOATING_POINT"}[predictor]
-        if compress in ("deflate", "zstd"):
-            opts["level"] = DEFLATE_LEVEL
-    else:
-        opts["predictor"] = predictor
-        if compress in ("deflate", "zstd"):
-            opts["zlevel" if compress == "deflate" else "zstd_level"] = DEFLATE_LEVEL
+    opts: dict[str, str | int] = {"compress": compress.upper(),
+                                  "predictor": {2: "STANDARD", 3: "FLOATING_POINT"}[predictor] if cog else predictor}
+    if compress in (Compression.deflate, Compression.zstd):
+        opts["level" if cog else "zlevel" if compress == Compression.deflate else "zstd_level"] = DEFLATE_LEVEL
     return opts
 @functools.cache
 def codec_available(compress: str) -> bool:

@@ -87,16 +87,8 @@ class Relabelled(Scene):
         self.block_shape = base.block_shape
         super().__init__(base.path, meta)
 
-    def read(self, window=None, bands=None):
-        return self.base.read(window, bands)
-
-    def read_planes(self, window=None, bands=None):
-        return self.base.read_planes(window, bands)
-
     def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None):
-        from rasterio.windows import Window
-
-        return self.base.read(Window(c0, r0, c1 - c0, r1 - r0), bands)
+        return self.base._read(r0, r1, c0, c1, bands)  # same pixels: the base's own read, in its layout
 
     def files(self):
         return self.base.files()
