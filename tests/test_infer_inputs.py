@@ -63,3 +63,18 @@ def test_read_block_fills_missing_values_band_planar_and_leaves_the_file_alone(t
         assert x[1, 0, 0] == fill.means[1] and x[3, 3, 3] == fill.means[3]
     np.testing.assert_array_equal(scene.read(), before)  # not in the memory map either
     np.testing.assert_array_equal(open_scene(path).read(), before)
+
+
+def test_float64_values_beyond_float32_are_missing_in_the_network_input():
+    """A float64 value that float32 cannot hold (it would reach the network as inf) counts as missing, as
+    NaN and ±inf do; a float32 block is handed back as it is, not copied."""
+    from hsrcli.infer.inputs import float32_block
+    from hsrcli.io.meta import SceneMeta
+
+    raw = np.array([1.0, 1e39, np.nan, -np.inf, 5.0])
+    x, bad = float32_block(raw.copy(), SceneMeta(1, 5, 1, np.dtype(np.float64), nodata=5.0))
+    assert x.dtype == np.float32 and bad.tolist() == [False, True, True, True, True]
+    with np.errstate(over="ignore"):
+        raw32 = raw.astype(np.float32)  # 1e39 is inf in float32 already
+    x, bad = float32_block(raw32, SceneMeta(1, 5, 1, np.dtype(np.float32)))
+    assert x is raw32 and bad.tolist() == [False, True, True, True, False]

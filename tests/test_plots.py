@@ -11,9 +11,9 @@ import rasterio
 from rasters import SAMPLE_HDR, wavelengths_nm, write_geotiff
 
 from hsrcli.cli import app
-from hsrcli.io import SceneMeta
+from hsrcli.io import SceneMeta, open_scene
 from hsrcli.plot.rgb import stretch, stretch_limits
-from hsrcli.plot.spectra import map_pixel
+from hsrcli.plot.spectra import map_pixel, spectrum
 
 
 def _scenes(tmp_path):
@@ -45,6 +45,15 @@ def test_map_pixel_to_lr_and_hr_grids():
     assert map_pixel(0, 0, hr, lr) == (0, 0)
     assert map_pixel(5, 31, hr, lr) == (1, 7)
     assert map_pixel(3, 4, lr, hr) == (14, 18)  # centre of the LR pixel on the HR grid
+
+
+def test_spectrum_draws_every_missing_value_as_a_gap(tmp_path):
+    """Nodata, NaN and ±inf are gaps (NaN) in a plotted spectrum, not values that break the y-axis."""
+    cube = np.arange(1, 9, dtype=np.float32).reshape(1, 1, 8)
+    cube[0, 0, [1, 3, 4, 6]] = -9, np.nan, np.inf, -np.inf
+    path = write_geotiff(tmp_path / "p.tif", cube, nodata=-9)
+    values = spectrum(open_scene(path), 0, 0)
+    assert np.isnan(values[[1, 3, 4, 6]]).all() and values[[0, 2, 5, 7]].tolist() == [1, 3, 6, 8]
 
 
 @pytest.mark.parametrize("ext,magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF")])

@@ -136,7 +136,7 @@ def _scan(src: _Source, want_samples: bool, rng: np.random.Generator, max_bytes:
 
     for w in iter_windows(m.rows, m.cols, nb, 8, max_bytes):
         raw = src.scene.read(w, src.bands)
-        bad = m.nodata_mask(raw).any(axis=2) | ~np.isfinite(raw.astype(np.float64)).all(axis=2)
+        bad = m.missing_mask(raw).any(axis=2)
         r0, c0 = int(w.row_off), int(w.col_off)
         valid[r0:r0 + raw.shape[0], c0:c0 + raw.shape[1]] = ~bad
         good = raw[~bad].astype(np.float64)

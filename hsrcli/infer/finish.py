@@ -78,9 +78,7 @@ class Finisher:
         lr0, lr1, lc0, lc1 = r0 // s, -(-(r0 + h) // s), c0 // s, -(-(c0 + w) // s)
         if self._window != (lr0, lr1, lc0, lc1):
             raw = self.scene.read(Window(lc0, lr0, lc1 - lc0, lr1 - lr0))
-            bad = self.scene.meta.nodata_mask(raw)
-            if np.issubdtype(raw.dtype, np.floating):
-                bad |= np.isinf(raw)  # NaN is in the nodata mask
+            bad = self.scene.meta.missing_mask(raw)
             self._window, self._bad = (lr0, lr1, lc0, lc1), bad if bad.any() else None
         if self._bad is None:
             return None

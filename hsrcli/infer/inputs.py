@@ -18,6 +18,7 @@ from hsrcli.data.normalize import Normalizer
 from hsrcli.errors import HsrInputError
 from hsrcli.infer.nodata import InputFill
 from hsrcli.infer.resolve import ResolvedModel
+from hsrcli.io.meta import SceneMeta
 from hsrcli.io.scene import Scene
 from hsrcli.models.base import SRModel
 from hsrcli.models.crop import Crop
@@ -91,6 +92,19 @@ def forward_bands(model: SRModel, x: torch.Tensor, amp: torch.dtype | None = Non
             yield b0, b1, y.float()
 
 
+def float32_block(raw: np.ndarray, meta: SceneMeta) -> tuple[np.ndarray, np.ndarray]:
+    """``raw`` (stored values of a scene read, any shape) as float32 — ``raw`` itself when it is float32
+    already: a scene's read is the caller's to change — and the mask of its missing values
+    (:meth:`~hsrcli.io.meta.SceneMeta.missing_mask`, and values float32 cannot hold, such as 1e39 in
+    a float64 scene)."""
+    bad = meta.missing_mask(raw)
+    with np.errstate(over="ignore"):
+        x = raw.astype(np.float32, copy=False)
+    if x is not raw and np.issubdtype(raw.dtype, np.floating):
+        bad |= np.isinf(x)
+    return x, bad
+
+
 def read_block(scene: Scene, r0: int, c0: int, h: int, w: int, pad: int,
                fill: InputFill | None) -> tuple[np.ndarray, np.ndarray]:
     """Network input ``(B, h, w)`` float32 (missing values filled, see :mod:`hsrcli.infer.nodata`) and
@@ -98,13 +112,7 @@ def read_block(scene: Scene, r0: int, c0: int, h: int, w: int, pad: int,
 
     One float32 block is made and filled in place: a float32 scene's block is not copied again
     (a 414 × 194 LR tile of 425 bands is 137 MB)."""
-    m = scene.meta
-    raw = read_padded(scene, r0, c0, h, w, pad)
-    bad = m.nodata_mask(raw)
-    x = raw.astype(np.float32, copy=False)  # a scene's read is the caller's to change
-    del raw
-    if np.issubdtype(m.dtype, np.floating):
-        bad |= np.isinf(x)  # NaN is in the nodata mask
+    x, bad = float32_block(read_padded(scene, r0, c0, h, w, pad), scene.meta)
     if fill is not None:
         fill.apply(x.transpose(1, 2, 0), bad.transpose(1, 2, 0))
     elif bad.any():

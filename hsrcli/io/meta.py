@@ -165,16 +165,17 @@ class SceneMeta:
             extra=extra,
         )
 
-    def nodata_mask(self, block: np.ndarray) -> np.ndarray:
-        """Boolean mask, shaped like ``block``, of values that are missing.
+    def missing_mask(self, block: np.ndarray) -> np.ndarray:
+        """Boolean mask, shaped like ``block`` (stored values), of values that are missing.
 
-        A value is missing when it equals :attr:`nodata` *as stored* (the nodata
-        value is cast to :attr:`dtype` first, so float32 files compare exactly) or
-        when it is NaN.
+        The one rule every command follows: a value is missing when it equals :attr:`nodata` *as
+        stored* (the nodata value is cast to :attr:`dtype` first, so float32 files compare exactly) or
+        when it is not finite (NaN, ±inf).
         """
-        mask = np.zeros(block.shape, dtype=bool)
         if np.issubdtype(block.dtype, np.floating):
-            mask |= np.isnan(block)
+            mask = ~np.isfinite(block)
+        else:
+            mask = np.zeros(block.shape, dtype=bool)
         if self.nodata is not None:
             with np.errstate(invalid="ignore", over="ignore"):
                 stored = np.asarray(self.nodata).astype(self.dtype)

@@ -34,9 +34,7 @@ def band_stats(
         windows = progress(list(windows))
     for window in windows:
         raw = scene.read(window).reshape(-1, m.bands)
-        valid = ~m.nodata_mask(raw)
-        if np.issubdtype(raw.dtype, np.floating):
-            valid &= np.isfinite(raw)
+        valid = ~m.missing_mask(raw)
         if observe is not None:
             observe(raw, valid)
         if valid.all():  # the common case: no float64 copies, no masking

@@ -114,14 +114,6 @@ class MetricAccumulator:
         return out
 
 
-def _missing(raw: np.ndarray, meta) -> np.ndarray:
-    """Values of a stored block that are nodata (:meth:`SceneMeta.nodata_mask`: NaN included) or infinite."""
-    mask = meta.nodata_mask(raw)
-    if np.issubdtype(raw.dtype, np.floating):
-        mask |= np.isinf(raw)
-    return mask
-
-
 def scene_max(scene: Scene, bands: Sequence[int] | None, rows: tuple[int, int], cols: tuple[int, int],
               max_bytes: int) -> float:
     """Largest finite value of ``scene`` in a region that is not its nodata value (streamed)."""
@@ -133,7 +125,7 @@ def scene_max(scene: Scene, bands: Sequence[int] | None, rows: tuple[int, int], 
     best = -np.inf
     for w in iter_windows(rows[1] - rows[0], cols[1] - cols[0], nb, scene.meta.dtype.itemsize, max_bytes):
         raw = scene.read_planes(Window(cols[0] + w.col_off, rows[0] + w.row_off, w.width, w.height), bands)
-        finite = raw[~_missing(raw, scene.meta)].astype(np.float64)
+        finite = raw[~scene.meta.missing_mask(raw)].astype(np.float64)
         if finite.size:
             best = max(best, float(finite.max()))
     return best
@@ -232,7 +224,7 @@ def _stream(sr: Scene, ref: Scene, acc: MetricAccumulator, bands: Sequence[int] 
         win = Window(c0, lo, width, hi - lo)
         x, y = sr.read_planes(win, bands), ref.read_planes(win, bands)  # (bands, rows, cols), as stored
         core = slice(a - lo, b - lo)
-        valid = ~(_missing(x, ms) | _missing(y, mr)).any(axis=0)
+        valid = ~(ms.missing_mask(x) | mr.missing_mask(y)).any(axis=0)
         masked += int((~valid[core]).sum())
         mask = None if valid.all() else valid
         acc.add_pixels(x[:, core], y[:, core], None if mask is None else mask[core])

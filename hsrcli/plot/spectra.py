@@ -6,7 +6,7 @@ pixel that covers the same ground: ``row' = floor((row + 0.5) · rows' / rows)``
 and likewise for columns, so an LR input shows the LR pixel an HR pixel lies in.
 
 Values are physical when a scene has a reflectance scale factor (stored / factor),
-else as stored. Bands flagged bad in ``bbl`` and nodata values are drawn as gaps.
+else as stored. Bands flagged bad in ``bbl`` and missing values (nodata, NaN, ±inf) are drawn as gaps.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def spectrum(scene: Scene, row: int, col: int) -> np.ndarray:
     m = scene.meta
     raw = scene.read(Window(col, row, 1, 1))[0, 0]
     values = raw.astype(np.float64)
-    values[m.nodata_mask(raw)] = np.nan
+    values[m.missing_mask(raw)] = np.nan
     if m.bbl is not None:
         values[m.bbl == 0] = np.nan
     if m.scale_factor:

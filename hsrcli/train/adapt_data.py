@@ -23,7 +23,7 @@ import torch
 from rasterio.windows import Window
 
 from hsrcli.errors import HsrInputError
-from hsrcli.infer.inputs import divisor, scene_stats
+from hsrcli.infer.inputs import divisor, float32_block, scene_stats
 from hsrcli.infer.nodata import InputFill
 from hsrcli.infer.resolve import ResolvedModel
 from hsrcli.io.hashing import sha256_files
@@ -55,8 +55,7 @@ def _read(scene: Scene, resolved: ResolvedModel) -> tuple[np.ndarray, np.ndarray
     side = int(math.sqrt(MAX_VALUES / m.bands))
     h, w = min(m.rows, side), min(m.cols, side)
     raw = scene.read(Window((m.cols - w) // 2, (m.rows - h) // 2, w, h))
-    x = raw.astype(np.float32)
-    bad = m.nodata_mask(raw) | ~np.isfinite(x)
+    x, bad = float32_block(raw, m)
     run = checked = list(range(m.bands))  # the bands fed to the model, those whose missing values count
     if stats is not None:
         fill = InputFill.from_stats(stats)
