@@ -19,7 +19,7 @@ from rasters import PIXEL, ROOT, SAMPLE_HDR, UL, UTM_EPSG, make_cube, wavelength
 from hsrcli.checkpoint import make_checkpoint, save_checkpoint
 from hsrcli.cli import app
 from hsrcli.infer.tiling import TileGrid
-from hsrcli.io import open_scene
+from hsrcli.io import copy_scene, open_scene
 from hsrcli.models import build
 
 
@@ -955,17 +955,34 @@ def test_ground_control_points_are_carried_rescaled_and_a_crop_shifts_them(runne
         assert CRS.from_wkt(m4.crs).to_epsg() == 4326
 
 
-def test_an_rpc_georeference_is_named_by_info_and_its_loss_warned_about(runner, tmp_path):
+@pytest.mark.parametrize("fmt", ["envi", "gtiff", "cog"])
+def test_rpcs_are_carried_so_that_every_ground_point_lands_at_scale_times_its_pixel(runner, tmp_path, fmt):
+    """An unrectified scene's RPCs reach every output format rescaled: GDAL's RPC transformer puts a
+    ground point at s × its LR pixel coordinates (corner-based) in the output, from either input format."""
     from rasterio.rpc import RPC
+    from rasterio.transform import RPCTransformer
 
     src = tmp_path / "rpc.tif"
-    unit = [1.0] + [0.0] * 19
+    unit = [1.0, 0.01] + [0.0] * 18
     rpc = RPC(height_off=100, height_scale=500, lat_off=40, lat_scale=0.1, long_off=15, long_scale=0.1,
               line_off=5, line_scale=5, samp_off=6, samp_scale=6, line_den_coeff=unit, samp_den_coeff=unit,
-              line_num_coeff=[0, 0, -1.0] + [0.0] * 17, samp_num_coeff=[0, 1.0] + [0.0] * 18)
+              line_num_coeff=[0, 0.02, -1.0, 0.001] + [0.0] * 16, samp_num_coeff=[0, 1.0, 0.03] + [0.0] * 17)
     with rasterio.open(src, "w", driver="GTiff", height=10, width=12, count=3, dtype="float32") as dst:
         dst.write(make_cube(10, 12, 3, "float32").transpose(2, 0, 1))
         dst.rpcs = rpc
-    assert "rpc georeference" in json.loads(runner.invoke(app, ["info", str(src), "--json"]).stdout)["source_info"]
-    res = runner.invoke(app, ["upscale", str(src), "-s", "2", "-m", "bicubic", "-q"])
-    assert res.exit_code == 0 and "its RPC georeference is not carried to the output" in res.stderr
+    assert json.loads(runner.invoke(app, ["info", str(src), "--json"]).stdout)["rpcs"]["line_off"] == 5
+    assert "RPCs" in runner.invoke(app, ["info", str(src)]).stdout
+    envi_in = tmp_path / "rpc.hdr"
+    copy_scene(open_scene(src), envi_in)  # the same scene as an ENVI input
+    assert "rpc info" in envi_in.read_text()
+    ground = [(15.03, 39.98, 120.0), (14.95, 40.04, 60.0)]
+    with RPCTransformer(rpc) as lr:
+        expected = [[3 * v for v in lr.rowcol(x, y, z, op=lambda v: v)] for x, y, z in ground]
+    for i, scene in enumerate((src, envi_in)):
+        out = tmp_path / (f"o{i}.hdr" if fmt == "envi" else f"o{i}.tif")
+        _up(runner, scene, "-s", "3", "-m", "bicubic", "-o", out, "--format", fmt)
+        got = open_scene(out).meta.rpcs
+        assert got["samp_scale"] == 18 and got["line_off"] == 16
+        with RPCTransformer(RPC(**got)) as hr:
+            np.testing.assert_allclose([hr.rowcol(x, y, z, op=lambda v: v) for x, y, z in ground], expected,
+                                       rtol=0, atol=1e-9)

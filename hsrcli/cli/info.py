@@ -35,8 +35,10 @@ def _human(path: str, d: dict, crs_label: str | None) -> str:
         lines.append(("Upper left", f"{c:.6f}, {f:.6f}"))
     elif d["gcps"]:
         lines.append(("Georeference", f"{len(d['gcps'])} ground control points"))
-    else:
+    elif not d["rpcs"]:
         lines.append(("Georeference", "none"))
+    if d["rpcs"]:
+        lines.append(("RPCs", "rational polynomial coefficients (sensor model; longitude/latitude)"))
     lines.append(("Nodata", "none" if d["nodata"] is None else f"{d['nodata']:g}"))
     if d["scale_factor"] is not None:
         lines.append(("Scale factor", f"{d['scale_factor']:g} (reflectance = value / factor)"))

@@ -109,7 +109,6 @@ def upscale(
     from hsrcli.infer.resolve import resolve_model
     from hsrcli.infer.runner import UpscaleOptions, upscale_scene
     from hsrcli.io import HsrInputError, open_scene
-    from hsrcli.io.geotiff import RPC_INFO
     from hsrcli.runtime import amp_dtype, resolve_device
     from hsrcli.weights import default_model
 
@@ -185,9 +184,6 @@ def upscale(
                     typer.echo(f"hsr: warning: {path}: its {len(meta.gcps)} ground control points have no CRS: ENVI "
                                "'geo points' are latitude/longitude, so they are not written; write a GeoTIFF "
                                "(-o NAME.tif) to keep them", err=True)
-                if info.is_main and RPC_INFO in meta.source_info:
-                    typer.echo(f"hsr: warning: {path}: its RPC georeference is not carried to the output "
-                               "(orthorectify the scene first to keep it georeferenced)", err=True)
                 if show and not share_tiles and i % info.world_size != 0 and model is None:  # said by another rank
                     typer.echo(f"{path}: used model {name}", err=True)
                 if show:

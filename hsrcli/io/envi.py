@@ -7,7 +7,7 @@ through (unknown data types, missing or short data files, malformed values).
 Supported: BSQ/BIL/BIP, little and big endian (``byte order``), ENVI data types
 1, 2, 3, 4, 5, 12, 13, 14, 15, ``header offset``, ``data ignore value``,
 ``reflectance scale factor``, ``bbl``, ``wavelength``, ``fwhm``, ``geo points`` (as GCPs),
-``wavelength units`` (nm/µm), ``band names``, ``map info`` and
+``rpc info`` (as RPCs, :mod:`hsrcli.io.rpc`), ``wavelength units`` (nm/µm), ``band names``, ``map info`` and
 ``coordinate system string``. Other header fields are carried in ``meta.extra``.
 
 Reads go through fresh memory maps (``numpy.memmap``), one per few rows of a window, each dropped before
@@ -33,6 +33,7 @@ from hsrcli.io.geo import (
 )
 from hsrcli.io.mapped import copy_mapped
 from hsrcli.io.meta import SceneMeta
+from hsrcli.io.rpc import rpcs_from_envi
 from hsrcli.io.scene import Scene, check_file
 from hsrcli.io.wavelengths import to_nm, wavelengths_from_names
 
@@ -58,7 +59,7 @@ _STRUCTURAL = {
     "samples", "lines", "bands", "header offset", "file type", "data type", "interleave",
     "byte order", "wavelength", "fwhm", "wavelength units", "band names", "bbl",
     "data ignore value", "reflectance scale factor", "map info", "coordinate system string",
-    "description", "history", "file compression", "geo points",
+    "description", "history", "file compression", "geo points", "rpc info",
 }
 
 
@@ -168,6 +169,7 @@ def meta_from_header(h: dict, hdr: Path) -> SceneMeta:
     gcps = None if points is None else gcps_from_geo_points(points.tolist(), str(hdr)) or None
     if gcps:
         crs = crs_to_wkt(GEO_POINTS_CRS)  # geo points are latitude/longitude
+    rpc_info = _numbers(h, "rpc info", hdr)
     history = h.get("history", [])
     return SceneMeta(
         rows=rows,
@@ -184,6 +186,7 @@ def meta_from_header(h: dict, hdr: Path) -> SceneMeta:
         crs=crs,
         transform=transform,
         gcps=gcps,
+        rpcs=None if rpc_info is None else rpcs_from_envi(rpc_info.tolist(), str(hdr)),
         nodata=None if nodata is None else float(nodata[0]),
         scale_factor=None if rsf is None else float(rsf[0]),
         map_info=map_info,

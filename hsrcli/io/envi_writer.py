@@ -17,6 +17,7 @@ from hsrcli.io.atomic import reserve
 from hsrcli.io.atomic import temp_name as _temp_name
 from hsrcli.io.geo import format_number as _num
 from hsrcli.io.meta import SceneMeta
+from hsrcli.io.rpc import envi_rpc_info
 from hsrcli.io.writers import SceneWriter, envi_paths
 
 
@@ -38,6 +39,8 @@ def envi_header_fields(meta: SceneMeta) -> dict:
         md["coordinate system string"] = "{" + crs_to_wkt(GEO_POINTS_CRS) + "}"  # the points' (lat/lon)
     elif meta.crs:
         md["coordinate system string"] = "{" + meta.crs + "}"
+    if meta.rpcs is not None:
+        md["rpc info"] = envi_rpc_info(meta.rpcs)
     if meta.wavelengths is not None:
         md["wavelength units"] = "Nanometers"
         md["wavelength"] = [_num(w) for w in meta.wavelengths]

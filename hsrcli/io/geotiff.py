@@ -121,10 +121,6 @@ def _band_values(ds, key: str, imagery_key: str) -> tuple[np.ndarray | None, str
     return np.asarray(vals), units
 
 
-#: :attr:`SceneMeta.source_info` key of a scene georeferenced by RPCs, which outputs do not carry.
-RPC_INFO = "rpc georeference"
-
-
 def meta_from_dataset(ds, fmt: str = "gtiff") -> SceneMeta:
     """:class:`SceneMeta` of an open rasterio dataset."""
     if len(set(ds.dtypes)) != 1:
@@ -156,12 +152,11 @@ def meta_from_dataset(ds, fmt: str = "gtiff") -> SceneMeta:
         crs=ds.crs.to_wkt() if ds.crs else (gcp_crs.to_wkt() if points and gcp_crs else None),
         transform=ds.transform if georeferenced else None,
         gcps=[(p.row, p.col, p.x, p.y, p.z or 0.0) for p in points] or None,
+        rpcs=ds.rpcs.to_dict() if ds.rpcs else None,
         nodata=None if ds.nodata is None else float(ds.nodata),
         scale_factor=None if rsf is None else float(rsf),
         description=tags.get("description"),
         history=history,
-        source_info={RPC_INFO: "present (rational polynomial coefficients; not carried to outputs)"}
-        if getattr(ds, "rpcs", None) else {},
     )
 
 

@@ -156,6 +156,10 @@ class GeoTiffWriter(SceneWriter):
                 self._ds = rasterio.open(self._tmp, "w", **profile)
                 if by_gcps:
                     self._write_gcps(meta)
+                if meta.rpcs is not None:
+                    from rasterio.rpc import RPC
+
+                    self._ds.rpcs = RPC(**meta.rpcs)
             self._write_tags(out_meta)
         except BaseException:  # SIGTERM (SystemExit) and Ctrl-C too: no temporary file stays behind
             self.abort()

@@ -3,8 +3,8 @@
 :class:`SceneMeta` is what every reader reports and every writer consumes. It holds
 the shape, the storage dtype and every piece of metadata the project promises to
 keep: wavelengths and FWHM (always in **nanometres**), band names, the bad-band
-list, the CRS (WKT), the affine geotransform, nodata, the reflectance scale factor,
-ENVI ``map info`` and free-form history lines.
+list, the CRS (WKT), the affine geotransform (or ground control points, or RPCs), nodata,
+the reflectance scale factor, ENVI ``map info`` and free-form history lines.
 
 Pixel coordinates follow rasterio: the transform maps (col, row) of a pixel's
 upper-left corner to map coordinates.
@@ -21,6 +21,7 @@ import numpy as np
 from affine import Affine
 
 from hsrcli.io.geo import rescale_map_info, transform_for_scale
+from hsrcli.io.rpc import crop_rpcs, rescale_rpcs
 
 
 @dataclass
@@ -44,6 +45,9 @@ class SceneMeta:
         gcps: ground control points ``(row, col, x, y, z)``, ``row``/``col`` in pixels from the scene's
             upper-left corner (GDAL's convention: 0.5 is the first pixel's centre), ``x, y, z`` in
             :attr:`crs`; or ``None``. Only where there is no :attr:`transform`.
+        rpcs: the rational polynomial coefficients of an unrectified scene (:mod:`hsrcli.io.rpc`:
+            rasterio's ``RPC.to_dict()``, in the scene's pixels), or ``None``. Kept beside any other
+            georeference.
         nodata: value marking missing pixels, or ``None``.
         scale_factor: ENVI ``reflectance scale factor`` (physical = stored / factor),
             or ``None``.
@@ -71,6 +75,7 @@ class SceneMeta:
     crs: str | None = None
     transform: Affine | None = None
     gcps: list[tuple[float, float, float, float, float]] | None = None
+    rpcs: dict[str, Any] | None = None
     nodata: float | None = None
     scale_factor: float | None = None
     map_info: list[str] | None = None
@@ -113,6 +118,7 @@ class SceneMeta:
             "map_info": None if self.map_info is None else list(self.map_info),
             "band_names": None if self.band_names is None else list(self.band_names),
             "gcps": None if self.gcps is None else list(self.gcps),
+            "rpcs": None if self.rpcs is None else dict(self.rpcs),
         }
         base.update(changes)
         return dataclasses.replace(self, **base)
@@ -123,7 +129,8 @@ class SceneMeta:
         Rows and columns are multiplied by ``scale``; the geotransform's pixel size is
         divided by ``scale`` while the upper-left corner stays put; ENVI ``map info``
         gets the same treatment (pixel size / s, tie-point pixel rescaled), ground control
-        points keep their map coordinates at ``scale`` × their pixel coordinates. Spectral
+        points keep their map coordinates at ``scale`` × their pixel coordinates, RPCs map the
+        ground to ``scale`` × their pixel coordinates (:func:`~hsrcli.io.rpc.rescale_rpcs`). Spectral
         metadata is unchanged.
         """
         rows = round(self.rows * scale)
@@ -136,6 +143,20 @@ class SceneMeta:
             transform=None if self.transform is None else transform_for_scale(self.transform, scale),
             map_info=None if self.map_info is None else rescale_map_info(self.map_info, scale),
             gcps=None if self.gcps is None else [(r * scale, c * scale, *xyz) for r, c, *xyz in self.gcps],
+            rpcs=None if self.rpcs is None else rescale_rpcs(self.rpcs, scale),
+        )
+
+    def cropped(self, r0: int, c0: int, r1: int, c1: int) -> SceneMeta:
+        """Metadata of rows ``r0:r1`` and columns ``c0:c1`` (half-open) of this scene: the geotransform
+        moved to the crop's upper-left corner, ground control points and RPCs to its pixels, ENVI ``map
+        info`` kept only when the corner stays (writers re-derive it from the transform)."""
+        return self.replace(
+            rows=r1 - r0,
+            cols=c1 - c0,
+            transform=None if self.transform is None else self.transform * Affine.translation(c0, r0),
+            gcps=None if self.gcps is None else [(r - r0, c - c0, *xyz) for r, c, *xyz in self.gcps],
+            rpcs=None if self.rpcs is None else crop_rpcs(self.rpcs, r0, c0),
+            map_info=None if (r0, c0) != (0, 0) else self.map_info,
         )
 
     def select_bands(self, bands: Sequence[int]) -> SceneMeta:
@@ -202,6 +223,7 @@ class SceneMeta:
             "transform": None if t is None else [t.c, t.a, t.b, t.f, t.d, t.e],
             "pixel_size": None if t is None else [abs(t.a), abs(t.e)],
             "gcps": None if self.gcps is None else [list(p) for p in self.gcps],
+            "rpcs": self.rpcs,
             "nodata": self.nodata,
             "scale_factor": self.scale_factor,
             "map_info": self.map_info,

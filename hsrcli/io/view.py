@@ -3,8 +3,6 @@ other metadata (lazy; no copy)."""
 
 from __future__ import annotations
 
-from affine import Affine
-
 from hsrcli.errors import HsrInputError
 from hsrcli.io.coords import parse_ints
 from hsrcli.io.meta import SceneMeta
@@ -14,18 +12,14 @@ from hsrcli.io.scene import Scene
 class CroppedScene(Scene):
     """Rows ``r0:r1`` and columns ``c0:c1`` (half-open) of ``base``.
 
-    The metadata is the base's with the new size, the geotransform moved to the
-    crop's upper-left corner and ENVI ``map info`` re-derived from it.
+    The metadata is the base's for that part (:meth:`SceneMeta.cropped`).
     """
 
     def __init__(self, base: Scene, r0: int, c0: int, r1: int, c1: int) -> None:
         m = base.meta
         if not (0 <= r0 < r1 <= m.rows and 0 <= c0 < c1 <= m.cols):
             raise HsrInputError(f"crop {r0},{c0},{r1},{c1} is outside the {m.rows} x {m.cols} scene {base.path}")
-        transform = None if m.transform is None else m.transform * Affine.translation(c0, r0)
-        gcps = None if m.gcps is None else [(r - r0, c - c0, *xyz) for r, c, *xyz in m.gcps]
-        meta = m.replace(rows=r1 - r0, cols=c1 - c0, transform=transform, gcps=gcps,
-                         map_info=None if (r0, c0) != (0, 0) else m.map_info)
+        meta = m.cropped(r0, c0, r1, c1)
         self.base, self.offset = base, (r0, c0)
         self.block_shape = base.block_shape
         super().__init__(base.path, meta)
