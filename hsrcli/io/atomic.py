@@ -42,7 +42,7 @@ def _alive(pid: int) -> bool:
 
 def remove_stale(folder: Path) -> list[Path]:
     """Delete temporary files/folders in ``folder`` left by dead processes of this host; return them."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(folder.glob(".*"))
     except OSError:

@@ -21,6 +21,7 @@ benchmark crops).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +97,14 @@ def _matrix_geometry(shape: tuple[int, int], lines: int | None, cols: int | None
     raise HsrInputError(f"{where}: matrix {shape} does not hold lines x cols = {lines} x {cols} pixels")
 
 
+#: ``(r0, r1, c0, c1, bands)`` → a new ``(r1 − r0, c1 − c0, b)`` array of the scene's values.
+Getter = Callable[[int, int, int, int, "list[int] | None"], np.ndarray]
+
+
 class ArrayScene(Scene):
     """Scene backed by an array-like indexed as (rows, cols, bands) after reordering."""
 
-    def __init__(self, path: Path, meta: SceneMeta, getter) -> None:
+    def __init__(self, path: Path, meta: SceneMeta, getter: Getter) -> None:
         self._get = getter
         super().__init__(path, meta)
 
@@ -107,7 +112,8 @@ class ArrayScene(Scene):
         return self._get(r0, r1, c0, c1, bands)
 
 
-def _meta(path: Path, fmt: str, rows: int, cols: int, bands: int, dtype, wl, var: str, extra=None) -> SceneMeta:
+def _meta(path: Path, fmt: str, rows: int, cols: int, bands: int, dtype: np.dtype, wl: Any, var: str,
+          extra: dict[str, str] | None = None) -> SceneMeta:
     wavelengths = None
     if wl is not None:
         arr = np.asarray(wl, dtype=np.float64).reshape(-1)
@@ -144,7 +150,7 @@ def open_npy(path: Path, layout: str = "auto") -> Scene:
         mm = np.load(path, mmap_mode="r")
         return mm if lay == "hwc" else mm.transpose(1, 2, 0)
 
-    def get(r0, r1, c0, c1, b):
+    def get(r0: int, r1: int, c0: int, c1: int, b: list[int] | None) -> np.ndarray:
         return copy_mapped(view, r0, r1, c0, c1, b, dtype, cols * bands * dtype.itemsize)
 
     meta = _meta(path, "npy", rows, cols, bands, dtype, None, "(array)", {"layout": lay})
@@ -182,7 +188,7 @@ def _open_mat_v5(path: Path, var: str | None, layout: str) -> Scene:
     if max_value is not None:
         extra["max value"] = str(max_value)
 
-    def get(r0, r1, c0, c1, b):  # a copy, as every reader gives: the caller may write into it
+    def get(r0: int, r1: int, c0: int, c1: int, b: list[int] | None) -> np.ndarray:  # a copy, as every reader gives: the caller may write into it
         out = cube[r0:r1, c0:c1]
         return np.array(out if b is None else out[:, :, b])
 
@@ -198,6 +204,12 @@ _MAT_CLASSES = {
 
 
 class _H5Scene(ArrayScene):
+    """An array scene read from an open HDF5 file (MATLAB v7.3), which :meth:`close` closes."""
+
+    def __init__(self, path: Path, meta: SceneMeta, getter: Getter, h5: Any) -> None:
+        super().__init__(path, meta, getter)
+        self._h5: Any = h5
+
     def close(self) -> None:
         if self._h5 is not None:
             self._h5.close()
@@ -226,7 +238,7 @@ def _open_mat_v73(path: Path, var: str | None, layout: str) -> Scene:
                 mshape, _scalar(small, _LINES_NAMES), _scalar(small, _COLS_NAMES), f"{path}:{name}")
             extra["layout"] = "bands x pixels (column-major)"
 
-            def get(r0, r1, c0, c1, b):
+            def get(r0: int, r1: int, c0: int, c1: int, b: list[int] | None) -> np.ndarray:
                 out = []
                 for c in range(c0, c1):
                     p0, p1 = r0 + rows * c, r1 + rows * c
@@ -238,14 +250,15 @@ def _open_mat_v73(path: Path, var: str | None, layout: str) -> Scene:
             rows, cols, bands = mshape if lay == "hwc" else (mshape[1], mshape[2], mshape[0])
             extra["layout"] = lay
 
-            def get(r0, r1, c0, c1, b):
-                sel = slice(None) if b is None else sorted(set(b))
+            def get(r0: int, r1: int, c0: int, c1: int, b: list[int] | None) -> np.ndarray:
+                picked = None if b is None else sorted(set(b))
+                sel: slice | list[int] = slice(None) if picked is None else picked
                 if lay == "hwc":  # HDF5 (bands, cols, rows)
                     block = np.asarray(ds[sel, c0:c1, r0:r1]).transpose(2, 1, 0)
                 else:  # MATLAB (bands, rows, cols) -> HDF5 (cols, rows, bands)
                     block = np.asarray(ds[c0:c1, r0:r1, sel]).transpose(1, 0, 2)
-                if b is not None and list(b) != sel:
-                    block = block[:, :, [sel.index(x) for x in b]]
+                if b is not None and picked is not None and list(b) != picked:
+                    block = block[:, :, [picked.index(x) for x in b]]
                 return block
         max_value = _scalar(small, ("maxvalue", "max_value"))
         if max_value is not None:
@@ -254,8 +267,7 @@ def _open_mat_v73(path: Path, var: str | None, layout: str) -> Scene:
     except Exception:
         h5.close()
         raise
-    scene = _H5Scene(path, meta, get)
-    scene._h5 = h5
+    scene = _H5Scene(path, meta, get, h5)
     return scene
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def header_and_data_paths(path: Path) -> tuple[Path, Path]:
     raise HsrInputError(f"{path}: no ENVI header ({path.with_suffix('.hdr').name}) next to the data file")
 
 
-def _int_field(h: dict, key: str, hdr: Path, default: int | None = None) -> int:
+def _int_field(h: dict[str, Any], key: str, hdr: Path, default: int | None = None) -> int:
     if key not in h:
         if default is not None:
             return default
@@ -95,7 +96,7 @@ def _int_field(h: dict, key: str, hdr: Path, default: int | None = None) -> int:
         raise HsrInputError(f"{hdr}: corrupt ENVI header: '{key} = {h[key]}' is not an integer") from None
 
 
-def _numbers(h: dict, key: str, hdr: Path) -> np.ndarray | None:
+def _numbers(h: dict[str, Any], key: str, hdr: Path) -> np.ndarray | None:
     """The numbers of header field ``key`` (None when absent); a value that is not one is a corrupt header."""
     if key not in h:
         return None
@@ -106,7 +107,7 @@ def _numbers(h: dict, key: str, hdr: Path) -> np.ndarray | None:
         raise HsrInputError(f"{hdr}: corrupt ENVI header: '{key}' holds a value that is not a number") from None
 
 
-def _floats(h: dict, key: str, n: int, hdr: Path) -> np.ndarray | None:
+def _floats(h: dict[str, Any], key: str, n: int, hdr: Path) -> np.ndarray | None:
     """:func:`_numbers` of ``key``, which must be ``n`` (one per band, or one)."""
     arr = _numbers(h, key, hdr)
     if arr is None:
@@ -120,7 +121,7 @@ def _header_text(value: str | list[str]) -> str:
     return ",".join(value) if isinstance(value, list) else str(value)
 
 
-def read_header(hdr: Path) -> dict:
+def read_header(hdr: Path) -> dict[str, Any]:
     """Parse an ENVI header with SPy; corrupt headers raise :class:`HsrInputError`."""
     from spectral.io import envi
 
@@ -130,7 +131,7 @@ def read_header(hdr: Path) -> dict:
         raise HsrInputError(f"{hdr}: corrupt ENVI header ({type(exc).__name__})") from None
 
 
-def meta_from_header(h: dict, hdr: Path) -> SceneMeta:
+def meta_from_header(h: dict[str, Any], hdr: Path) -> SceneMeta:
     """Translate a parsed ENVI header into :class:`SceneMeta` (validating it)."""
     rows = _int_field(h, "lines", hdr)
     cols = _int_field(h, "samples", hdr)

@@ -6,6 +6,7 @@ import functools
 import mmap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,11 +22,11 @@ from hsrcli.io.rpc import envi_rpc_info
 from hsrcli.io.writers import SceneWriter, envi_paths
 
 
-def envi_header_fields(meta: SceneMeta) -> dict:
+def envi_header_fields(meta: SceneMeta) -> dict[str, Any]:
     """ENVI header fields (SPy metadata dict) describing ``meta``."""
     from hsrcli.io.geo import GEO_POINTS_CRS, crs_to_wkt, geo_points_from_gcps, map_info_from_geo
 
-    md: dict = {}
+    md: dict[str, Any] = {}
     if meta.description:
         md["description"] = meta.description
     if meta.scale_factor is not None:
@@ -143,6 +144,7 @@ class EnviWriter(SceneWriter):
         self._tmp_data = self._tmp_hdr.with_suffix(data.suffix) if data.suffix else self._tmp_hdr.with_suffix("")
         self._final = (hdr, data)
         out_meta = meta.replace(format="envi", interleave=interleave)
+        self._interleave = interleave
         super().__init__(hdr, out_meta)
         try:
             img = envi.create_image(
@@ -181,11 +183,12 @@ class EnviWriter(SceneWriter):
         """``file[key] = data`` with ``key`` and ``data`` in the axis order of interleave ``axes`` (bsq:
         bands, rows, cols; bip: rows, cols, bands), through :func:`map_assign` (bounded mappings,
         a few threads)."""
-        view, file = FILE_AXES[axes], FILE_AXES[self.meta.interleave]
-        order = [view.index(a) for a in file]
+        view, file = FILE_AXES[axes], FILE_AXES[self._interleave]
+        i, j, k = (view.index(a) for a in file)
         size = {"bands": self.meta.bands, "rows": self.meta.rows, "cols": self.meta.cols}
-        map_assign(self._tmp_data, self._img.offset, np.dtype(self._img.dtype), tuple(size[a] for a in file),
-                   tuple(key[i] for i in order), data.transpose(order))
+        shape = (size[file[0]], size[file[1]], size[file[2]])
+        map_assign(self._tmp_data, self._img.offset, np.dtype(self._img.dtype), shape, (key[i], key[j], key[k]),
+                   data.transpose(i, j, k))
 
     def _finish(self) -> list[tuple[Path, Path]]:
         self._img = None

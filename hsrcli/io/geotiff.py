@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ def block_rows_bytes(scene: Scene, rows: int = 2) -> int:
     return 0 if scene.block_shape[0] <= 1 else blocks_bytes(scene.meta, scene.block_shape, rows)
 
 
-def gdal_env(cache_bytes: int | None = None):
+def gdal_env(cache_bytes: int | None = None) -> Any:
     """rasterio environment around our reads and writes: a bounded GDAL block cache of ``cache_bytes``
     (default :data:`GDAL_CACHE_BYTES`, or the enclosing :func:`read_cache`'s) and GDAL's worker threads
     on every usable CPU
@@ -98,7 +99,7 @@ def _lower(tags: dict[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in tags.items()}
 
 
-def _band_values(ds, key: str, imagery_key: str) -> tuple[np.ndarray | None, str | None]:
+def _band_values(ds: Any, key: str, imagery_key: str) -> tuple[np.ndarray | None, str | None]:
     """Per-band float values of a band item, and the units they are in."""
     vals: list[float] = []
     units: str | None = None
@@ -121,16 +122,15 @@ def _band_values(ds, key: str, imagery_key: str) -> tuple[np.ndarray | None, str
     return np.asarray(vals), units
 
 
-def meta_from_dataset(ds, fmt: str = "gtiff") -> SceneMeta:
+def meta_from_dataset(ds: Any, fmt: str = "gtiff") -> SceneMeta:
     """:class:`SceneMeta` of an open rasterio dataset."""
     if len(set(ds.dtypes)) != 1:
         raise HsrInputError(f"{ds.name}: bands have different data types {sorted(set(ds.dtypes))}")
     wl, wl_units = _band_values(ds, "wavelength", "CENTRAL_WAVELENGTH_UM")
     fwhm, fwhm_units = _band_values(ds, "fwhm", "FWHM_UM")
     bbl_tags = [_lower(ds.tags(i)).get("bbl") for i in range(1, ds.count + 1)]
-    bbl = None
-    if all(b is not None for b in bbl_tags):
-        bbl = np.array([int(float(b)) for b in bbl_tags])
+    known = [b for b in bbl_tags if b is not None]
+    bbl = np.array([int(float(b)) for b in known]) if len(known) == len(bbl_tags) else None
     tags = _lower(ds.tags())
     names = list(ds.descriptions)
     georeferenced = ds.crs is not None or not ds.transform.is_identity
@@ -183,7 +183,8 @@ class GeoTiffScene(Scene):
             self._ds.close()
             raise
         super().__init__(path, meta)
-        self.block_shape = tuple(int(v) for v in self._ds.block_shapes[0])
+        rows, cols = self._ds.block_shapes[0]
+        self.block_shape = (int(rows), int(cols))
 
     def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None) -> np.ndarray:
         from rasterio.windows import Window

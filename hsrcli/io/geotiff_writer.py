@@ -169,7 +169,7 @@ class GeoTiffWriter(SceneWriter):
         from rasterio.control import GroundControlPoint
         from rasterio.crs import CRS
 
-        points = [GroundControlPoint(row=r, col=c, x=x, y=y, z=z) for r, c, x, y, z in meta.gcps]
+        points = [GroundControlPoint(row=r, col=c, x=x, y=y, z=z) for r, c, x, y, z in meta.gcps or []]
         self._ds.gcps = (points, CRS.from_wkt(meta.crs) if meta.crs else None)
 
     def _write_tags(self, meta: SceneMeta) -> None:

@@ -36,4 +36,5 @@ def copy_mapped(open_map: Callable[[], np.ndarray], r0: int, r1: int, c0: int, c
             out = np.empty_like(piece, dtype=dtype, shape=(r1 - r0, *piece.shape[1:]))
         out[a - r0:b - r0] = piece
         del mm, piece  # unmapped before the next piece is mapped
+    assert out is not None  # the loop runs at least once
     return out

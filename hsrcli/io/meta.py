@@ -111,7 +111,7 @@ class SceneMeta:
 
     def replace(self, **changes: Any) -> SceneMeta:
         """A copy with some fields changed (lists and dicts are copied, not shared)."""
-        base = {
+        base: dict[str, Any] = {
             "history": list(self.history),
             "extra": dict(self.extra),
             "source_info": dict(self.source_info),
@@ -168,7 +168,7 @@ class SceneMeta:
         if not idx or any(not 0 <= b < self.bands for b in idx):
             raise ValueError(f"band selection {idx} is not within the scene's {self.bands} bands")
 
-        def pick(values):
+        def pick(values: Sequence[Any] | np.ndarray | None) -> list[Any] | None:
             return None if values is None else [values[b] for b in idx]
 
         extra = {}
@@ -176,7 +176,7 @@ class SceneMeta:
             if key.lower() == "default bands":
                 continue
             items = _brace_list(value)
-            extra[key] = value if items is None or len(items) != self.bands else "{" + ", ".join(pick(items)) + "}"
+            extra[key] = value if items is None or len(items) != self.bands else "{" + ", ".join(items[b] for b in idx) + "}"
         return self.replace(
             bands=len(idx),
             wavelengths=pick(self.wavelengths),

@@ -71,40 +71,25 @@ def open_scene(
 
 
 def _open_file(path: str | Path, var: str | None, layout: str, wavelengths: str | None) -> Scene:
-    """The whole scene at ``path`` (see :func:`open_scene`)."""
+    """The whole scene at ``path`` (see :func:`open_scene`): opened, then checked (``--var`` only for .mat
+    files, integer or float values) and given ``wavelengths`` (``--wavelengths``); closed when refused."""
+    from hsrcli.io.geotiff import GeoTiffScene
     from hsrcli.io.remote import gdal_path, is_remote, remote_name
     from hsrcli.io.wavelengths import parse_wavelength_spec
 
-    remote = is_remote(path)  # then a string: Path() would fold the // of a URL
-    if remote:
+    p: str | Path
+    if is_remote(path):  # then a string: Path() would fold the // of a URL
         p = gdal_path(str(path))
         fmt = "gtiff" if Path(remote_name(p)).suffix.lower() in TIFF_EXTS else "gdal"
+        scene: Scene = GeoTiffScene(p, fmt, remote=True)
     else:
         p = Path(path)
         if not p.exists():
             raise HsrInputError(f"{p}: no such file or folder")
         fmt = detect_format(p)
-    if fmt == "envi":
-        from hsrcli.io.envi import EnviScene
-
-        scene: Scene = EnviScene(p)
-    elif fmt in ("gtiff", "gdal"):
-        from hsrcli.io.geotiff import GeoTiffScene
-
-        scene = GeoTiffScene(p, fmt, remote=remote)
-    elif fmt == "band-folder":
-        from hsrcli.io.bandfolder import BandFolderScene
-
-        scene = BandFolderScene(p, wavelengths)
-        wavelengths = None  # the folder's reader applied them
-    elif fmt == "mat":
-        from hsrcli.io.cube import open_mat
-
-        scene = open_mat(p, var, layout)
-    else:
-        from hsrcli.io.cube import open_npy
-
-        scene = open_npy(p, layout)
+        scene = _open_local(p, fmt, var, layout, wavelengths)
+        if fmt == "band-folder":
+            wavelengths = None  # the folder's reader applied them
     if var is not None and fmt != "mat":
         scene.close()
         raise HsrInputError(f"{p}: --var only applies to .mat files")
@@ -120,3 +105,26 @@ def _open_file(path: str | Path, var: str | None, layout: str, wavelengths: str 
             scene.close()
             raise
     return scene
+
+
+def _open_local(p: Path, fmt: str, var: str | None, layout: str, wavelengths: str | None) -> Scene:
+    """The reader of a local file or folder of format ``fmt`` (:func:`detect_format`)."""
+    if fmt == "envi":
+        from hsrcli.io.envi import EnviScene
+
+        return EnviScene(p)
+    if fmt in ("gtiff", "gdal"):
+        from hsrcli.io.geotiff import GeoTiffScene
+
+        return GeoTiffScene(p, fmt)
+    if fmt == "band-folder":
+        from hsrcli.io.bandfolder import BandFolderScene
+
+        return BandFolderScene(p, wavelengths)
+    if fmt == "mat":
+        from hsrcli.io.cube import open_mat
+
+        return open_mat(p, var, layout)
+    from hsrcli.io.cube import open_npy
+
+    return open_npy(p, layout)

@@ -34,12 +34,13 @@ if TYPE_CHECKING:
 class Scene(ABC):
     """An open hyperspectral scene with lazy windowed reads."""
 
-    path: Path
+    #: the local file or folder, or the GDAL ``/vsi…`` path (a string) of a remote scene
+    path: Path | str
     meta: SceneMeta
     #: storage block (rows, cols): windows are aligned to it (tiled GeoTIFFs)
     block_shape: tuple[int, int] = (1, 1)
 
-    def __init__(self, path: Path, meta: SceneMeta) -> None:
+    def __init__(self, path: Path | str, meta: SceneMeta) -> None:
         self.path = path
         self.meta = meta
 
@@ -100,8 +101,8 @@ class Scene(ABC):
         return iter_windows(m.rows, m.cols, m.bands, m.dtype.itemsize, max_bytes, self.block_shape)
 
     def files(self) -> list[Path]:
-        """The files that hold this scene (for provenance hashes)."""
-        return [self.path]
+        """The local files that hold this scene (for provenance hashes; none for a remote scene)."""
+        return [self.path] if isinstance(self.path, Path) else []
 
     # -- lifetime -----------------------------------------------------------------
     def close(self) -> None:

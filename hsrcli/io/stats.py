@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from hsrcli.io.scene import Scene
 def band_stats(
     scene: Scene,
     max_bytes: int = 16 * 2**20,
-    progress: Callable[[Iterable], Iterable] | None = None,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
     observe: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> list[dict[str, float | int | None]]:
     """Min, max and mean of every band, ignoring nodata and non-finite values.
@@ -29,7 +30,7 @@ def band_stats(
     hi = np.full(m.bands, -np.inf)
     total = np.zeros(m.bands, dtype=np.float64)
     count = np.zeros(m.bands, dtype=np.int64)
-    windows: Iterable = scene.windows(max_bytes)
+    windows: Iterable[Any] = scene.windows(max_bytes)
     if progress is not None:
         windows = progress(list(windows))
     for window in windows:

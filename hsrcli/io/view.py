@@ -3,6 +3,10 @@ other metadata (lazy; no copy)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+
 from hsrcli.errors import HsrInputError
 from hsrcli.io.coords import parse_ints
 from hsrcli.io.meta import SceneMeta
@@ -24,13 +28,13 @@ class CroppedScene(Scene):
         self.block_shape = base.block_shape
         super().__init__(base.path, meta)
 
-    def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None):
+    def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None) -> np.ndarray:
         from rasterio.windows import Window
 
         dr, dc = self.offset
         return self.base.read(Window(c0 + dc, r0 + dr, c1 - c0, r1 - r0), bands)
 
-    def files(self):
+    def files(self) -> list[Path]:
         return self.base.files()
 
     def close(self) -> None:
@@ -50,13 +54,13 @@ class BandSubset(Scene):
         self.block_shape = base.block_shape
         super().__init__(base.path, meta)
 
-    def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None):
+    def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None) -> np.ndarray:
         from rasterio.windows import Window
 
         chosen = self.bands if bands is None else [self.bands[b] for b in bands]
         return self.base.read(Window(c0, r0, c1 - c0, r1 - r0), chosen)
 
-    def files(self):
+    def files(self) -> list[Path]:
         return self.base.files()
 
     def close(self) -> None:
@@ -65,7 +69,8 @@ class BandSubset(Scene):
 
 def parse_crop_box(spec: str) -> tuple[int, int, int, int]:
     """``ROW0,COL0,ROW1,COL1`` (half-open, 0-based)."""
-    return parse_ints(spec, "ROW0,COL0,ROW1,COL1", "--crop", "half-open, 0-based")
+    r0, c0, r1, c1 = parse_ints(spec, "ROW0,COL0,ROW1,COL1", "--crop", "half-open, 0-based")
+    return r0, c0, r1, c1
 
 
 class Relabelled(Scene):
@@ -81,10 +86,10 @@ class Relabelled(Scene):
         self.block_shape = base.block_shape
         super().__init__(base.path, meta)
 
-    def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None):
+    def _read(self, r0: int, r1: int, c0: int, c1: int, bands: list[int] | None) -> np.ndarray:
         return self.base._read(r0, r1, c0, c1, bands)  # same pixels: the base's own read, in its layout
 
-    def files(self):
+    def files(self) -> list[Path]:
         return self.base.files()
 
     def close(self) -> None:

@@ -95,7 +95,7 @@ def parse_wavelength_spec(spec: str, bands: int | None = None) -> np.ndarray:
             ]
         except ValueError as exc:
             raise HsrInputError(f"{path}: not a list of wavelengths ({exc})") from None
-        arr = np.asarray(values, dtype=np.float64)
+        arr: np.ndarray = np.asarray(values, dtype=np.float64)
     elif ":" in spec:
         try:
             parts = [float(p) for p in spec.split(":")]

@@ -190,7 +190,7 @@ def open_writer(
     p = Path(path)
     fmt = fmt or format_for_path(p)
     codec = compression_for(fmt, compress)
-    if fmt == "envi":
+    if codec is None:  # ENVI: uncompressed
         return EnviWriter(p, meta, overwrite=overwrite, interleave=interleave)
     if fmt == "gtiff":
         return GeoTiffWriter(p, meta, overwrite=overwrite, compress=codec)

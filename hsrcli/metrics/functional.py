@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -159,7 +160,7 @@ def _check_ssim_size(ref: np.ndarray) -> None:
         raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW} x {SSIM_WINDOW} pixels, got {h} x {w}")
 
 
-def _by_band(fn: Callable[[np.ndarray, np.ndarray], object], sr: np.ndarray, ref: np.ndarray) -> list:
+def _by_band(fn: Callable[[np.ndarray, np.ndarray], object], sr: np.ndarray, ref: np.ndarray) -> list[Any]:
     """``[fn(sr[b], ref[b]) for b in bands]``, the bands spread over the usable CPUs (NumPy releases
     the GIL inside its loops; each band is computed alone, so the results do not depend on the count)."""
     workers = min(usable_cpus(), len(sr))
@@ -244,7 +245,7 @@ def compute_metrics(
     data_range: float,
     scale: float | None = None,
     valid: np.ndarray | None = None,
-) -> dict[str, float | int | list[float] | None]:
+) -> dict[str, float | int | list[float] | list[float | None] | None]:
     """Every metric of this module for one image pair ``(C, H, W)``; with ``valid`` ``(H, W)`` bool, of
     those pixels only (SSIM: of the windows made of them), as ``hsr metrics`` leaves nodata out.
 
@@ -257,7 +258,7 @@ def compute_metrics(
         from hsrcli.metrics.stream import MetricAccumulator  # built on this module
 
         check_pair(np.asarray(sr), np.asarray(ref))
-        acc = MetricAccumulator(len(ref), data_range, scale)
+        acc = MetricAccumulator(len(np.asarray(ref)), data_range, scale)
         acc.add_pixels(sr, ref, valid)
         acc.add_ssim(sr, ref, valid)
         return acc.result()
@@ -295,7 +296,7 @@ def finalize(
     pixels: int,
     data_range: float,
     scale: float | None,
-) -> dict[str, float | int | list[float] | None]:
+) -> dict[str, float | int | list[float] | list[float | None] | None]:
     """Assemble the metrics dict from per-band statistics (``(C,)`` float64 arrays; shared with
     streaming)."""
     psnr_b = psnr_from_mse(mse_b, data_range)

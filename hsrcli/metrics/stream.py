@@ -10,6 +10,7 @@ The result therefore equals the in-memory result up to float64 rounding.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -73,7 +74,7 @@ class MetricAccumulator:
             self.syy[b] += y2.sum()
             self.sxy[b] += xy.sum()
             dot, xx, yy = dot + xy, xx + x2, yy + y2
-        angles = spectral_angles(dot, xx, yy)
+        angles = spectral_angles(np.asarray(dot), np.asarray(xx), np.asarray(yy))
         counted = ~np.isnan(angles)
         self.sam_sum += float(angles[counted].sum())
         self.sam_n += int(counted.sum())
@@ -89,7 +90,7 @@ class MetricAccumulator:
         self.ssim_sum += sums
         self.ssim_n += n
 
-    def result(self) -> dict:
+    def result(self) -> dict[str, Any]:
         """Metrics dict (see :func:`hsrcli.metrics.functional.compute_metrics`)."""
         if self.n == 0:
             raise HsrInputError("no valid pixel to measure (every pixel is nodata in at least one band; "
@@ -141,8 +142,8 @@ def stream_metrics(
     bands: Sequence[int] | None = None,
     clip: bool = True,
     max_bytes: int = STRIP_BYTES,
-    progress: Callable[[Iterable], Iterable] | None = None,
-) -> dict:
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+) -> dict[str, Any]:
     """Metrics of an SR scene against its reference, streamed over row strips.
 
     Args:
@@ -206,7 +207,7 @@ def stream_metrics(
 
 
 def _stream(sr: Scene, ref: Scene, acc: MetricAccumulator, bands: Sequence[int] | None, nb: int,
-            box: tuple[int, int, int, int], max_bytes: int, progress: Callable[[Iterable], Iterable] | None) -> int:
+            box: tuple[int, int, int, int], max_bytes: int, progress: Callable[[Iterable[Any]], Iterable[Any]] | None) -> int:
     """Row strips of ``box`` (r0, r1, c0, c1) with the SSIM halo, added to ``acc``; the number of pixels
     masked (missing in either scene)."""
     from rasterio.windows import Window
@@ -216,7 +217,7 @@ def _stream(sr: Scene, ref: Scene, acc: MetricAccumulator, bands: Sequence[int] 
     width = c1 - c0
     strip = max(1, int(max_bytes // max(1, width * nb * max(ms.dtype.itemsize, mr.dtype.itemsize))))
     starts = list(range(r0, r1, strip))
-    iterator: Iterable = progress(starts) if progress else starts
+    iterator: Iterable[Any] = progress(starts) if progress else starts
     masked = 0
     for a in iterator:
         b = min(a + strip, r1)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -63,7 +64,7 @@ def _read(scene: Scene, resolved: ResolvedModel) -> tuple[np.ndarray, np.ndarray
         if resolved.bands is None:  # band-agnostic: dead and flat bands never enter a group (as in upscale)
             run = fill.modelled(resolved.min_bands)
             if not run:
-                raise HsrInputError(f"{scene.path.name}: every band holds one value: there is nothing to adapt to")
+                raise HsrInputError(f"{Path(scene.path).name}: every band holds one value: there is nothing to adapt to")
         checked = [b for b in run if b not in fill.dead]
     else:
         x = np.where(bad, np.float32(0), x)
@@ -87,7 +88,7 @@ def _valid_starts(invalid: np.ndarray, crop: int, rows: tuple[int, int], cols: t
 
 def load_scene(scene: Scene, resolved: ResolvedModel, crop: int, val_fraction: float) -> AdaptScene:
     """Read, normalise and split one scene; :class:`HsrInputError` when it is too small to adapt."""
-    name = scene.path.name
+    name = Path(scene.path).name
     s = resolved.scale
     cube, invalid, div = _read(scene, resolved)
     rows, cols = invalid.shape
