@@ -188,7 +188,8 @@ def _open_mat_v5(path: Path, var: str | None, layout: str) -> Scene:
     if max_value is not None:
         extra["max value"] = str(max_value)
 
-    def get(r0: int, r1: int, c0: int, c1: int, b: list[int] | None) -> np.ndarray:  # a copy, as every reader gives: the caller may write into it
+    def get(r0: int, r1: int, c0: int, c1: int, b: list[int] | None) -> np.ndarray:
+        """A copy, as every reader gives: the caller may write into it."""
         out = cube[r0:r1, c0:c1]
         return np.array(out if b is None else out[:, :, b])
 

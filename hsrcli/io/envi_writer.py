@@ -144,7 +144,7 @@ class EnviWriter(SceneWriter):
         self._tmp_data = self._tmp_hdr.with_suffix(data.suffix) if data.suffix else self._tmp_hdr.with_suffix("")
         self._final = (hdr, data)
         out_meta = meta.replace(format="envi", interleave=interleave)
-        self._interleave = interleave
+        self._file_axes = FILE_AXES[interleave]  # the data file's axis order
         super().__init__(hdr, out_meta)
         try:
             img = envi.create_image(
@@ -183,7 +183,7 @@ class EnviWriter(SceneWriter):
         """``file[key] = data`` with ``key`` and ``data`` in the axis order of interleave ``axes`` (bsq:
         bands, rows, cols; bip: rows, cols, bands), through :func:`map_assign` (bounded mappings,
         a few threads)."""
-        view, file = FILE_AXES[axes], FILE_AXES[self._interleave]
+        view, file = FILE_AXES[axes], self._file_axes
         i, j, k = (view.index(a) for a in file)
         size = {"bands": self.meta.bands, "rows": self.meta.rows, "cols": self.meta.cols}
         shape = (size[file[0]], size[file[1]], size[file[2]])
